@@ -1,0 +1,1 @@
+//! BTF scanner: see docs/btf.md.

@@ -1,0 +1,91 @@
+//! The events that flow from the tracer (or a recording) into the model.
+//!
+//! This is the contract between the BPF side (decoded in `src/tracer`), the
+//! recorder, and the call-tree model. It carries no BPF types so that the UI
+//! can be built and tested on recordings and synthetic streams alone.
+
+use serde::{Deserialize, Serialize};
+
+/// What a probe saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Kind {
+    /// A traced function was entered (fentry / kprobe).
+    Entry = 0,
+    /// A traced function returned (fexit / kretprobe); `ret` holds its return value.
+    Exit = 1,
+    /// A tracepoint fired; shown as a leaf in the tree.
+    Tracepoint = 2,
+}
+
+/// The execution context the probe ran in, read from `preempt_count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Context {
+    Process = 0,
+    SoftIrq = 1,
+    HardIrq = 2,
+    Nmi = 3,
+}
+
+/// Per-event flags set by the BPF side.
+pub mod flags {
+    /// An exit whose entry was never recorded (lost, or the probe was armed mid-call).
+    pub const NO_ENTRY: u8 = 1 << 0;
+    /// The packet was seen here for the first time (the filter matched at this probe).
+    pub const FIRST_SEEN: u8 = 1 << 1;
+    /// The skb was freed at this point (kfree_skb / consume_skb / kfree_skbmem); its tracking ends.
+    pub const FREED: u8 = 1 << 2;
+    /// The packet was dropped (kfree_skb tracepoint); `ret` holds the drop reason.
+    pub const DROP: u8 = 1 << 3;
+}
+
+/// One decoded event. Timestamps are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub ts_ns: u64,
+    /// Packet identity assigned by the tracer (or taken from the UDP payload with `--payload-id`).
+    pub packet: u32,
+    /// Clone index: 0 for the original skb, n for the n-th clone/copy of the packet.
+    pub clone: u16,
+    pub cpu: u16,
+    /// Index into the recording's function table ([`FuncInfo`]); tracepoints have entries there too.
+    pub func: u32,
+    /// Thread id of the current task (0 for the per-CPU idle tasks). Together with `cpu` for
+    /// tid 0 it names the stack the call ran on: interrupts nest strictly inside whatever task
+    /// they interrupted, so entries and exits pair LIFO per (tid, idle cpu).
+    pub tid: u32,
+    pub kind: Kind,
+    pub ctx: Context,
+    pub flags: u8,
+    /// Interface index of `skb->dev` at this moment (0 when none).
+    pub ifindex: u32,
+    /// Inode number of the network namespace of `skb->dev` (or of the socket), 0 when unknown.
+    pub netns: u32,
+    /// `skb->len` at this moment.
+    pub len: u32,
+    /// Return value on exits, drop reason on `kfree_skb`, 0 otherwise.
+    pub ret: i64,
+}
+
+impl Event {
+    /// The key of the call stack this event belongs to (see [`Event::tid`]).
+    pub fn stack_key(&self) -> u64 {
+        if self.tid == 0 {
+            (1u64 << 32) | self.cpu as u64
+        } else {
+            self.tid as u64
+        }
+    }
+}
+
+/// Where a traced function lives and how its skb is passed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FuncInfo {
+    pub name: String,
+    /// "vmlinux" or the module name; "tracepoint" for tracepoints (name is then "net:net_dev_queue").
+    pub module: String,
+    /// Zero-based index of the `struct sk_buff *` argument.
+    pub skb_arg: u8,
+    pub nargs: u8,
+}
