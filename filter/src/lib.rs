@@ -1,0 +1,1 @@
+//! Packet filters: see docs/filters.md.
