@@ -4,3 +4,7 @@
 //! from a recording (replay); this crate never touches BPF.
 
 pub mod event;
+pub mod model;
+pub mod session;
+pub mod format;
+pub mod query;

@@ -1,0 +1,280 @@
+//! ftrace function_graph-style text, shared by the tree view and `vrft-tui dump`.
+//!
+//! A packet becomes a list of [`Row`]s (what to show, in display order, honoring folds);
+//! [`row_text`] turns one row into its line, so a view can format only the visible window.
+
+use std::collections::HashSet;
+
+use crate::event::Context;
+use crate::model::{node_flags::*, Node, Packet};
+use crate::session::SessionInfo;
+
+/// Column header of [`row_text`] lines.
+pub fn header() -> String {
+    format!("{:>4} {:>12} {:>15} |  FUNCTION CALLS", "CPU", "TIME(us)", "DURATION")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKind {
+    /// `func() {`
+    Open,
+    /// `}` of an open call.
+    Close,
+    /// `func();`, a tracepoint, or an exit without entry.
+    Leaf,
+    /// A folded call: `func() { ... }`.
+    Folded,
+    /// The packet moved to another CPU or context before `node`, coming from call `from`.
+    Separator { from: u32 },
+    /// The packet's device or netns changed at `node`.
+    Device,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub kind: RowKind,
+    /// The call this row belongs to (for separators and device rows: the call that follows).
+    pub node: u32,
+    pub depth: u16,
+}
+
+/// ftrace's delay marker: `$` >1 s, `@` >100 ms, `*` >10 ms, `#` >1 ms, `!` >100 us, `+` >10 us.
+pub fn marker(ns: u64) -> char {
+    match ns {
+        n if n > 1_000_000_000 => '$',
+        n if n > 100_000_000 => '@',
+        n if n > 10_000_000 => '*',
+        n if n > 1_000_000 => '#',
+        n if n > 100_000 => '!',
+        n if n > 10_000 => '+',
+        _ => ' ',
+    }
+}
+
+/// Human duration with a unit that keeps 3-4 significant digits: "812 ns", "12.77 us", "1.204 ms".
+pub fn human_ns(ns: u64) -> String {
+    match ns {
+        n if n < 1_000 => format!("{n} ns"),
+        n if n < 1_000_000 => format!("{:.2} us", n as f64 / 1e3),
+        n if n < 1_000_000_000 => format!("{:.3} ms", n as f64 / 1e6),
+        n => format!("{:.3} s", n as f64 / 1e9),
+    }
+}
+
+pub fn ctx_name(ctx: Context) -> &'static str {
+    match ctx {
+        Context::Process => "process",
+        Context::SoftIrq => "softirq",
+        Context::HardIrq => "hardirq",
+        Context::Nmi => "nmi",
+    }
+}
+
+/// Return values: small ones in decimal (errnos, counts), the rest (pointers) in hex.
+pub fn ret_text(ret: i64) -> String {
+    if (-65536..=65536).contains(&ret) {
+        ret.to_string()
+    } else {
+        format!("{:#x}", ret as u64)
+    }
+}
+
+/// Device and netns for display: "veth0 (netns 4026531840)".
+pub fn dev_text(info: &SessionInfo, (netns, ifindex): (u32, u32)) -> String {
+    format!("{} (netns {netns})", info.ifname(netns, ifindex))
+}
+
+/// Rows of `p` in display order; calls in `folded` show as one line.
+pub fn rows(p: &Packet, folded: &HashSet<u32>) -> Vec<Row> {
+    let order = p.preorder();
+    let mut out = Vec::with_capacity(order.len() * 2);
+    // Open calls waiting for their closing row: (node, depth).
+    let mut open: Vec<(u32, u16)> = Vec::new();
+    let mut skip_below: Option<u16> = None;
+    let mut prev: Option<(u32, &Node)> = None;
+    for (k, &(i, depth)) in order.iter().enumerate() {
+        while let Some(&(o, d)) = open.last() {
+            if d < depth {
+                break;
+            }
+            open.pop();
+            out.push(Row {
+                kind: RowKind::Close,
+                node: o,
+                depth: d,
+            });
+        }
+        if let Some(limit) = skip_below {
+            if depth > limit {
+                continue;
+            }
+            skip_below = None;
+        }
+        let node = &p.nodes[i as usize];
+        if let Some((from, prev)) = prev {
+            if (prev.cpu, prev.ctx) != (node.cpu, node.ctx) {
+                out.push(Row {
+                    kind: RowKind::Separator { from },
+                    node: i,
+                    depth,
+                });
+            }
+        }
+        if prev.map_or(p.dev(node).1 != 0, |(_, pr)| pr.dev != node.dev) {
+            out.push(Row {
+                kind: RowKind::Device,
+                node: i,
+                depth,
+            });
+        }
+        prev = Some((i, node));
+        let has_children = order.get(k + 1).is_some_and(|&(_, d)| d > depth);
+        let kind = if !has_children {
+            RowKind::Leaf
+        } else if folded.contains(&i) {
+            skip_below = Some(depth);
+            RowKind::Folded
+        } else {
+            open.push((i, depth));
+            RowKind::Open
+        };
+        out.push(Row {
+            kind,
+            node: i,
+            depth,
+        });
+    }
+    while let Some((o, d)) = open.pop() {
+        out.push(Row {
+            kind: RowKind::Close,
+            node: o,
+            depth: d,
+        });
+    }
+    out
+}
+
+/// One function_graph line: CPU, time since the packet's first event, duration, call tree.
+pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
+    let node = &p.nodes[row.node as usize];
+    let indent = "  ".repeat(row.depth as usize + 1);
+    let name = info.func_name(node.func);
+    let cpu = format!("{:>3})", node.cpu);
+    let rel = |ts: u64| format!("{:>12.3}", ts.saturating_sub(p.first_ts) as f64 / 1e3);
+    let dur = |n: &Node| match n.duration() {
+        Some(d) => format!("{} {:>10.3} us", marker(d), d as f64 / 1e3),
+        None => " ".repeat(15),
+    };
+    let blank = " ".repeat(15);
+    match row.kind {
+        RowKind::Separator { from } => {
+            let from = &p.nodes[from as usize];
+            format!(
+                "{cpu} ------------- cpu {} {} => cpu {} {} -------------",
+                from.cpu,
+                ctx_name(from.ctx),
+                node.cpu,
+                ctx_name(node.ctx)
+            )
+        }
+        RowKind::Device => format!(
+            "{cpu} {} {blank} |{indent}/* dev {} */",
+            rel(node.ts),
+            dev_text(info, p.dev(node))
+        ),
+        RowKind::Open => format!("{cpu} {} {blank} |{indent}{name}() {{", rel(node.ts)),
+        RowKind::Close => {
+            let tail = if node.has(EXITED) {
+                format!("/* {name} = {} */", ret_text(node.ret))
+            } else {
+                format!("/* {name}: {} */", missing_exit(node))
+            };
+            let ts = node.exit_ts().map_or(" ".repeat(12), rel);
+            format!("{cpu} {ts} {} |{indent}}} {tail}", dur(node))
+        }
+        RowKind::Folded => {
+            let tail = if node.has(EXITED) {
+                format!("/* = {} */", ret_text(node.ret))
+            } else {
+                format!("/* {} */", missing_exit(node))
+            };
+            format!(
+                "{cpu} {} {} |{indent}{name}() {{ ... }} {tail}",
+                rel(node.ts),
+                dur(node)
+            )
+        }
+        RowKind::Leaf => {
+            let text = if node.has(TRACEPOINT) {
+                if node.has(DROP) {
+                    format!("/* {name} reason={} */", info.drop_reason(node.ret))
+                } else {
+                    format!("/* {name} len={} */", node.len)
+                }
+            } else if node.has(NO_ENTRY) {
+                format!("{name}(); /* no entry, = {} */", ret_text(node.ret))
+            } else if node.has(EXITED) {
+                format!("{name}(); /* = {} */", ret_text(node.ret))
+            } else {
+                format!("{name}(); /* {} */", missing_exit(node))
+            };
+            format!("{cpu} {} {} |{indent}{text}", rel(node.ts), dur(node))
+        }
+    }
+}
+
+fn missing_exit(node: &Node) -> &'static str {
+    if node.has(LOST_EXIT) {
+        "no exit"
+    } else {
+        "running"
+    }
+}
+
+/// One-line summary of a packet, used as the dump header and the tree pane title.
+pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
+    let mut s = format!(
+        "packet {}  first seen {:.6} s  cpu {}  {}  flow {}  calls {}  dur {}",
+        p.id,
+        p.first_ts as f64 / 1e9,
+        p.cpu,
+        dev_path(p, info),
+        p.flow.map_or("-".to_string(), |f| f.to_string()),
+        p.nodes.len(),
+        human_ns(p.duration())
+    );
+    if let Some(r) = p.drop_reason {
+        s += &format!("  DROP {}", info.drop_reason(r));
+    }
+    if p.incomplete() {
+        s += "  INCOMPLETE";
+    }
+    s
+}
+
+/// The interfaces the packet went through, in order: "veth0>veth1".
+pub fn dev_path(p: &Packet, info: &SessionInfo) -> String {
+    let names: Vec<String> = p
+        .devs
+        .iter()
+        .filter(|d| d.1 != 0)
+        .map(|&(ns, ifi)| info.ifname(ns, ifi))
+        .collect();
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(">")
+    }
+}
+
+/// The whole packet as plain text (for `vrft-tui dump`): a summary, the column header, and
+/// every row unfolded.
+pub fn function_graph(p: &Packet, info: &SessionInfo) -> Vec<String> {
+    let mut out = vec![format!("# {}", packet_summary(p, info)), format!("# {}", header())];
+    out.extend(
+        rows(p, &HashSet::new())
+            .iter()
+            .map(|r| row_text(p, info, r)),
+    );
+    out
+}

@@ -1,0 +1,206 @@
+//! The call-tree model: events in, per-packet call trees out, incrementally.
+//!
+//! Entries and exits pair LIFO per [`Event::stack_key`]. A call's parent is the innermost
+//! open call *of the same packet* on the same stack, so a packet's tree never contains another
+//! packet's calls, and a packet that continues on another CPU or in an interrupt starts a new
+//! root there (the views draw a separator).
+
+mod packet;
+
+use std::collections::HashMap;
+
+pub use packet::{node_flags, Node, Packet, ROOT};
+
+use crate::event::{flags, Event, Kind};
+use node_flags::*;
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    slot: u32,
+    node: u32,
+    func: u32,
+}
+
+/// All packets seen so far, in order of first appearance.
+#[derive(Debug, Default)]
+pub struct Model {
+    packets: Vec<Packet>,
+    by_id: HashMap<u32, u32>,
+    stacks: HashMap<u64, Vec<Frame>>,
+    /// Events per function-table index (what reached the UI, i.e. matched the capture filter).
+    func_events: Vec<u64>,
+    events: u64,
+    /// Packet slots changed since the last [`Model::take_touched`], each listed once.
+    touched: Vec<u32>,
+    touched_mark: Vec<bool>,
+    finished: bool,
+}
+
+impl Model {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn packets(&self) -> &[Packet] {
+        &self.packets
+    }
+
+    pub fn packet(&self, slot: u32) -> &Packet {
+        &self.packets[slot as usize]
+    }
+
+    /// Slot of a packet ID (slots are positions in [`Model::packets`]).
+    pub fn slot_of(&self, id: u32) -> Option<u32> {
+        self.by_id.get(&id).copied()
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    pub fn func_events(&self, func: u32) -> u64 {
+        self.func_events.get(func as usize).copied().unwrap_or(0)
+    }
+
+    /// Calls still waiting for their exit, over all packets.
+    pub fn open_calls(&self) -> usize {
+        self.stacks.values().map(Vec::len).sum()
+    }
+
+    /// Packets created or grown since the last call.
+    pub fn take_touched(&mut self) -> Vec<u32> {
+        for &s in &self.touched {
+            self.touched_mark[s as usize] = false;
+        }
+        std::mem::take(&mut self.touched)
+    }
+
+    pub fn ingest(&mut self, events: &[Event]) {
+        for ev in events {
+            self.ingest_one(ev);
+        }
+    }
+
+    pub fn ingest_one(&mut self, ev: &Event) {
+        self.events += 1;
+        let f = ev.func as usize;
+        if f >= self.func_events.len() {
+            self.func_events.resize(f + 1, 0);
+        }
+        self.func_events[f] += 1;
+
+        let slot = self.slot_for(ev);
+        let p = &mut self.packets[slot as usize];
+        p.last_ts = p.last_ts.max(ev.ts_ns);
+        p.first_ts = p.first_ts.min(ev.ts_ns);
+        p.flags |= ev.flags & (flags::DROP | flags::FREED | flags::FIRST_SEEN);
+        if ev.flags & flags::DROP != 0 && p.drop_reason.is_none() {
+            p.drop_reason = Some(ev.ret);
+        }
+        let stack = self.stacks.entry(ev.stack_key()).or_default();
+
+        match ev.kind {
+            Kind::Entry => {
+                let parent = innermost(stack, slot);
+                let node = p.push_node(ev, parent, ev.flags & 0x0f);
+                p.open += 1;
+                stack.push(Frame {
+                    slot,
+                    node,
+                    func: ev.func,
+                });
+            }
+            Kind::Tracepoint => {
+                let parent = innermost(stack, slot);
+                p.push_node(ev, parent, EXITED | TRACEPOINT | (ev.flags & 0x0f));
+            }
+            Kind::Exit => {
+                let pos = if ev.flags & flags::NO_ENTRY != 0 {
+                    None
+                } else {
+                    stack
+                        .iter()
+                        .rposition(|fr| fr.slot == slot && fr.func == ev.func)
+                };
+                match pos {
+                    Some(pos) => {
+                        // Everything above the matching frame returned without us seeing it.
+                        for fr in stack.drain(pos + 1..) {
+                            let q = &mut self.packets[fr.slot as usize];
+                            q.nodes[fr.node as usize].flags |= LOST_EXIT;
+                            q.open -= 1;
+                            q.broken += 1;
+                        }
+                        let fr = stack.pop().expect("matched frame");
+                        let p = &mut self.packets[slot as usize];
+                        p.nodes[fr.node as usize].set_exit(ev.ts_ns, ev.ret, ev.flags);
+                        p.open -= 1;
+                    }
+                    None => {
+                        let parent = innermost(stack, slot);
+                        let p = &mut self.packets[slot as usize];
+                        p.push_node(ev, parent, EXITED | NO_ENTRY | (ev.flags & 0x0f));
+                        p.broken += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// End of the stream: calls still open will never see their exit.
+    pub fn finish(&mut self) {
+        for (_, stack) in self.stacks.drain() {
+            for fr in stack {
+                let p = &mut self.packets[fr.slot as usize];
+                p.nodes[fr.node as usize].flags |= LOST_EXIT;
+                p.open -= 1;
+                p.broken += 1;
+                if !self.touched_mark[fr.slot as usize] {
+                    self.touched_mark[fr.slot as usize] = true;
+                    self.touched.push(fr.slot);
+                }
+            }
+        }
+        self.finished = true;
+    }
+
+    /// True after [`Model::finish`]: no more events will come.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn slot_for(&mut self, ev: &Event) -> u32 {
+        let next = self.packets.len() as u32;
+        let slot = *self.by_id.entry(ev.packet).or_insert(next);
+        if slot == next {
+            self.packets.push(Packet::new(ev.packet, ev.ts_ns, ev.cpu));
+            self.touched_mark.push(false);
+        }
+        if !self.touched_mark[slot as usize] {
+            self.touched_mark[slot as usize] = true;
+            self.touched.push(slot);
+        }
+        slot
+    }
+
+    /// Heap and inline bytes held for stored packets and calls (not counting the hash index).
+    pub fn stored_bytes(&self) -> usize {
+        let per_packet = std::mem::size_of::<Packet>() + std::mem::size_of::<(u32, u32)>() + 1;
+        self.packets
+            .iter()
+            .map(|p| {
+                per_packet
+                    + p.nodes.capacity() * std::mem::size_of::<Node>()
+                    + p.devs.capacity() * std::mem::size_of::<(u32, u32)>()
+            })
+            .sum()
+    }
+}
+
+fn innermost(stack: &[Frame], slot: u32) -> u32 {
+    stack
+        .iter()
+        .rev()
+        .find(|fr| fr.slot == slot)
+        .map_or(ROOT, |fr| fr.node)
+}

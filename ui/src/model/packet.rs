@@ -1,0 +1,226 @@
+//! One packet's calls, stored compactly (48 bytes per call, i.e. 24 per entry/exit event).
+
+use crate::event::{flags as ev, Context, Event, Kind};
+use crate::session::Flow;
+
+/// Node flags: the low four bits are the event flags (ORed over entry and exit).
+pub mod node_flags {
+    pub use crate::event::flags::{DROP, FIRST_SEEN, FREED, NO_ENTRY};
+    /// The exit was seen (duration and return value are valid).
+    pub const EXITED: u8 = 1 << 4;
+    /// A tracepoint hit: a leaf with no duration.
+    pub const TRACEPOINT: u8 = 1 << 5;
+    /// The exit never came: an outer call returned first, or the session ended.
+    pub const LOST_EXIT: u8 = 1 << 6;
+}
+use node_flags::*;
+
+/// Parent index of a root call.
+pub const ROOT: u32 = u32::MAX;
+
+/// One call (or tracepoint hit, or exit without entry) of one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// Entry timestamp (the exit's for an exit without entry).
+    pub ts: u64,
+    pub ret: i64,
+    dur: u32,
+    pub func: u32,
+    /// Index of the enclosing call of the same packet on the same stack, or [`ROOT`].
+    pub parent: u32,
+    pub len: u32,
+    pub tid: u32,
+    pub cpu: u16,
+    pub clone: u16,
+    /// Index into [`Packet::devs`].
+    pub dev: u16,
+    pub ctx: Context,
+    pub flags: u8,
+}
+
+// Durations up to 2.1 s keep nanoseconds; longer ones switch to microseconds (up to 35 min).
+const DUR_US: u32 = 1 << 31;
+
+fn encode_dur(ns: u64) -> u32 {
+    if ns < u64::from(DUR_US) {
+        ns as u32
+    } else {
+        DUR_US | (ns / 1000).min(u64::from(DUR_US - 1)) as u32
+    }
+}
+
+impl Node {
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Duration in ns, when both entry and exit were seen.
+    pub fn duration(&self) -> Option<u64> {
+        if self.has(EXITED) && !self.has(NO_ENTRY) && !self.has(TRACEPOINT) {
+            Some(if self.dur & DUR_US != 0 {
+                u64::from(self.dur & !DUR_US) * 1000
+            } else {
+                u64::from(self.dur)
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Exit timestamp, when seen.
+    pub fn exit_ts(&self) -> Option<u64> {
+        if self.has(NO_ENTRY) {
+            Some(self.ts)
+        } else {
+            self.duration().map(|d| self.ts + d)
+        }
+    }
+
+    pub(crate) fn set_exit(&mut self, ts: u64, ret: i64, flags: u8) {
+        self.dur = encode_dur(ts.saturating_sub(self.ts));
+        self.ret = ret;
+        self.flags |= EXITED | (flags & 0x0f);
+    }
+
+    /// A call or hit whose other half is missing: exit without entry, or entry without exit.
+    pub fn is_broken(&self) -> bool {
+        self.has(NO_ENTRY) || self.has(LOST_EXIT)
+    }
+}
+
+/// Everything seen of one packet (all its clones), grown incrementally while live.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Packet {
+    pub id: u32,
+    pub first_ts: u64,
+    pub last_ts: u64,
+    /// CPU of the first event.
+    pub cpu: u16,
+    /// Packet-level marks: [`ev::DROP`], [`ev::FREED`], [`ev::FIRST_SEEN`].
+    pub flags: u8,
+    /// Drop reason of the first drop (`skb:kfree_skb` tracepoint).
+    pub drop_reason: Option<i64>,
+    /// Calls entered and not returned yet (still running, or their exit will be lost).
+    pub open: u32,
+    /// Calls with only one half seen (see [`Node::is_broken`]).
+    pub broken: u32,
+    pub flow: Option<Flow>,
+    /// Devices in order of first appearance: (netns inode, ifindex); `Node::dev` indexes this.
+    pub devs: Vec<(u32, u32)>,
+    /// Calls in arrival order; a parent always precedes its children.
+    pub nodes: Vec<Node>,
+}
+
+impl Packet {
+    pub(crate) fn new(id: u32, ts: u64, cpu: u16) -> Self {
+        Packet {
+            id,
+            first_ts: ts,
+            last_ts: ts,
+            cpu,
+            flags: 0,
+            drop_reason: None,
+            open: 0,
+            broken: 0,
+            flow: None,
+            devs: Vec::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    pub fn dropped(&self) -> bool {
+        self.flags & ev::DROP != 0
+    }
+
+    /// Some call lacks its entry or exit (or is still running).
+    pub fn incomplete(&self) -> bool {
+        self.open > 0 || self.broken > 0
+    }
+
+    /// Time from the first to the last event of the packet.
+    pub fn duration(&self) -> u64 {
+        self.last_ts - self.first_ts
+    }
+
+    pub fn dev(&self, node: &Node) -> (u32, u32) {
+        self.devs[node.dev as usize]
+    }
+
+    pub(crate) fn intern_dev(&mut self, netns: u32, ifindex: u32) -> u16 {
+        let key = (netns, ifindex);
+        // Most packets see one to four devices; the last one is the usual hit.
+        if let Some(i) = self.devs.iter().rposition(|d| *d == key) {
+            return i as u16;
+        }
+        self.devs.push(key);
+        (self.devs.len() - 1).min(u16::MAX as usize) as u16
+    }
+
+    pub(crate) fn push_node(&mut self, ev: &Event, parent: u32, flags: u8) -> u32 {
+        let dev = self.intern_dev(ev.netns, ev.ifindex);
+        self.nodes.push(Node {
+            ts: ev.ts_ns,
+            ret: if ev.kind == Kind::Entry { 0 } else { ev.ret },
+            dur: 0,
+            func: ev.func,
+            parent,
+            len: ev.len,
+            tid: ev.tid,
+            cpu: ev.cpu,
+            clone: ev.clone,
+            dev,
+            ctx: ev.ctx,
+            flags,
+        });
+        (self.nodes.len() - 1) as u32
+    }
+
+    /// Node indices in display order (depth first, children in arrival order) with their depth.
+    pub fn preorder(&self) -> Vec<(u32, u16)> {
+        let n = self.nodes.len();
+        let mut first_child = vec![ROOT; n];
+        let mut next_sibling = vec![ROOT; n];
+        let mut last_child = vec![ROOT; n];
+        let (mut first_root, mut last_root) = (ROOT, ROOT);
+        for (i, node) in self.nodes.iter().enumerate() {
+            let i = i as u32;
+            let (first, last) = if node.parent == ROOT {
+                (&mut first_root, &mut last_root)
+            } else {
+                let p = node.parent as usize;
+                (&mut first_child[p], &mut last_child[p])
+            };
+            if *last == ROOT {
+                *first = i;
+            } else {
+                next_sibling[*last as usize] = i;
+            }
+            *last = i;
+        }
+        let mut out = Vec::with_capacity(n);
+        let mut stack: Vec<(u32, u16)> = Vec::new();
+        let mut cur = (first_root, 0u16);
+        loop {
+            while cur.0 != ROOT {
+                out.push(cur);
+                stack.push(cur);
+                cur = (first_child[cur.0 as usize], cur.1 + 1);
+            }
+            match stack.pop() {
+                Some((i, d)) => cur = (next_sibling[i as usize], d),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// Direct children of `node` in arrival order.
+    pub fn children(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .skip(node as usize + 1)
+            .filter(move |(_, n)| n.parent == node)
+            .map(|(i, _)| i as u32)
+    }
+}

@@ -1,0 +1,162 @@
+//! What the tracer (or a recording) tells the UI besides events: the session's
+//! static description ([`SessionInfo`]) and periodic counters ([`Stats`]).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::FuncInfo;
+
+/// Static facts about a tracing session, produced once by the tracer or read from a recording.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Function table that [`crate::event::Event::func`] indexes (attached functions and tracepoints).
+    pub functions: Vec<FuncInfo>,
+    /// Attach backend, e.g. "fentry", "kprobe-multi", "tracepoint".
+    pub backend: String,
+    /// `uname -r` of the traced kernel.
+    pub kernel: String,
+    /// Every candidate probe, attached or not, so nothing is skipped silently.
+    pub probes: Vec<Probe>,
+    /// The capture filter as the user gave it ("" when none).
+    pub filter: String,
+    /// Interface names for display. A list rather than a map so recordings serialize to JSON.
+    pub interfaces: Vec<Interface>,
+    /// Names of `enum skb_drop_reason` values of the traced kernel (from BTF), by value.
+    pub drop_reasons: Vec<(u32, String)>,
+}
+
+/// One network interface as seen in one network namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub netns: u32,
+    pub ifindex: u32,
+    pub name: String,
+}
+
+/// One candidate function (or tracepoint) and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    pub name: String,
+    pub module: String,
+    pub status: ProbeStatus,
+    /// Index into [`SessionInfo::functions`] when attached, so hits can be joined with events.
+    pub func: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProbeStatus {
+    Attached,
+    /// Not tried, with the reason (e.g. "more than 6 arguments", "not in available_filter_functions").
+    Skipped(String),
+    /// Tried and refused by the kernel, with the reason (e.g. "attach: EBUSY").
+    Failed(String),
+}
+
+impl ProbeStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProbeStatus::Attached => "attached",
+            ProbeStatus::Skipped(_) => "skipped",
+            ProbeStatus::Failed(_) => "failed",
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            ProbeStatus::Attached => "",
+            ProbeStatus::Skipped(r) | ProbeStatus::Failed(r) => r,
+        }
+    }
+}
+
+/// Counters sent periodically by the tracer (about once a second); each one replaces the last.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Events decoded since the start.
+    pub events: u64,
+    /// Events decoded per second over the last interval.
+    pub events_per_sec: f64,
+    /// Records the ring buffer could not take (reservation failures), since the start.
+    pub lost: u64,
+    /// Probe runs the kernel skipped because a BPF program was already running on that CPU.
+    pub recursion_misses: u64,
+    /// Probe runs per row of [`SessionInfo::probes`] (BPF-side, including packets the filter
+    /// rejected); empty when the backend cannot count them.
+    pub probe_hits: Vec<u64>,
+}
+
+/// The flow a packet belongs to; not carried by events yet, so the model leaves it `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Flow {
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
+    pub proto: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Flow {
+    pub fn proto_name(&self) -> String {
+        match self.proto {
+            1 => "icmp".into(),
+            6 => "tcp".into(),
+            17 => "udp".into(),
+            58 => "icmp6".into(),
+            p => p.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = |a: &IpAddr| match a {
+            IpAddr::V4(v) => v.to_string(),
+            IpAddr::V6(v) => format!("[{v}]"),
+        };
+        if self.sport == 0 && self.dport == 0 {
+            write!(f, "{} {}>{}", self.proto_name(), host(&self.src), host(&self.dst))
+        } else {
+            write!(
+                f,
+                "{} {}:{}>{}:{}",
+                self.proto_name(),
+                host(&self.src),
+                self.sport,
+                host(&self.dst),
+                self.dport
+            )
+        }
+    }
+}
+
+impl SessionInfo {
+    /// Interface name for display, falling back to the index ("if7"); "-" for no device.
+    pub fn ifname(&self, netns: u32, ifindex: u32) -> String {
+        if ifindex == 0 {
+            return "-".into();
+        }
+        self.interfaces
+            .iter()
+            .find(|i| i.ifindex == ifindex && i.netns == netns)
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| format!("if{ifindex}"))
+    }
+
+    /// Drop reason name, or the number when the kernel's enum is unknown.
+    pub fn drop_reason(&self, reason: i64) -> String {
+        self.drop_reasons
+            .iter()
+            .find(|(v, _)| i64::from(*v) == reason)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| reason.to_string())
+    }
+
+    pub fn func_name(&self, func: u32) -> &str {
+        self.functions
+            .get(func as usize)
+            .map(|f| f.name.as_str())
+            .unwrap_or("?")
+    }
+}
