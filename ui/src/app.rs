@@ -1,0 +1,380 @@
+//! Application state. Events flow in through [`App::ingest`]; keys through
+//! [`App::on_key`] (see `keys.rs`); views read the state and remember only scroll offsets.
+
+use std::collections::{HashMap, HashSet};
+
+use ratatui::layout::Rect;
+
+use crate::event::Event;
+use crate::format::{self, Row, RowKind};
+use crate::latency::{self, Latency};
+use crate::model::Model;
+use crate::query::Query;
+use crate::session::{SessionInfo, Stats};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Packets,
+    Latency,
+    Probes,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    List,
+    Tree,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    Filter,
+    Search,
+    Jump,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+    /// Typing into the bottom bar.
+    Input(Prompt, String),
+    ConfirmQuit,
+    /// `m` was pressed: the next letter names the mark.
+    SetMark,
+    /// `'` was pressed: the next letter names the mark to jump to.
+    JumpMark,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Continue,
+    Quit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeSort {
+    Name,
+    Module,
+    Status,
+    Hits,
+    Events,
+}
+
+/// Where the views were drawn last, for mouse hit-testing (inner areas, without borders).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Areas {
+    pub list: Rect,
+    pub tree: Rect,
+    pub probes: Rect,
+}
+
+pub struct App {
+    pub info: SessionInfo,
+    pub model: Model,
+    pub stats: Stats,
+    pub live: bool,
+    pub view: View,
+    pub pane: Pane,
+    pub mode: Mode,
+    /// Error of the filter being typed (shown red while invalid).
+    pub input_error: Option<String>,
+    /// One-shot message for the status line (cleared by the next key).
+    pub message: Option<String>,
+
+    /// Slots of the packets that pass the filter, ascending (= order of first appearance).
+    pub shown: Vec<u32>,
+    /// Index into `shown` of the selected packet.
+    pub sel: usize,
+    pub list_offset: usize,
+    pub follow: bool,
+    pub filter: Option<Query>,
+    /// Show absolute (monotonic) timestamps instead of times relative to the first packet.
+    pub abs_time: bool,
+
+    pub folded: HashSet<u32>,
+    pub tree_sel: usize,
+    pub tree_offset: usize,
+    tree_rows: Vec<Row>,
+    tree_key: Option<(u32, usize)>,
+
+    pub search: Option<String>,
+    search_funcs: Vec<bool>,
+    pub marks: HashMap<char, u32>,
+    /// Packet ID selected before the last jump, for `''`.
+    pub last_jump: Option<u32>,
+
+    pub probe_sort: (ProbeSort, bool),
+    pub probe_sel: usize,
+    pub probe_offset: usize,
+    probe_order: Vec<u32>,
+
+    latency: Option<Latency>,
+    latency_bounds: Vec<Option<(bool, u8)>>,
+
+    /// Rows of the list and tree panes visible in the last frame (for PgUp/PgDn).
+    pub page: usize,
+    pub areas: Areas,
+}
+
+impl App {
+    pub fn new(info: SessionInfo, live: bool) -> Self {
+        let latency_bounds = latency::boundaries(&info);
+        let mut app = App {
+            info,
+            model: Model::new(),
+            stats: Stats::default(),
+            live,
+            view: View::Packets,
+            pane: Pane::List,
+            mode: Mode::Normal,
+            input_error: None,
+            message: None,
+            shown: Vec::new(),
+            sel: 0,
+            list_offset: 0,
+            follow: live,
+            filter: None,
+            abs_time: false,
+            folded: HashSet::new(),
+            tree_sel: 0,
+            tree_offset: 0,
+            tree_rows: Vec::new(),
+            tree_key: None,
+            search: None,
+            search_funcs: Vec::new(),
+            marks: HashMap::new(),
+            last_jump: None,
+            probe_sort: (ProbeSort::Name, false),
+            probe_sel: 0,
+            probe_offset: 0,
+            probe_order: Vec::new(),
+            latency: None,
+            latency_bounds,
+            page: 10,
+            areas: Areas::default(),
+        };
+        app.sort_probes();
+        app
+    }
+
+    /// Feed events; the packet list follows up with [`App::refresh`].
+    pub fn ingest(&mut self, events: &[Event]) {
+        self.model.ingest(events);
+    }
+
+    /// The stream ended (recording fully read, or the tracer stopped).
+    pub fn finish(&mut self) {
+        self.model.finish();
+        self.live = false;
+        self.refresh();
+    }
+
+    /// Bring the shown list up to date with the packets the model changed.
+    pub fn refresh(&mut self) {
+        let touched = self.model.take_touched();
+        if touched.is_empty() {
+            return;
+        }
+        let selected = self.selected_slot();
+        for slot in touched {
+            let ok = self.passes(slot);
+            match self.shown.binary_search(&slot) {
+                Ok(i) if !ok => {
+                    self.shown.remove(i);
+                }
+                Err(i) if ok => self.shown.insert(i, slot),
+                _ => {}
+            }
+        }
+        self.latency = None;
+        if self.follow {
+            self.sel = self.shown.len().saturating_sub(1);
+        } else {
+            self.reselect(selected);
+        }
+    }
+
+    fn passes(&self, slot: u32) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|q| q.matches(self.model.packet(slot), &self.info))
+    }
+
+    /// Select `slot` again after the list changed, or the nearest packet after it.
+    fn reselect(&mut self, slot: Option<u32>) {
+        if let Some(slot) = slot {
+            self.sel = match self.shown.binary_search(&slot) {
+                Ok(i) | Err(i) => i,
+            };
+        }
+        self.sel = self.sel.min(self.shown.len().saturating_sub(1));
+    }
+
+    pub fn set_filter(&mut self, q: Option<Query>) {
+        let selected = self.selected_slot();
+        self.filter = q.filter(|q| !q.is_empty());
+        self.shown = (0..self.model.packets().len() as u32)
+            .filter(|&s| self.passes(s))
+            .collect();
+        self.latency = None;
+        self.reselect(selected);
+    }
+
+    pub fn selected_slot(&self) -> Option<u32> {
+        self.shown.get(self.sel).copied()
+    }
+
+    /// Function-graph rows of the selected packet, rebuilt when it or its folds change.
+    pub fn tree_rows(&mut self) -> &[Row] {
+        let key = self
+            .selected_slot()
+            .map(|s| (s, self.model.packet(s).nodes.len()));
+        if key != self.tree_key {
+            if key.map(|k| k.0) == self.tree_key.map(|k| k.0) {
+                // The same packet grew (live): keep the selected call selected.
+                let old = self.tree_rows.get(self.tree_sel).copied();
+                self.rebuild_tree();
+                self.keep_tree_row(old);
+            } else {
+                self.folded.clear();
+                self.rebuild_tree();
+                self.tree_sel = 0;
+                self.tree_offset = 0;
+            }
+            self.tree_key = key;
+        }
+        &self.tree_rows
+    }
+
+    /// Rebuild the rows now (after a fold change), keeping the selected call selected.
+    pub(crate) fn refold(&mut self) {
+        let old = self.tree_rows.get(self.tree_sel).copied();
+        self.rebuild_tree();
+        self.keep_tree_row(old);
+    }
+
+    fn rebuild_tree(&mut self) {
+        self.tree_rows = match self.selected_slot() {
+            Some(s) => format::rows(self.model.packet(s), &self.folded),
+            None => Vec::new(),
+        };
+    }
+
+    fn keep_tree_row(&mut self, old: Option<Row>) {
+        if let Some(old) = old {
+            let is_call = |k| matches!(k, RowKind::Open | RowKind::Folded | RowKind::Leaf);
+            let kinds_match = |r: &Row| {
+                r.node == old.node && (r.kind == old.kind || (is_call(r.kind) && is_call(old.kind)))
+            };
+            if let Some(i) = self.tree_rows.iter().position(kinds_match) {
+                self.tree_sel = i;
+            }
+        }
+        self.tree_sel = self.tree_sel.min(self.tree_rows.len().saturating_sub(1));
+    }
+
+    /// The call the tree selection is on.
+    pub fn selected_node(&mut self) -> Option<u32> {
+        let sel = self.tree_sel;
+        self.tree_rows().get(sel).map(|r| r.node)
+    }
+
+    pub fn set_search(&mut self, pat: &str) {
+        self.search_funcs = self
+            .info
+            .functions
+            .iter()
+            .map(|f| f.name.contains(pat))
+            .collect();
+        self.search = Some(pat.to_string());
+    }
+
+    pub fn search_hit(&self, func: u32) -> bool {
+        self.search_funcs
+            .get(func as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Probe rows in display order (indices into `info.probes`).
+    pub fn probe_order(&self) -> &[u32] {
+        &self.probe_order
+    }
+
+    pub fn probe_hits(&self, i: u32) -> Option<u64> {
+        self.stats.probe_hits.get(i as usize).copied()
+    }
+
+    pub fn probe_events(&self, i: u32) -> u64 {
+        self.info.probes[i as usize]
+            .func
+            .map_or(0, |f| self.model.func_events(f))
+    }
+
+    pub fn sort_probes(&mut self) {
+        let mut order: Vec<u32> = (0..self.info.probes.len() as u32).collect();
+        let probes = &self.info.probes;
+        let (col, rev) = self.probe_sort;
+        order.sort_by(|&a, &b| {
+            let (pa, pb) = (&probes[a as usize], &probes[b as usize]);
+            let o = match col {
+                ProbeSort::Name => pa.name.cmp(&pb.name),
+                ProbeSort::Module => pa.module.cmp(&pb.module).then(pa.name.cmp(&pb.name)),
+                ProbeSort::Status => (pa.status.label(), pa.status.reason(), &pa.name).cmp(&(
+                    pb.status.label(),
+                    pb.status.reason(),
+                    &pb.name,
+                )),
+                // Busiest first.
+                ProbeSort::Hits => self.probe_hits(b).cmp(&self.probe_hits(a)),
+                ProbeSort::Events => self.probe_events(b).cmp(&self.probe_events(a)),
+            };
+            if rev {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        self.probe_order = order;
+    }
+
+    pub fn set_stats(&mut self, stats: Stats) {
+        self.stats = stats;
+        if matches!(self.probe_sort.0, ProbeSort::Hits | ProbeSort::Events) {
+            self.sort_probes();
+        }
+    }
+
+    /// Latency over the shown packets, recomputed after the list changed.
+    pub fn latency(&mut self) -> &Latency {
+        if self.latency.is_none() {
+            let packets = self.shown.iter().map(|&s| self.model.packet(s));
+            self.latency = Some(latency::compute(packets, &self.latency_bounds));
+        }
+        self.latency.as_ref().expect("computed above")
+    }
+
+    /// Select a packet by ID; says why when it cannot.
+    pub fn jump_to(&mut self, id: u32) -> bool {
+        let Some(slot) = self.model.slot_of(id) else {
+            self.message = Some(format!("no packet {id}"));
+            return false;
+        };
+        match self.shown.binary_search(&slot) {
+            Ok(i) => {
+                self.last_jump = self.selected_slot().map(|s| self.model.packet(s).id);
+                self.sel = i;
+                self.follow = false;
+                true
+            }
+            Err(_) => {
+                self.message = Some(format!("packet {id} is hidden by the filter"));
+                false
+            }
+        }
+    }
+
+    pub fn packets_total(&self) -> usize {
+        self.model.packets().len()
+    }
+}

@@ -1,0 +1,413 @@
+//! Key and mouse handling: a pure state machine over [`App`], so every binding is unit-testable.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use crate::app::{Action, App, Mode, Pane, ProbeSort, Prompt, View};
+use crate::format::RowKind;
+use crate::model::ROOT;
+use crate::query::Query;
+
+/// Every binding, for the `?` overlay: (keys, what they do).
+pub const HELP: &[(&str, &str)] = &[
+    ("j/k  Down/Up", "move one line"),
+    ("PgDn/PgUp  Ctrl-f/Ctrl-b", "move one page"),
+    ("g/G  Home/End", "first / last line"),
+    ("Tab", "switch pane (packet list / call tree)"),
+    ("Enter/Space", "fold or unfold the call (list: open the tree)"),
+    ("h/l  Left/Right", "fold / unfold the call"),
+    ("E / C", "expand all / collapse all"),
+    ("u", "go to the parent call"),
+    ("L", "go to the longest child (hot path)"),
+    ("J / K", "next / previous packet, focus stays"),
+    (": or #  ID Enter", "jump to packet ID"),
+    ("/  n/N", "search function names; next / previous match"),
+    ("f", "filter: iface= netns= func= cpu= proto= host= port= dur>100us calls>N drop incomplete, ! negates"),
+    ("F", "follow new packets (stops when you move)"),
+    ("m<a-z> / '<a-z>  ''", "set mark / jump to mark; back to before the last jump"),
+    ("t", "relative / absolute time"),
+    ("1 2 3", "views: packets, latency, probes"),
+    ("s / S", "probes: next sort column / reverse order"),
+    ("mouse", "wheel scrolls, click selects"),
+    ("?", "this help"),
+    ("q  Ctrl-c", "quit (asks first while live)"),
+];
+
+impl App {
+    pub fn on_key(&mut self, key: KeyEvent) -> Action {
+        if key.kind == KeyEventKind::Release {
+            return Action::Continue;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') {
+            return Action::Quit;
+        }
+        self.message = None;
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Normal => return self.normal_key(key.code, ctrl),
+            Mode::Help => {}
+            Mode::ConfirmQuit => {
+                if matches!(key.code, KeyCode::Char('y' | 'q') | KeyCode::Enter) {
+                    return Action::Quit;
+                }
+            }
+            Mode::SetMark => {
+                if let (KeyCode::Char(c @ 'a'..='z'), Some(s)) = (key.code, self.selected_slot()) {
+                    let id = self.model.packet(s).id;
+                    self.marks.insert(c, id);
+                    self.message = Some(format!("mark {c} = packet {id}"));
+                }
+            }
+            Mode::JumpMark => match key.code {
+                KeyCode::Char('\'') => match self.last_jump {
+                    Some(id) => {
+                        self.jump_to(id);
+                    }
+                    None => self.message = Some("no jump to go back from".into()),
+                },
+                KeyCode::Char(c) => match self.marks.get(&c) {
+                    Some(&id) => {
+                        self.jump_to(id);
+                    }
+                    None => self.message = Some(format!("mark {c} is not set")),
+                },
+                _ => {}
+            },
+            Mode::Input(prompt, text) => self.input_key(prompt, text, key.code),
+        }
+        Action::Continue
+    }
+
+    fn input_key(&mut self, prompt: Prompt, mut text: String, code: KeyCode) {
+        match code {
+            KeyCode::Esc => {
+                self.input_error = None;
+                return;
+            }
+            KeyCode::Enter => {
+                match prompt {
+                    Prompt::Filter => match Query::parse(&text, &self.info) {
+                        Ok(q) => {
+                            self.input_error = None;
+                            self.set_filter(Some(q));
+                        }
+                        Err(e) => {
+                            self.input_error = Some(e);
+                            self.mode = Mode::Input(prompt, text);
+                        }
+                    },
+                    Prompt::Search if !text.is_empty() => {
+                        self.set_search(&text);
+                        self.search_next(true);
+                    }
+                    Prompt::Search => self.search = None,
+                    Prompt::Jump => match text.parse() {
+                        Ok(id) => {
+                            if self.jump_to(id) {
+                                self.view = View::Packets;
+                            }
+                        }
+                        Err(_) => self.message = Some(format!("'{text}' is not a packet ID")),
+                    },
+                }
+                return;
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) if prompt != Prompt::Jump || c.is_ascii_digit() => text.push(c),
+            _ => {}
+        }
+        if prompt == Prompt::Filter {
+            self.input_error = Query::parse(&text, &self.info).err();
+        }
+        self.mode = Mode::Input(prompt, text);
+    }
+
+    fn normal_key(&mut self, code: KeyCode, ctrl: bool) -> Action {
+        let page = self.page.max(1) as isize;
+        match code {
+            KeyCode::Char('q') => {
+                if self.live {
+                    self.mode = Mode::ConfirmQuit;
+                } else {
+                    return Action::Quit;
+                }
+            }
+            KeyCode::Char('?') | KeyCode::F(1) => self.mode = Mode::Help,
+            KeyCode::Char('1') => self.view = View::Packets,
+            KeyCode::Char('2') => self.view = View::Latency,
+            KeyCode::Char('3') => self.view = View::Probes,
+            KeyCode::Esc => self.view = View::Packets,
+            KeyCode::Char('f') if !ctrl => {
+                let text = self.filter.as_ref().map_or(String::new(), |q| q.text().to_string());
+                self.input_error = None;
+                self.mode = Mode::Input(Prompt::Filter, text);
+            }
+            KeyCode::Char('/') => self.mode = Mode::Input(Prompt::Search, String::new()),
+            KeyCode::Char(':' | '#') => self.mode = Mode::Input(Prompt::Jump, String::new()),
+            KeyCode::Char('m') => self.mode = Mode::SetMark,
+            KeyCode::Char('\'') => self.mode = Mode::JumpMark,
+            KeyCode::Char('n') => self.search_next(true),
+            KeyCode::Char('N') => self.search_next(false),
+            KeyCode::Char('t') => self.abs_time = !self.abs_time,
+            KeyCode::Char('F') => {
+                self.follow = true;
+                self.sel = self.shown.len().saturating_sub(1);
+                if !self.live {
+                    self.message = Some("not live: nothing new to follow".into());
+                }
+            }
+            KeyCode::Char('J') => self.move_packet(1),
+            KeyCode::Char('K') => self.move_packet(-1),
+            KeyCode::Char('j') | KeyCode::Down => self.move_sel(1),
+            KeyCode::Char('k') | KeyCode::Up => self.move_sel(-1),
+            KeyCode::PageDown => self.move_sel(page),
+            KeyCode::Char('f') => self.move_sel(page),
+            KeyCode::PageUp => self.move_sel(-page),
+            KeyCode::Char('b') if ctrl => self.move_sel(-page),
+            KeyCode::Char('g') | KeyCode::Home => self.move_sel(isize::MIN / 2),
+            KeyCode::Char('G') | KeyCode::End => self.move_sel(isize::MAX / 2),
+            _ if self.view == View::Probes => self.probes_key(code),
+            _ if self.view == View::Packets => self.packets_key(code),
+            _ => {}
+        }
+        Action::Continue
+    }
+
+    fn probes_key(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Char('s') => {
+                self.probe_sort.0 = match self.probe_sort.0 {
+                    ProbeSort::Name => ProbeSort::Module,
+                    ProbeSort::Module => ProbeSort::Status,
+                    ProbeSort::Status => ProbeSort::Hits,
+                    ProbeSort::Hits => ProbeSort::Events,
+                    ProbeSort::Events => ProbeSort::Name,
+                };
+                self.sort_probes();
+            }
+            KeyCode::Char('S') => {
+                self.probe_sort.1 = !self.probe_sort.1;
+                self.sort_probes();
+            }
+            _ => {}
+        }
+    }
+
+    fn packets_key(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Tab | KeyCode::BackTab => {
+                self.pane = match self.pane {
+                    Pane::List => Pane::Tree,
+                    Pane::Tree => Pane::List,
+                }
+            }
+            KeyCode::Enter | KeyCode::Char(' ') if self.pane == Pane::List => self.pane = Pane::Tree,
+            KeyCode::Enter | KeyCode::Char(' ') => self.toggle_fold(None),
+            KeyCode::Char('h') | KeyCode::Left => self.toggle_fold(Some(true)),
+            KeyCode::Char('l') | KeyCode::Right => self.toggle_fold(Some(false)),
+            KeyCode::Char('E') => {
+                self.folded.clear();
+                self.refold();
+            }
+            KeyCode::Char('C') => self.collapse_all(),
+            KeyCode::Char('u') => self.goto_parent(),
+            KeyCode::Char('L') => self.goto_longest_child(),
+            _ => {}
+        }
+    }
+
+    /// Moves the selection of the focused list by `delta` lines (clamped).
+    pub fn move_sel(&mut self, delta: isize) {
+        let clamp = |cur: usize, len: usize| (cur as isize).saturating_add(delta).clamp(0, len.saturating_sub(1) as isize) as usize;
+        match (self.view, self.pane) {
+            (View::Probes, _) => self.probe_sel = clamp(self.probe_sel, self.info.probes.len()),
+            (View::Packets, Pane::Tree) => {
+                let len = self.tree_rows().len();
+                self.tree_sel = clamp(self.tree_sel, len);
+            }
+            _ => {
+                self.sel = clamp(self.sel, self.shown.len());
+                self.follow = false;
+            }
+        }
+    }
+
+    fn move_packet(&mut self, delta: isize) {
+        let pane = self.pane;
+        self.pane = Pane::List;
+        self.move_sel(delta);
+        self.pane = pane;
+    }
+
+    /// Folds (`Some(true)`), unfolds (`Some(false)`) or toggles (`None`) the selected call.
+    fn toggle_fold(&mut self, fold: Option<bool>) {
+        let sel = self.tree_sel;
+        let Some(row) = self.tree_rows().get(sel).copied() else {
+            return;
+        };
+        let want = match row.kind {
+            RowKind::Open | RowKind::Close => fold.unwrap_or(true),
+            RowKind::Folded => fold.unwrap_or(false),
+            _ => return,
+        };
+        if want {
+            self.folded.insert(row.node);
+        } else {
+            self.folded.remove(&row.node);
+        }
+        self.refold();
+        self.select_node(row.node);
+    }
+
+    fn collapse_all(&mut self) {
+        let Some(slot) = self.selected_slot() else {
+            return;
+        };
+        let sel = self.tree_sel;
+        let cur = self.tree_rows().get(sel).map(|r| r.node);
+        let p = self.model.packet(slot);
+        self.folded = p.nodes.iter().filter(|n| n.parent != ROOT).map(|n| n.parent).collect();
+        // Keep the selection on the root the selected call belongs to.
+        let root = cur.map(|mut n| {
+            while p.nodes[n as usize].parent != ROOT {
+                n = p.nodes[n as usize].parent;
+            }
+            n
+        });
+        self.refold();
+        if let Some(root) = root {
+            self.select_node(root);
+        }
+    }
+
+    /// Selects the line of `node` (its opening or only line).
+    fn select_node(&mut self, node: u32) {
+        if let Some(i) = self.tree_rows().iter().position(|r| {
+            r.node == node && matches!(r.kind, RowKind::Open | RowKind::Folded | RowKind::Leaf)
+        }) {
+            self.tree_sel = i;
+        }
+    }
+
+    fn goto_parent(&mut self) {
+        let (Some(slot), Some(node)) = (self.selected_slot(), self.selected_node()) else {
+            return;
+        };
+        let parent = self.model.packet(slot).nodes[node as usize].parent;
+        if parent != ROOT {
+            self.select_node(parent);
+        }
+    }
+
+    fn goto_longest_child(&mut self) {
+        let (Some(slot), Some(node)) = (self.selected_slot(), self.selected_node()) else {
+            return;
+        };
+        let p = self.model.packet(slot);
+        let Some(child) = p.children(node).max_by_key(|&c| p.nodes[c as usize].duration()) else {
+            return;
+        };
+        if self.folded.remove(&node) {
+            self.refold();
+        }
+        self.select_node(child);
+    }
+
+    /// Next (or previous) match of the search: calls in the tree pane, packets in the list.
+    fn search_next(&mut self, forward: bool) {
+        let Some(pat) = self.search.clone() else {
+            self.message = Some("no search: press / first".into());
+            return;
+        };
+        if self.view == View::Packets && self.pane == Pane::Tree {
+            self.search_tree(forward, &pat);
+        } else {
+            self.search_list(forward, &pat);
+        }
+    }
+
+    fn search_tree(&mut self, forward: bool, pat: &str) {
+        let (Some(slot), cur) = (self.selected_slot(), self.selected_node()) else {
+            return;
+        };
+        let p = self.model.packet(slot);
+        let order: Vec<u32> = p.preorder().into_iter().map(|(i, _)| i).collect();
+        let at = cur.and_then(|c| order.iter().position(|&i| i == c)).unwrap_or(0);
+        let n = order.len();
+        let hit = (1..=n)
+            .map(|k| if forward { (at + k) % n } else { (at + n * 2 - k) % n })
+            .map(|k| order[k])
+            .find(|&i| self.search_hit(p.nodes[i as usize].func));
+        let Some(hit) = hit else {
+            self.message = Some(format!("'{pat}' not found in this packet"));
+            return;
+        };
+        // Unfold the ancestors so the match is visible.
+        let mut a = p.nodes[hit as usize].parent;
+        while a != ROOT {
+            self.folded.remove(&a);
+            a = p.nodes[a as usize].parent;
+        }
+        self.refold();
+        self.select_node(hit);
+    }
+
+    fn search_list(&mut self, forward: bool, pat: &str) {
+        let n = self.shown.len();
+        let hit = (1..=n)
+            .map(|k| if forward { (self.sel + k) % n } else { (self.sel + n * 2 - k) % n })
+            .find(|&k| {
+                let p = self.model.packet(self.shown[k]);
+                p.nodes.iter().any(|nd| self.search_hit(nd.func))
+            });
+        match hit {
+            Some(k) => {
+                self.sel = k;
+                self.follow = false;
+            }
+            None => self.message = Some(format!("no shown packet calls '{pat}'")),
+        }
+    }
+
+    pub fn on_mouse(&mut self, m: MouseEvent) -> Action {
+        let pos = Position::new(m.column, m.row);
+        let a = self.areas;
+        let hit = |r: Rect| r.contains(pos);
+        let (pane, view) = if hit(a.list) {
+            (Pane::List, View::Packets)
+        } else if hit(a.tree) {
+            (Pane::Tree, View::Packets)
+        } else if hit(a.probes) {
+            (self.pane, View::Probes)
+        } else {
+            return Action::Continue;
+        };
+        if view != self.view {
+            return Action::Continue;
+        }
+        self.pane = pane;
+        match m.kind {
+            MouseEventKind::ScrollDown => self.move_sel(3),
+            MouseEventKind::ScrollUp => self.move_sel(-3),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let area = if view == View::Probes { a.probes } else if pane == Pane::List { a.list } else { a.tree };
+                let line = (m.row - area.y) as usize;
+                let target = match (view, pane) {
+                    (View::Probes, _) => self.probe_offset + line,
+                    (_, Pane::List) => self.list_offset + line,
+                    _ => self.tree_offset + line,
+                };
+                let cur = match (view, pane) {
+                    (View::Probes, _) => self.probe_sel,
+                    (_, Pane::List) => self.sel,
+                    _ => self.tree_sel,
+                };
+                self.move_sel(target as isize - cur as isize);
+            }
+            _ => {}
+        }
+        Action::Continue
+    }
+}

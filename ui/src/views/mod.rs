@@ -1,0 +1,93 @@
+//! Drawing. Each view renders only the rows that fit on screen, so frame time does not
+//! grow with the number of packets.
+
+mod details;
+mod help;
+mod latency;
+mod packets;
+mod probes;
+mod status;
+mod tree;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, BorderType};
+use ratatui::Frame;
+
+use crate::app::{App, Mode, View};
+
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let [main, status, footer] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    match app.view {
+        View::Packets => {
+            let [list, bottom] =
+                Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(main);
+            let (tree_area, details_area) = if bottom.width >= 120 {
+                let [t, d] = Layout::horizontal([Constraint::Min(60), Constraint::Length(40)]).areas(bottom);
+                (t, d)
+            } else {
+                let [t, d] = Layout::vertical([Constraint::Min(4), Constraint::Length(9)]).areas(bottom);
+                (t, d)
+            };
+            packets::draw(f, app, list);
+            tree::draw(f, app, tree_area);
+            details::draw(f, app, details_area);
+        }
+        View::Latency => latency::draw(f, app, main),
+        View::Probes => probes::draw(f, app, main),
+    }
+    status::draw_status(f, app, status);
+    status::draw_footer(f, app, footer);
+    if app.mode == Mode::Help {
+        help::draw(f, main);
+    }
+}
+
+/// A pane frame; the focused one is highlighted.
+fn pane(title: String, focused: bool) -> Block<'static> {
+    let style = if focused {
+        Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    };
+    Block::bordered()
+        .border_type(BorderType::Plain)
+        .border_style(style)
+        .title(title)
+}
+
+/// Scroll offset that keeps `sel` inside a window of `height` rows.
+fn scroll(sel: usize, offset: usize, height: usize) -> usize {
+    if height == 0 {
+        return sel;
+    }
+    if sel < offset {
+        sel
+    } else if sel >= offset + height {
+        sel + 1 - height
+    } else {
+        offset
+    }
+}
+
+fn selected_style(focused: bool) -> Style {
+    if focused {
+        Style::new().bg(Color::Blue).fg(Color::White).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+}
+
+/// The part of `area` left for rows under a one-line header.
+fn body(area: Rect) -> Rect {
+    Rect {
+        y: area.y + 1,
+        height: area.height.saturating_sub(1),
+        ..area
+    }
+}

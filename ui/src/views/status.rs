@@ -1,0 +1,101 @@
+//! The status line and the footer (key hints, or the input bar while typing).
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::app::{App, Mode, Pane, Prompt, View};
+
+fn count(label: &str, n: u64) -> Span<'static> {
+    let style = if n > 0 {
+        Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    };
+    Span::styled(format!("{label} {n}"), style)
+}
+
+pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
+    let probes = &app.info.probes;
+    let n = |l: &str| probes.iter().filter(|p| p.status.label() == l).count();
+    let sep = || Span::raw(" | ");
+    let mut spans = vec![
+        Span::styled(
+            if app.live { " LIVE " } else { " REPLAY " },
+            Style::new().bg(if app.live { Color::Green } else { Color::Blue }).fg(Color::Black),
+        ),
+        Span::raw(format!(" {} ", if app.info.backend.is_empty() { "-" } else { &app.info.backend })),
+        sep(),
+        Span::raw(format!("probes {}/{}/{} att/skip/fail", n("attached"), n("skipped"), n("failed"))),
+        sep(),
+        Span::raw(format!("packets {} shown {}", app.packets_total(), app.shown.len())),
+        sep(),
+        Span::raw(format!("{:.0} ev/s", app.stats.events_per_sec)),
+        sep(),
+        count("lost", app.stats.lost),
+        sep(),
+        count("recursion", app.stats.recursion_misses),
+    ];
+    if let Some(q) = &app.filter {
+        spans.push(sep());
+        spans.push(Span::styled(format!("filter: {}", q.text()), Style::new().fg(Color::Cyan)));
+    }
+    if !app.info.filter.is_empty() {
+        spans.push(sep());
+        spans.push(Span::raw(format!("capture: {}", app.info.filter)));
+    }
+    if let Some(m) = &app.message {
+        spans.push(sep());
+        spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow)));
+    }
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::new().add_modifier(Modifier::REVERSED)),
+        area,
+    );
+}
+
+pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
+    let line = match &app.mode {
+        Mode::Input(prompt, text) => {
+            let label = match prompt {
+                Prompt::Filter => "filter: ",
+                Prompt::Search => "search: ",
+                Prompt::Jump => "go to packet: ",
+            };
+            let mut spans = vec![Span::styled(label, Style::new().add_modifier(Modifier::BOLD))];
+            let style = match (&app.input_error, prompt) {
+                (Some(_), Prompt::Filter) => Style::new().fg(Color::White).bg(Color::Red),
+                _ => Style::new(),
+            };
+            spans.push(Span::styled(text.clone(), style));
+            spans.push(Span::styled(" ", Style::new().add_modifier(Modifier::REVERSED)));
+            if let (Some(e), Prompt::Filter) = (&app.input_error, prompt) {
+                spans.push(Span::styled(format!("  {e}"), Style::new().fg(Color::Red)));
+            } else {
+                spans.push(Span::raw("  Enter apply  Esc cancel"));
+            }
+            f.set_cursor_position((area.x + (label.len() + text.chars().count()) as u16, area.y));
+            Line::from(spans)
+        }
+        Mode::ConfirmQuit => Line::styled(
+            "Quit and detach the probes? y/q/Enter: quit, any other key: stay",
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ),
+        Mode::SetMark => Line::raw("mark: press a letter a-z"),
+        Mode::JumpMark => Line::raw("jump to mark: press a letter a-z, or ' for the previous position"),
+        Mode::Help => Line::raw("any key closes the help"),
+        Mode::Normal => Line::raw(match (app.view, app.pane) {
+            (View::Packets, Pane::List) => {
+                "q quit  ? help  j/k move  Enter/Tab tree  J/K packet  : go to  / search  f filter  F follow  m/' marks  2 latency  3 probes"
+            }
+            (View::Packets, Pane::Tree) => {
+                "q quit  ? help  j/k move  Enter fold  E/C all  u parent  L longest  J/K packet  / n N search  f filter  Tab list"
+            }
+            (View::Latency, _) => "q quit  ? help  1 packets  3 probes  f filter (latency covers the shown packets)",
+            (View::Probes, _) => "q quit  ? help  j/k move  s sort column  S reverse  1 packets  2 latency",
+        }),
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
