@@ -197,7 +197,10 @@ mod tests {
         let insn = EbpfInsn::ldx(BPF_H, R5, R3, -2);
         assert_eq!(insn.to_bytes(), [0x69, 0x35, 0xfe, 0xff, 0, 0, 0, 0]);
         // be32 r0 and mov32 r0, 0xdeadbeef.
-        assert_eq!(EbpfInsn::to_be(R0, 32).to_bytes(), [0xdc, 0, 0, 0, 32, 0, 0, 0]);
+        assert_eq!(
+            EbpfInsn::to_be(R0, 32).to_bytes(),
+            [0xdc, 0, 0, 0, 32, 0, 0, 0]
+        );
         let mov = EbpfInsn::alu32_imm(BPF_MOV, R0, 0xdeadbeefu32 as i32);
         assert_eq!(mov.to_bytes(), [0xb4, 0, 0, 0, 0xef, 0xbe, 0xad, 0xde]);
         assert_eq!(u64::from(mov), 0xdeadbeef_000000b4);

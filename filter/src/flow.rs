@@ -140,11 +140,15 @@ impl IpNet {
     fn network(&self) -> IpAddr {
         match self.addr {
             IpAddr::V4(a) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 IpAddr::V4((u32::from(a) & mask).into())
             }
             IpAddr::V6(a) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 IpAddr::V6((u128::from(a) & mask).into())
             }
         }
@@ -208,10 +212,24 @@ pub fn flow_expression(spec: &FlowSpec) -> String {
         ),
         any_of(spec.saddr.iter().map(|n| address("src", n)).collect()),
         any_of(spec.daddr.iter().map(|n| address("dst", n)).collect()),
-        any_of(spec.sport.iter().map(|p| format!("src port {}", p.0)).collect()),
-        any_of(spec.dport.iter().map(|p| format!("dst port {}", p.0)).collect()),
+        any_of(
+            spec.sport
+                .iter()
+                .map(|p| format!("src port {}", p.0))
+                .collect(),
+        ),
+        any_of(
+            spec.dport
+                .iter()
+                .map(|p| format!("dst port {}", p.0))
+                .collect(),
+        ),
     ];
-    fields.into_iter().flatten().collect::<Vec<_>>().join(" and ")
+    fields
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Joins the flow expression and the user's pcap expression with AND.
@@ -263,7 +281,10 @@ mod tests {
         assert_eq!("icmp6".parse::<Proto>().unwrap(), Proto::Icmpv6);
         assert_eq!("icmpv6".parse::<Proto>().unwrap(), Proto::Icmpv6);
         assert_eq!("132".parse::<Proto>().unwrap(), Proto::Num(132));
-        assert_eq!("fd00::/64".parse::<IpNet>().unwrap().to_string(), "fd00::/64");
+        assert_eq!(
+            "fd00::/64".parse::<IpNet>().unwrap().to_string(),
+            "fd00::/64"
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub fn compile_pcap(expr: &str, start: Start) -> Result<Vec<CbpfInsn>, Error> {
                     jf: jf as u8,
                     k: k as u32,
                 }),
-                _ => Err(invalid(format!("unexpected instruction text '{text}' from libpcap"))),
+                _ => Err(invalid(format!(
+                    "unexpected instruction text '{text}' from libpcap"
+                ))),
             }
         })
         .collect()
@@ -95,7 +97,10 @@ mod tests {
             text.starts_with("invalid pcap filter 'udp dst prot 7777': "),
             "{text}"
         );
-        assert!(text.ends_with("(check the expression with tcpdump -d)"), "{text}");
+        assert!(
+            text.ends_with("(check the expression with tcpdump -d)"),
+            "{text}"
+        );
         assert!(!text.contains('\n'));
     }
 
@@ -104,7 +109,11 @@ mod tests {
         let prog = compile_pcap("ip and not ip", Start::L2).unwrap();
         assert!(cbpf::never_matches(&prog));
         // ARP has no raw-IP form.
-        assert!(cbpf::never_matches(&compile_pcap("arp", Start::L3).unwrap()));
-        assert!(!cbpf::never_matches(&compile_pcap("arp", Start::L2).unwrap()));
+        assert!(cbpf::never_matches(
+            &compile_pcap("arp", Start::L3).unwrap()
+        ));
+        assert!(!cbpf::never_matches(
+            &compile_pcap("arp", Start::L2).unwrap()
+        ));
     }
 }

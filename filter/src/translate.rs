@@ -151,7 +151,10 @@ fn validate(prog: &[CbpfInsn]) -> Result<(), Error> {
         return Err(Error::BadOption("empty classic BPF program".to_string()));
     };
     if last.class() != cbpf::RET {
-        return Err(unsupported(prog.len() - 1, "the program does not end with ret"));
+        return Err(unsupported(
+            prog.len() - 1,
+            "the program does not end with ret",
+        ));
     }
     for (pc, i) in prog.iter().enumerate() {
         let next = pc as u64 + 1;
@@ -159,7 +162,10 @@ fn validate(prog: &[CbpfInsn]) -> Result<(), Error> {
             let targets = if i.code & 0xf0 == cbpf::JA {
                 if i.k > i32::MAX as u32 {
                     // libpcap's `protochain` loop encodes its back edge as a wrapped offset.
-                    return Err(unsupported(pc, "backward jump (protochain is not supported)"));
+                    return Err(unsupported(
+                        pc,
+                        "backward jump (protochain is not supported)",
+                    ));
                 }
                 [next + u64::from(i.k), next]
             } else {
