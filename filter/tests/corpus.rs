@@ -5,8 +5,12 @@ mod common;
 
 use common::*;
 use pcap::{Capture, Linktype};
+use proptest::prelude::*;
 use std::collections::BTreeSet;
-use vrft_filter::{cbpf, compile_pcap, translate, Start, TranslateOptions, WireLen};
+use std::sync::OnceLock;
+use vrft_filter::{
+    cbpf, compile_pcap, translate, CbpfInsn, EbpfInsn, Start, TranslateOptions, WireLen,
+};
 
 const CONFIGS: &[TranslateOptions] = &[
     TranslateOptions {
@@ -144,4 +148,73 @@ fn corpus_opcodes_are_all_covered() {
     eprintln!(
         "opcodes libpcap did not emit for the corpus (covered by tests/opcodes.rs): {missing:?}"
     );
+}
+
+/// Every corpus expression, compiled and translated once for both starts and every config.
+fn translated() -> &'static Vec<(
+    String,
+    Start,
+    Vec<CbpfInsn>,
+    Vec<(TranslateOptions, Vec<EbpfInsn>)>,
+)> {
+    static CELL: OnceLock<
+        Vec<(
+            String,
+            Start,
+            Vec<CbpfInsn>,
+            Vec<(TranslateOptions, Vec<EbpfInsn>)>,
+        )>,
+    > = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut v = Vec::new();
+        for &expr in CORPUS {
+            for start in [Start::L2, Start::L3] {
+                let Ok(cbpf) = compile_pcap(expr, start) else {
+                    continue;
+                };
+                let progs = CONFIGS
+                    .iter()
+                    .map(|o| (*o, translate(&cbpf, o).unwrap()))
+                    .collect();
+                v.push((expr.to_string(), start, cbpf, progs));
+            }
+        }
+        v
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// Sample packets with random bytes overwritten (odd header lengths, ethertypes,
+    /// protocols, fragment bits) and random truncation still agree with libpcap.
+    #[test]
+    fn mutated_packets_agree_with_libpcap(
+        which in 0usize..64,
+        l3 in any::<bool>(),
+        edits in proptest::collection::vec((0usize..512, any::<u8>()), 0..6),
+        cut in 0usize..600,
+    ) {
+        let all = samples();
+        let sample = &all[which % all.len()];
+        let (start, mut pkt) = match (l3, sample.l3()) {
+            (true, Some(b)) => (Start::L3, b.to_vec()),
+            _ => (Start::L2, sample.l2.clone()),
+        };
+        for (at, byte) in edits {
+            let n = pkt.len();
+            pkt[at % n] = byte;
+        }
+        pkt.truncate(cut);
+        for (expr, s, cbpf, progs) in translated().iter().filter(|t| t.1 == start) {
+            for (opts, prog) in progs {
+                let valid = &pkt[..pkt.len().min(opts.cap as usize)];
+                let want = match opts.wire_len {
+                    WireLen::ValidBytes => libpcap_run(cbpf, valid, valid.len() as u32),
+                    WireLen::R3 => libpcap_run(cbpf, valid, pkt.len() as u32),
+                };
+                let got = ebpf_run(prog, &pkt, opts.cap, pkt.len() as u32);
+                prop_assert_eq!(got, want, "'{}' {:?} {:?} on {:02x?}", expr, s, opts, pkt);
+            }
+        }
+    }
 }
