@@ -11,7 +11,10 @@ use crate::session::SessionInfo;
 
 /// Column header of [`row_text`] lines.
 pub fn header() -> String {
-    format!("{:>4} {:>12} {:>15} |  FUNCTION CALLS", "CPU", "TIME(us)", "DURATION")
+    format!(
+        "{:>4} {:>12} {:>15} |  FUNCTION CALLS",
+        "CPU", "TIME(us)", "DURATION"
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +165,7 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
     let cpu = format!("{:>3})", node.cpu);
     let rel = |ts: u64| format!("{:>12.3}", ts.saturating_sub(p.first_ts) as f64 / 1e3);
     let dur = |n: &Node| match n.duration() {
-        Some(d) => format!("{} {:>10.3} us", marker(d), d as f64 / 1e3),
+        Some(d) => format!("{:>15}", format!("{} {:.3} us", marker(d), d as f64 / 1e3)),
         None => " ".repeat(15),
     };
     let blank = " ".repeat(15);
@@ -270,7 +273,10 @@ pub fn dev_path(p: &Packet, info: &SessionInfo) -> String {
 /// The whole packet as plain text (for `vrft-tui dump`): a summary, the column header, and
 /// every row unfolded.
 pub fn function_graph(p: &Packet, info: &SessionInfo) -> Vec<String> {
-    let mut out = vec![format!("# {}", packet_summary(p, info)), format!("# {}", header())];
+    let mut out = vec![
+        format!("# {}", packet_summary(p, info)),
+        format!("# {}", header()),
+    ];
     out.extend(
         rows(p, &HashSet::new())
             .iter()

@@ -1,6 +1,8 @@
 //! Key and mouse handling: a pure state machine over [`App`], so every binding is unit-testable.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::{Position, Rect};
 
 use crate::app::{Action, App, Mode, Pane, ProbeSort, Prompt, View};
@@ -140,7 +142,10 @@ impl App {
             KeyCode::Char('3') => self.view = View::Probes,
             KeyCode::Esc => self.view = View::Packets,
             KeyCode::Char('f') if !ctrl => {
-                let text = self.filter.as_ref().map_or(String::new(), |q| q.text().to_string());
+                let text = self
+                    .filter
+                    .as_ref()
+                    .map_or(String::new(), |q| q.text().to_string());
                 self.input_error = None;
                 self.mode = Mode::Input(Prompt::Filter, text);
             }
@@ -203,7 +208,9 @@ impl App {
                     Pane::Tree => Pane::List,
                 }
             }
-            KeyCode::Enter | KeyCode::Char(' ') if self.pane == Pane::List => self.pane = Pane::Tree,
+            KeyCode::Enter | KeyCode::Char(' ') if self.pane == Pane::List => {
+                self.pane = Pane::Tree
+            }
             KeyCode::Enter | KeyCode::Char(' ') => self.toggle_fold(None),
             KeyCode::Char('h') | KeyCode::Left => self.toggle_fold(Some(true)),
             KeyCode::Char('l') | KeyCode::Right => self.toggle_fold(Some(false)),
@@ -220,7 +227,11 @@ impl App {
 
     /// Moves the selection of the focused list by `delta` lines (clamped).
     pub fn move_sel(&mut self, delta: isize) {
-        let clamp = |cur: usize, len: usize| (cur as isize).saturating_add(delta).clamp(0, len.saturating_sub(1) as isize) as usize;
+        let clamp = |cur: usize, len: usize| {
+            (cur as isize)
+                .saturating_add(delta)
+                .clamp(0, len.saturating_sub(1) as isize) as usize
+        };
         match (self.view, self.pane) {
             (View::Probes, _) => self.probe_sel = clamp(self.probe_sel, self.info.probes.len()),
             (View::Packets, Pane::Tree) => {
@@ -268,7 +279,12 @@ impl App {
         let sel = self.tree_sel;
         let cur = self.tree_rows().get(sel).map(|r| r.node);
         let p = self.model.packet(slot);
-        self.folded = p.nodes.iter().filter(|n| n.parent != ROOT).map(|n| n.parent).collect();
+        self.folded = p
+            .nodes
+            .iter()
+            .filter(|n| n.parent != ROOT)
+            .map(|n| n.parent)
+            .collect();
         // Keep the selection on the root the selected call belongs to.
         let root = cur.map(|mut n| {
             while p.nodes[n as usize].parent != ROOT {
@@ -306,7 +322,10 @@ impl App {
             return;
         };
         let p = self.model.packet(slot);
-        let Some(child) = p.children(node).max_by_key(|&c| p.nodes[c as usize].duration()) else {
+        let Some(child) = p
+            .children(node)
+            .max_by_key(|&c| p.nodes[c as usize].duration())
+        else {
             return;
         };
         if self.folded.remove(&node) {
@@ -334,10 +353,18 @@ impl App {
         };
         let p = self.model.packet(slot);
         let order: Vec<u32> = p.preorder().into_iter().map(|(i, _)| i).collect();
-        let at = cur.and_then(|c| order.iter().position(|&i| i == c)).unwrap_or(0);
+        let at = cur
+            .and_then(|c| order.iter().position(|&i| i == c))
+            .unwrap_or(0);
         let n = order.len();
         let hit = (1..=n)
-            .map(|k| if forward { (at + k) % n } else { (at + n * 2 - k) % n })
+            .map(|k| {
+                if forward {
+                    (at + k) % n
+                } else {
+                    (at + n * 2 - k) % n
+                }
+            })
             .map(|k| order[k])
             .find(|&i| self.search_hit(p.nodes[i as usize].func));
         let Some(hit) = hit else {
@@ -357,7 +384,13 @@ impl App {
     fn search_list(&mut self, forward: bool, pat: &str) {
         let n = self.shown.len();
         let hit = (1..=n)
-            .map(|k| if forward { (self.sel + k) % n } else { (self.sel + n * 2 - k) % n })
+            .map(|k| {
+                if forward {
+                    (self.sel + k) % n
+                } else {
+                    (self.sel + n * 2 - k) % n
+                }
+            })
             .find(|&k| {
                 let p = self.model.packet(self.shown[k]);
                 p.nodes.iter().any(|nd| self.search_hit(nd.func))
@@ -392,7 +425,13 @@ impl App {
             MouseEventKind::ScrollDown => self.move_sel(3),
             MouseEventKind::ScrollUp => self.move_sel(-3),
             MouseEventKind::Down(MouseButton::Left) => {
-                let area = if view == View::Probes { a.probes } else if pane == Pane::List { a.list } else { a.tree };
+                let area = if view == View::Probes {
+                    a.probes
+                } else if pane == Pane::List {
+                    a.list
+                } else {
+                    a.tree
+                };
                 let line = (m.row - area.y) as usize;
                 let target = match (view, pane) {
                     (View::Probes, _) => self.probe_offset + line,

@@ -22,11 +22,21 @@ pub const RX: &[(&str, &[&str])] = &[
         ],
     ),
     ("eth_type_trans", &["eth_type_trans"]),
-    ("ip_rcv", &["ip_rcv", "ipv6_rcv", "ip_list_rcv", "ipv6_list_rcv"]),
+    (
+        "ip_rcv",
+        &["ip_rcv", "ipv6_rcv", "ip_list_rcv", "ipv6_list_rcv"],
+    ),
     ("ip_local_deliver", &["ip_local_deliver", "ip6_input"]),
     (
         "L4 receive",
-        &["udp_rcv", "udpv6_rcv", "tcp_v4_rcv", "tcp_v6_rcv", "icmp_rcv", "icmpv6_rcv"],
+        &[
+            "udp_rcv",
+            "udpv6_rcv",
+            "tcp_v4_rcv",
+            "tcp_v6_rcv",
+            "icmp_rcv",
+            "icmpv6_rcv",
+        ],
     ),
     (
         "socket queue",
@@ -40,7 +50,11 @@ pub const RX: &[(&str, &[&str])] = &[
     ),
     (
         "app read",
-        &["skb_consume_udp", "skb_copy_datagram_iter", "__skb_datagram_iter"],
+        &[
+            "skb_consume_udp",
+            "skb_copy_datagram_iter",
+            "__skb_datagram_iter",
+        ],
     ),
 ];
 
@@ -48,17 +62,40 @@ pub const RX: &[(&str, &[&str])] = &[
 pub const TX: &[(&str, &[&str])] = &[
     (
         "app send",
-        &["ip_generic_getfrag", "skb_set_owner_w", "tcp_skb_entail", "skb_entail"],
+        &[
+            "ip_generic_getfrag",
+            "skb_set_owner_w",
+            "tcp_skb_entail",
+            "skb_entail",
+        ],
     ),
     (
         "L4 send",
-        &["udp_send_skb", "udp_v6_send_skb", "__tcp_transmit_skb", "raw_send_hdrinc"],
+        &[
+            "udp_send_skb",
+            "udp_v6_send_skb",
+            "__tcp_transmit_skb",
+            "raw_send_hdrinc",
+        ],
     ),
     (
         "IP output",
-        &["ip_local_out", "__ip_local_out", "ip6_local_out", "ip_output", "ip6_output"],
+        &[
+            "ip_local_out",
+            "__ip_local_out",
+            "ip6_local_out",
+            "ip_output",
+            "ip6_output",
+        ],
     ),
-    ("neighbour", &["ip_finish_output2", "ip6_finish_output2", "neigh_resolve_output"]),
+    (
+        "neighbour",
+        &[
+            "ip_finish_output2",
+            "ip6_finish_output2",
+            "neigh_resolve_output",
+        ],
+    ),
     ("dev queue", &["__dev_queue_xmit"]),
     ("driver xmit", &["dev_hard_start_xmit"]),
 ];
@@ -153,7 +190,10 @@ fn add(stages: &mut [Stage], first: &[Option<u64>]) {
 }
 
 /// Latency over the given packets; `bounds` comes from [`boundaries`].
-pub fn compute<'a>(packets: impl Iterator<Item = &'a Packet>, bounds: &[Option<(bool, u8)>]) -> Latency {
+pub fn compute<'a>(
+    packets: impl Iterator<Item = &'a Packet>,
+    bounds: &[Option<(bool, u8)>],
+) -> Latency {
     let mut out = Latency {
         rx: stages(RX),
         tx: stages(TX),
@@ -167,7 +207,11 @@ pub fn compute<'a>(packets: impl Iterator<Item = &'a Packet>, bounds: &[Option<(
         tx.fill(None);
         for n in &p.nodes {
             if let Some(Some((is_rx, i))) = bounds.get(n.func as usize) {
-                let slot = if *is_rx { &mut rx[*i as usize] } else { &mut tx[*i as usize] };
+                let slot = if *is_rx {
+                    &mut rx[*i as usize]
+                } else {
+                    &mut tx[*i as usize]
+                };
                 if slot.is_none() {
                     *slot = Some(n.ts);
                 }

@@ -66,8 +66,7 @@ pub fn glob(pat: &str, name: &str) -> bool {
         return pat == name;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last)
-    {
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];
@@ -99,7 +98,9 @@ fn parse_dur(v: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or(format!("'{v}' needs a unit: ns, us, ms or s"))?;
     let (num, unit) = v.split_at(split);
-    let num: f64 = num.parse().map_err(|_| format!("'{v}' is not a duration"))?;
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("'{v}' is not a duration"))?;
     let scale = match unit {
         "ns" => 1.0,
         "us" => 1e3,
@@ -111,7 +112,8 @@ fn parse_dur(v: &str) -> Result<u64, String> {
 }
 
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
-    v.parse().map_err(|_| format!("{key}= needs a number, not '{v}'"))
+    v.parse()
+        .map_err(|_| format!("{key}= needs a number, not '{v}'"))
 }
 
 fn ip(key: &str, v: &str) -> Result<IpAddr, String> {

@@ -116,7 +116,13 @@ impl std::fmt::Display for Flow {
             IpAddr::V6(v) => format!("[{v}]"),
         };
         if self.sport == 0 && self.dport == 0 {
-            write!(f, "{} {}>{}", self.proto_name(), host(&self.src), host(&self.dst))
+            write!(
+                f,
+                "{} {}>{}",
+                self.proto_name(),
+                host(&self.src),
+                host(&self.dst)
+            )
         } else {
             write!(
                 f,

@@ -31,7 +31,13 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 format!("#{} of {}", f.skb_arg, f.nargs)
             })
         ),
-        format!("cpu {}  {}  tid {}  clone {}", node.cpu, ctx_name(node.ctx), node.tid, node.clone),
+        format!(
+            "cpu {}  {}  tid {}  clone {}",
+            node.cpu,
+            ctx_name(node.ctx),
+            node.tid,
+            node.clone
+        ),
         format!("entry     +{:.3} us", (node.ts - p.first_ts) as f64 / 1e3),
     ];
     lines.push(match node.duration() {
@@ -44,7 +50,11 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     if node.has(DROP) {
         lines.push(format!("drop      {}", info.drop_reason(node.ret)));
     } else if node.has(EXITED) && !node.has(TRACEPOINT) {
-        lines.push(format!("return    {} ({:#x})", ret_text(node.ret), node.ret));
+        lines.push(format!(
+            "return    {} ({:#x})",
+            ret_text(node.ret),
+            node.ret
+        ));
     }
     lines.push(format!("device    {}", dev_text(info, p.dev(node))));
     lines.push(format!("len       {}", node.len));
@@ -63,5 +73,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         lines.push(format!("flags     {}", marks.join(", ")));
     }
     let lines: Vec<Line> = lines.into_iter().map(Line::from).collect();
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }

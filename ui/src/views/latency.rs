@@ -70,6 +70,15 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     ])
     .areas(area);
     let n = lat.packets;
-    f.render_widget(table(format!(" Receive latency over {n} shown packets "), &lat.rx), rx);
-    f.render_widget(table(format!(" Transmit latency over {n} shown packets "), &lat.tx), tx);
+    f.render_widget(
+        table(format!(" Receive latency over {n} shown packets "), &lat.rx),
+        rx,
+    );
+    f.render_widget(
+        table(
+            format!(" Transmit latency over {n} shown packets "),
+            &lat.tx,
+        ),
+        tx,
+    );
 }

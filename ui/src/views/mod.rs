@@ -26,12 +26,15 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     match app.view {
         View::Packets => {
             let [list, bottom] =
-                Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(main);
+                Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)])
+                    .areas(main);
             let (tree_area, details_area) = if bottom.width >= 120 {
-                let [t, d] = Layout::horizontal([Constraint::Min(60), Constraint::Length(40)]).areas(bottom);
+                let [t, d] =
+                    Layout::horizontal([Constraint::Min(60), Constraint::Length(40)]).areas(bottom);
                 (t, d)
             } else {
-                let [t, d] = Layout::vertical([Constraint::Min(4), Constraint::Length(9)]).areas(bottom);
+                let [t, d] =
+                    Layout::vertical([Constraint::Min(4), Constraint::Length(9)]).areas(bottom);
                 (t, d)
             };
             packets::draw(f, app, list);
@@ -77,7 +80,10 @@ fn scroll(sel: usize, offset: usize, height: usize) -> usize {
 
 fn selected_style(focused: bool) -> Style {
     if focused {
-        Style::new().bg(Color::Blue).fg(Color::White).add_modifier(Modifier::BOLD)
+        Style::new()
+            .bg(Color::Blue)
+            .fg(Color::White)
+            .add_modifier(Modifier::BOLD)
     } else {
         Style::new().add_modifier(Modifier::REVERSED)
     }

@@ -12,9 +12,17 @@ use crate::format::{dev_path, human_ns};
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.pane == Pane::List;
-    let follow = if app.follow && app.live { " (following)" } else { "" };
+    let follow = if app.follow && app.live {
+        " (following)"
+    } else {
+        ""
+    };
     let block = pane(
-        format!(" Packets {}/{}{follow} ", app.shown.len(), app.packets_total()),
+        format!(
+            " Packets {}/{}{follow} ",
+            app.shown.len(),
+            app.packets_total()
+        ),
         focused,
     );
     let inner = block.inner(area);
@@ -41,10 +49,13 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             };
             let mut mark = Vec::new();
             if p.dropped() {
-                mark.push(Span::styled("DROP ", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)));
+                mark.push(Span::styled(
+                    "DROP ",
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
             }
             if p.incomplete() {
-                mark.push(Span::styled("INCOMPL", Style::new().fg(Color::Yellow)));
+                mark.push(Span::styled("INCOMPLETE", Style::new().fg(Color::Yellow)));
             }
             let row = Row::new(vec![
                 Cell::from(p.id.to_string()),
@@ -64,8 +75,18 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             }
         })
         .collect();
-    let header = Row::new(["ID", "FIRST SEEN", "CPU", "INTERFACES", "NETNS", "FLOW", "CALLS", "DURATION", "MARK"])
-        .style(Style::new().add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "ID",
+        "FIRST SEEN",
+        "CPU",
+        "INTERFACES",
+        "NETNS",
+        "FLOW",
+        "CALLS",
+        "DURATION",
+        "MARK",
+    ])
+    .style(Style::new().add_modifier(Modifier::BOLD));
     let widths = [
         Constraint::Length(8),
         Constraint::Length(if app.abs_time { 16 } else { 11 }),
@@ -75,7 +96,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Constraint::Min(12),
         Constraint::Length(5),
         Constraint::Length(10),
-        Constraint::Length(12),
+        Constraint::Length(15),
     ];
     f.render_widget(block, area);
     f.render_widget(Table::new(rows, widths).header(header), inner);

@@ -55,7 +55,13 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             }
         })
         .collect();
-    let head = |name: &str, c: ProbeSort| if c == col { format!("{name}*") } else { name.to_string() };
+    let head = |name: &str, c: ProbeSort| {
+        if c == col {
+            format!("{name}*")
+        } else {
+            name.to_string()
+        }
+    };
     let header = Row::new(vec![
         head("FUNCTION", ProbeSort::Name),
         head("MODULE", ProbeSort::Module),

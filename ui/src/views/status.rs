@@ -10,7 +10,10 @@ use crate::app::{App, Mode, Pane, Prompt, View};
 
 fn count(label: &str, n: u64) -> Span<'static> {
     let style = if n > 0 {
-        Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
+        Style::new()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD)
     } else {
         Style::new()
     };
@@ -24,13 +27,31 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
     let mut spans = vec![
         Span::styled(
             if app.live { " LIVE " } else { " REPLAY " },
-            Style::new().bg(if app.live { Color::Green } else { Color::Blue }).fg(Color::Black),
+            Style::new()
+                .bg(if app.live { Color::Green } else { Color::Blue })
+                .fg(Color::Black),
         ),
-        Span::raw(format!(" {} ", if app.info.backend.is_empty() { "-" } else { &app.info.backend })),
+        Span::raw(format!(
+            " {} ",
+            if app.info.backend.is_empty() {
+                "-"
+            } else {
+                &app.info.backend
+            }
+        )),
         sep(),
-        Span::raw(format!("probes {}/{}/{} att/skip/fail", n("attached"), n("skipped"), n("failed"))),
+        Span::raw(format!(
+            "probes {}/{}/{} att/skip/fail",
+            n("attached"),
+            n("skipped"),
+            n("failed")
+        )),
         sep(),
-        Span::raw(format!("packets {} shown {}", app.packets_total(), app.shown.len())),
+        Span::raw(format!(
+            "packets {} shown {}",
+            app.packets_total(),
+            app.shown.len()
+        )),
         sep(),
         Span::raw(format!("{:.0} ev/s", app.stats.events_per_sec)),
         sep(),
@@ -40,7 +61,10 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
     ];
     if let Some(q) = &app.filter {
         spans.push(sep());
-        spans.push(Span::styled(format!("filter: {}", q.text()), Style::new().fg(Color::Cyan)));
+        spans.push(Span::styled(
+            format!("filter: {}", q.text()),
+            Style::new().fg(Color::Cyan),
+        ));
     }
     if !app.info.filter.is_empty() {
         spans.push(sep());

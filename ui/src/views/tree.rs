@@ -33,7 +33,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let start = app.tree_offset.min(end);
     let visible = app.tree_rows()[start..end].to_vec();
     let p = app.model.packet(slot);
-    let mut lines = vec![Line::styled(format::header(), Style::new().add_modifier(Modifier::BOLD))];
+    let mut lines = vec![Line::styled(
+        format::header(),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
     for (i, row) in visible.iter().enumerate() {
         let node = &p.nodes[row.node as usize];
         let text = row_text(p, &app.info, row);
