@@ -2,7 +2,8 @@
 //!
 //! Register map (all caller-saved, so the subprogram needs no spills):
 //! r0 = A (so `ret a` is a bare `exit`), r1 = packet buffer, r2 = valid bytes,
-//! r3 = packet length for `len`, r4 = X, r5 = scratch, M[i] = 32-bit stack slots below r10.
+//! r3 = packet length for `len`, r4 = X, r5 = scratch, r6 = byte scratch (stack buffers only),
+//! M[i] = 32-bit stack slots below r10.
 //! See docs/filters.md for the calling convention and the bounds-check strategy.
 
 use crate::cbpf::{self, CbpfInsn};
@@ -15,6 +16,7 @@ const CAPLEN: u8 = R2;
 const WIRELEN: u8 = R3;
 const XR: u8 = R4;
 const TMP: u8 = R5;
+const BYTE: u8 = 6;
 
 /// Where the value of cBPF's `len` (the packet's length on the wire) comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,12 +29,23 @@ pub enum WireLen {
     R3,
 }
 
+/// What r1 points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffer {
+    /// A map value (e.g. a per-CPU array): unaligned loads are allowed.
+    MapValue,
+    /// An 8-byte aligned stack area: the verifier refuses unaligned stack loads, so
+    /// multi-byte loads it cannot prove aligned are assembled from single bytes.
+    Stack,
+}
+
 /// Options of [`translate`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TranslateOptions {
     /// Bytes the verifier knows are readable at r1. Loads past it never match.
     pub cap: u16,
     pub wire_len: WireLen,
+    pub buffer: Buffer,
 }
 
 impl Default for TranslateOptions {
@@ -40,6 +53,7 @@ impl Default for TranslateOptions {
         TranslateOptions {
             cap: 256,
             wire_len: WireLen::ValidBytes,
+            buffer: Buffer::MapValue,
         }
     }
 }
@@ -119,7 +133,7 @@ pub fn translate(prog: &[CbpfInsn], opts: &TranslateOptions) -> Result<Vec<EbpfI
     for (pc, insn) in prog.iter().enumerate() {
         starts.push(em.out.len());
         if reachable[pc] {
-            emit(&mut em, pc, insn, cap)?;
+            emit(&mut em, pc, insn, opts)?;
         }
     }
 
@@ -234,14 +248,27 @@ fn load_size(code: u16) -> Option<(u8, u64)> {
     }
 }
 
-/// Converts a freshly loaded big-endian value in A to host order.
-fn swap(em: &mut Emitter, bytes: u64) {
-    if bytes > 1 {
-        em.push(EbpfInsn::to_be(A, bytes as i32 * 8));
+/// A = the big-endian `bytes`-byte value at `base + off`.
+fn load(em: &mut Emitter, size: u8, bytes: u64, base: u8, off: i16, buffer: Buffer) {
+    let aligned = base == PKT && off as u64 % bytes == 0;
+    if bytes == 1 || buffer == Buffer::MapValue || aligned {
+        em.push(EbpfInsn::ldx(size, A, base, off));
+        if bytes > 1 {
+            em.push(EbpfInsn::to_be(A, bytes as i32 * 8));
+        }
+        return;
+    }
+    em.push(EbpfInsn::ldx(e::BPF_B, A, base, off));
+    for i in 1..bytes as i16 {
+        em.push(EbpfInsn::alu32_imm(e::BPF_LSH, A, 8));
+        em.push(EbpfInsn::ldx(e::BPF_B, BYTE, base, off + i));
+        em.push(EbpfInsn::alu32_reg(e::BPF_OR, A, BYTE));
     }
 }
 
-fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, cap: u64) -> Result<(), Error> {
+fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, opts: &TranslateOptions) -> Result<(), Error> {
+    let cap = u64::from(opts.cap);
+    let buffer = opts.buffer;
     let unsupported = |why: &str| Error::Unsupported {
         pc,
         code: i.code,
@@ -267,8 +294,7 @@ fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, cap: u64) -> Result<(), Error
                         EbpfInsn::jmp_imm(e::BPF_JLT, CAPLEN, end as i32, 0),
                         Target::NoMatch,
                     );
-                    em.push(EbpfInsn::ldx(size, A, PKT, k as i16));
-                    swap(em, bytes);
+                    load(em, size, bytes, PKT, k as i16, buffer);
                 }
             }
             cbpf::IND => {
@@ -292,8 +318,7 @@ fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, cap: u64) -> Result<(), Error
                         Target::NoMatch,
                     );
                     em.push(EbpfInsn::alu64_reg(e::BPF_ADD, TMP, PKT));
-                    em.push(EbpfInsn::ldx(size, A, TMP, -(bytes as i16)));
-                    swap(em, bytes);
+                    load(em, size, bytes, TMP, -(bytes as i16), buffer);
                 }
             }
             _ => return Err(unsupported("load mode")),

@@ -12,21 +12,6 @@ use vrft_filter::{
     cbpf, compile_pcap, translate, CbpfInsn, EbpfInsn, Start, TranslateOptions, WireLen,
 };
 
-const CONFIGS: &[TranslateOptions] = &[
-    TranslateOptions {
-        cap: 256,
-        wire_len: WireLen::ValidBytes,
-    },
-    TranslateOptions {
-        cap: 256,
-        wire_len: WireLen::R3,
-    },
-    TranslateOptions {
-        cap: 64,
-        wire_len: WireLen::R3,
-    },
-];
-
 fn packets(start: Start) -> Vec<(&'static str, Vec<u8>)> {
     samples()
         .into_iter()

@@ -7,7 +7,7 @@ use common::*;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use vrft_filter::cbpf::*;
-use vrft_filter::{translate, Error, TranslateOptions, WireLen};
+use vrft_filter::{translate, Buffer, Error, TranslateOptions, WireLen};
 
 fn s(code: u16, k: u32) -> CbpfInsn {
     CbpfInsn::stmt(code, k)
@@ -167,14 +167,22 @@ const CONFIGS: &[TranslateOptions] = &[
     TranslateOptions {
         cap: 256,
         wire_len: WireLen::ValidBytes,
+        buffer: Buffer::MapValue,
     },
     TranslateOptions {
         cap: 256,
         wire_len: WireLen::R3,
+        buffer: Buffer::Stack,
     },
     TranslateOptions {
         cap: 6,
         wire_len: WireLen::R3,
+        buffer: Buffer::MapValue,
+    },
+    TranslateOptions {
+        cap: 6,
+        wire_len: WireLen::R3,
+        buffer: Buffer::Stack,
     },
 ];
 
@@ -286,18 +294,21 @@ fn division_by_zero_and_wide_shifts_give_libpcap_results() {
 #[test]
 fn untrusted_length_never_reads_past_cap() {
     let cap = 64u16;
-    let opts = TranslateOptions {
-        cap,
-        wire_len: WireLen::ValidBytes,
-    };
     let buf: Vec<u8> = (0..cap as u8).collect();
-    for (name, prog) in programs() {
-        let ebpf = translate(&prog, &opts).unwrap();
-        for claimed in [cap as u32, cap as u32 + 1, 1000, 0x7fff_ffff, u32::MAX] {
-            let got = ebpf_run_raw(&ebpf, &buf, claimed, 0);
-            // libpcap with the same cap-sized buffer; `len` is the claimed length.
-            let want = libpcap_run(&prog, &buf, claimed);
-            assert_eq!(got, want, "{name} with r2 = {claimed}");
+    for buffer in [Buffer::MapValue, Buffer::Stack] {
+        let opts = TranslateOptions {
+            cap,
+            wire_len: WireLen::ValidBytes,
+            buffer,
+        };
+        for (name, prog) in programs() {
+            let ebpf = translate(&prog, &opts).unwrap();
+            for claimed in [cap as u32, cap as u32 + 1, 1000, 0x7fff_ffff, u32::MAX] {
+                let got = ebpf_run_raw(&ebpf, &buf, claimed, 0);
+                // libpcap with the same cap-sized buffer; `len` is the claimed length.
+                let want = libpcap_run(&prog, &buf, claimed);
+                assert_eq!(got, want, "{name} {buffer:?} with r2 = {claimed}");
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use vrft_filter::ebpf::{self as e, EbpfInsn, R1, R2, R3};
-use vrft_filter::{program_bytes, CbpfInsn};
+use vrft_filter::{program_bytes, Buffer, CbpfInsn, TranslateOptions, WireLen};
 
 // ---------------------------------------------------------------- libpcap oracle
 
@@ -63,6 +63,26 @@ pub fn ebpf_run(prog: &[EbpfInsn], pkt: &[u8], cap: u16, wire_len: u32) -> u32 {
     let valid = &pkt[..pkt.len().min(cap as usize)];
     ebpf_run_raw(prog, valid, valid.len() as u32, wire_len)
 }
+
+/// Translator configurations the equivalence tests run: both sources of `len`, a cap that
+/// cuts packets short, and both buffer kinds.
+pub const CONFIGS: &[TranslateOptions] = &[
+    TranslateOptions {
+        cap: 256,
+        wire_len: WireLen::ValidBytes,
+        buffer: Buffer::MapValue,
+    },
+    TranslateOptions {
+        cap: 256,
+        wire_len: WireLen::R3,
+        buffer: Buffer::MapValue,
+    },
+    TranslateOptions {
+        cap: 64,
+        wire_len: WireLen::R3,
+        buffer: Buffer::Stack,
+    },
+];
 
 // ---------------------------------------------------------------- packets
 
