@@ -18,4 +18,11 @@ pub struct Cli {
 pub enum Command {
     /// List the kernel functions that take a struct sk_buff pointer, and whether each can be traced.
     List(crate::list::ListArgs),
+    /// Trace without the UI and write a recording (open it with `replay` or `dump`).
+    Record(crate::record_cmd::RecordArgs),
+    /// Print a recording's packets as ftrace function_graph call trees.
+    Dump(crate::dump::DumpArgs),
+    /// Internal: closes inherited probe links in the background after vrft-tui exits.
+    #[command(hide = true)]
+    ReleaseLinks,
 }

@@ -2,4 +2,10 @@
 //! drive the same code (recordings, dump formatting, tracer configuration).
 
 pub mod cli;
+pub mod dump;
 pub mod list;
+pub mod record;
+pub mod record_cmd;
+pub mod signals;
+pub mod trace_args;
+pub mod tracer;

@@ -5,6 +5,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::List(args)) => vrft_tui::list::run(args),
+        Some(Command::Record(args)) => vrft_tui::record_cmd::run(args),
+        Some(Command::Dump(args)) => vrft_tui::dump::run(args),
+        Some(Command::ReleaseLinks) => vrft_tui::tracer::release::child_main(),
         None => Err(anyhow::anyhow!("live tracing is not implemented yet")),
     };
     if let Err(e) = result {

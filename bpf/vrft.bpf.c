@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vrft-tui probes: one entry and one exit template for every skb function
+ * (cloned per target by user space, which passes the function id, the skb
+ * argument index and the function's role in the BPF cookie), a kprobe session
+ * program for kernels where fentry is refused, and tp_btf programs on the
+ * skb tracepoints.
+ *
+ * Path of a hit on a packet nobody asked for: armed check, one hash lookup of
+ * the skb, the filter, return. Everything else happens only for packets we follow.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space once every probe is attached, cleared on quit: one store
+ * disarms thousands of programs while their links are released in the background. */
+volatile __u32 armed;
+/* Last packet id handed out. */
+__u32 next_packet;
+/* Function ids of the tracepoints, indexed by enum vrft_tp; set before arming. */
+__u32 tp_func[16];
+/* When no probe sits on kfree_skbmem (tracepoint backend), the free tracepoints end tracking. */
+__u32 tp_ends_tracking;
+
+enum vrft_tp {
+	TP_NET_DEV_QUEUE,
+	TP_NET_DEV_START_XMIT,
+	TP_NET_DEV_XMIT,
+	TP_NETIF_RECEIVE_SKB,
+	TP_NETIF_RX,
+	TP_NAPI_GRO_RECEIVE_ENTRY,
+	TP_NETIF_RECEIVE_SKB_ENTRY,
+	TP_KFREE_SKB,
+	TP_CONSUME_SKB,
+	TP_SKB_COPY_DATAGRAM_IOVEC,
+};
+
+/* Counters user space reads at the end, summed over CPUs. */
+enum vrft_counter {
+	CNT_RINGBUF_DROPS,   /* events lost because the ring buffer was full */
+	CNT_STACK_OVERFLOW,  /* calls nested deeper than MAX_DEPTH: exit cannot be paired */
+	CNT_STACK_MISSING,   /* no call stack could be created for the task */
+	CNT_MAX,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by user space (--ring-size) */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* A packet we follow: keyed by skb address. head tells a reused sk_buff (the
+ * slab or the NAPI cache hands out the same address for a new packet, with a
+ * new head) from the packet we saw, without tracing every allocator. */
+struct vrft_track {
+	__u64 head;
+	__u32 packet;
+	__u32 next_clone;
+	__u16 clone;
+	__u16 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct vrft_track);
+} tracked SEC(".maps");
+
+/* Per-task call stack of the traced calls we recorded. Interrupts nest strictly
+ * inside the task they interrupt, so one LIFO stack per task (the idle task of
+ * each CPU included) pairs every exit with its entry, across sleeps and CPU
+ * migrations, without touching the possibly freed skb at exit. */
+#define MAX_DEPTH 32
+struct vrft_frame {
+	__u64 skb;
+	__u32 func;
+	__u32 packet;
+	__u16 clone;
+	__u16 pad[3];
+};
+
+struct vrft_stack {
+	__u32 depth;
+	__u32 pad;
+	struct vrft_frame frames[MAX_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct vrft_stack);
+} stacks SEC(".maps");
+
+static const struct vrft_stack empty_stack;
+
+/* preempt_count lives in __preempt_count (x86 up to 6.1 and again from 6.15)
+ * or in pcpu_hot (6.2 to 6.14). The symbols are untyped and weak: libbpf
+ * resolves them from /proc/kallsyms, and a kernel without data symbols there
+ * (no CONFIG_KALLSYMS_ALL) still loads, reporting every context as process. */
+extern const void __preempt_count __ksym __weak;
+extern const void pcpu_hot __ksym __weak;
+extern const void __per_cpu_offset __ksym __weak;
+
+struct pcpu_hot {
+	int preempt_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u8 context_level(void)
+{
+	__u64 var = 0, off = 0;
+	__u32 cpu = bpf_get_smp_processor_id();
+	int pc = 0;
+
+	if (&__preempt_count)
+		var = (__u64)&__preempt_count;
+	else if (&pcpu_hot && bpf_core_type_exists(struct pcpu_hot))
+		var = (__u64)&pcpu_hot + bpf_core_field_offset(struct pcpu_hot, preempt_count);
+	if (!var || !&__per_cpu_offset || cpu >= 8192)
+		return VRFT_CTX_PROCESS;
+	bpf_probe_read_kernel(&off, sizeof(off), (const void *)((__u64)&__per_cpu_offset + cpu * 8));
+	bpf_probe_read_kernel(&pc, sizeof(pc), (const void *)(var + off));
+	if (pc & 0x00f00000)
+		return VRFT_CTX_NMI;
+	if (pc & 0x000f0000)
+		return VRFT_CTX_HARDIRQ;
+	if (pc & 0x00000100) /* serving a softirq, not merely bh-disabled */
+		return VRFT_CTX_SOFTIRQ;
+	return VRFT_CTX_PROCESS;
+}
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+/* The packet filter. Matches everything until a filter is given; user space
+ * replaces this function's instructions with the translated pcap program. */
+static __noinline int vrft_filter(struct sk_buff *skb)
+{
+	return skb != 0;
+}
+
+static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clone,
+				 struct sk_buff *skb, __u8 flags, __s64 ret)
+{
+	struct vrft_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(CNT_RINGBUF_DROPS);
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ret = ret;
+	e->packet = packet;
+	e->clone = clone;
+	e->cpu = bpf_get_smp_processor_id();
+	e->func = func;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->kind = kind;
+	e->ctx = context_level();
+	e->flags = flags;
+	e->pad = 0;
+	e->ifindex = 0;
+	e->netns = 0;
+	e->len = 0;
+	/* Exits never read the skb: it may be gone by then. */
+	if (skb) {
+		struct net_device *dev = BPF_CORE_READ(skb, dev);
+
+		e->len = BPF_CORE_READ(skb, len);
+		if (dev) {
+			e->ifindex = BPF_CORE_READ(dev, ifindex);
+			e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		} else {
+			struct sock *sk = BPF_CORE_READ(skb, sk);
+
+			if (sk)
+				e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* The packet this skb belongs to, starting to follow it if the filter
+ * matches. Returns 0 when the skb is not one of ours. */
+static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, __u8 *flags)
+{
+	__u64 key = (__u64)skb;
+	__u64 head = (__u64)BPF_CORE_READ(skb, head);
+	struct vrft_track *t = bpf_map_lookup_elem(&tracked, &key);
+	struct vrft_track fresh = {};
+
+	if (t && t->head == head)
+		return t;
+	if (!vrft_filter(skb))
+		return 0;
+	fresh.head = head;
+	fresh.packet = __sync_fetch_and_add(&next_packet, 1) + 1;
+	bpf_map_update_elem(&tracked, &key, &fresh, BPF_ANY);
+	*flags |= VRFT_F_FIRST_SEEN;
+	return bpf_map_lookup_elem(&tracked, &key);
+}
+
+static __always_inline struct vrft_stack *task_stack(int create)
+{
+	__u64 task = bpf_get_current_task();
+	struct vrft_stack *st = bpf_map_lookup_elem(&stacks, &task);
+
+	if (st || !create)
+		return st;
+	bpf_map_update_elem(&stacks, &task, &empty_stack, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&stacks, &task);
+	if (!st)
+		count(CNT_STACK_MISSING);
+	return st;
+}
+
+/* Entry of a traced function. Returns 1 when a frame was pushed. */
+static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb)
+{
+	__u32 func = VRFT_COOKIE_FUNC(cookie);
+	__u8 flags = 0;
+	struct vrft_track *t = lookup_or_start(skb, &flags);
+	struct vrft_stack *st;
+	__u32 packet, d;
+	__u16 clone;
+
+	if (!t)
+		return 0;
+	packet = t->packet;
+	clone = t->clone;
+	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0);
+	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_FREE) {
+		/* The sk_buff is about to go back to the allocator. */
+		__u64 key = (__u64)skb;
+
+		bpf_map_delete_elem(&tracked, &key);
+	}
+
+	st = task_stack(1);
+	if (!st)
+		return 0;
+	d = st->depth;
+	if (d >= MAX_DEPTH) {
+		count(CNT_STACK_OVERFLOW);
+		return 0;
+	}
+	st->frames[d].skb = (__u64)skb;
+	st->frames[d].func = func;
+	st->frames[d].packet = packet;
+	st->frames[d].clone = clone;
+	st->depth = d + 1;
+	return 1;
+}
+
+/* A clone or copy of a followed packet belongs to the same packet. */
+static __always_inline void follow_clone(struct vrft_frame *f, __u64 new_skb)
+{
+	struct vrft_track *parent = bpf_map_lookup_elem(&tracked, &f->skb);
+	struct vrft_track child = {};
+
+	if (!new_skb)
+		return;
+	child.packet = f->packet;
+	child.clone = parent ? __sync_fetch_and_add(&parent->next_clone, 1) + 1 : 1;
+	child.head = (__u64)BPF_CORE_READ((struct sk_buff *)new_skb, head);
+	bpf_map_update_elem(&tracked, &new_skb, &child, BPF_ANY);
+}
+
+/* Exit of a traced function. skb is the argument value as passed at entry
+ * (0 when the backend cannot know it); it is compared, never dereferenced. */
+static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
+{
+	__u32 func = VRFT_COOKIE_FUNC(cookie);
+	struct vrft_stack *st = task_stack(0);
+	struct vrft_frame *f;
+	__u32 d;
+
+	if (!st)
+		return;
+	d = st->depth;
+	if (d == 0 || d > MAX_DEPTH)
+		return;
+	f = &st->frames[(d - 1) & (MAX_DEPTH - 1)];
+	if (f->func != func || (skb && f->skb != skb))
+		return;
+	st->depth = d - 1;
+	emit(VRFT_EXIT, func, f->packet, f->clone, 0, 0, ret);
+	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_CLONE)
+		follow_clone(f, (__u64)ret);
+}
+
+SEC("fentry")
+int vrft_fentry(__u64 *ctx)
+{
+	__u64 cookie, skb = 0;
+
+	if (!armed)
+		return 0;
+	cookie = bpf_get_attach_cookie(ctx);
+	if (bpf_get_func_arg(ctx, VRFT_COOKIE_SKB_ARG(cookie), &skb) || !skb)
+		return 0;
+	on_entry(cookie, (struct sk_buff *)skb);
+	return 0;
+}
+
+SEC("fexit")
+int vrft_fexit(__u64 *ctx)
+{
+	__u64 cookie, skb = 0, ret = 0;
+
+	if (!armed)
+		return 0;
+	cookie = bpf_get_attach_cookie(ctx);
+	if (bpf_get_func_arg(ctx, VRFT_COOKIE_SKB_ARG(cookie), &skb) || !skb)
+		return 0;
+	bpf_get_func_ret(ctx, &ret);
+	on_exit(cookie, skb, (__s64)ret);
+	return 0;
+}
+
+/* kprobe session (6.10+): one program runs at entry and at return; returning
+ * non-zero at entry skips the return probe, so packets we do not follow cost
+ * one run. The session cookie remembers whether the entry pushed a frame. */
+extern bool bpf_session_is_return(void) __ksym __weak;
+extern __u64 *bpf_session_cookie(void) __ksym __weak;
+
+static __always_inline __u64 kprobe_arg(struct pt_regs *regs, __u32 n)
+{
+	switch (n) {
+	case 0: return PT_REGS_PARM1(regs);
+	case 1: return PT_REGS_PARM2(regs);
+	case 2: return PT_REGS_PARM3(regs);
+	case 3: return PT_REGS_PARM4(regs);
+	case 4: return PT_REGS_PARM5(regs);
+	case 5: return PT_REGS_PARM6(regs);
+	default: return 0;
+	}
+}
+
+SEC("kprobe.session")
+int vrft_kprobe(struct pt_regs *regs)
+{
+	__u64 *pushed = bpf_session_cookie();
+	__u64 cookie = bpf_get_attach_cookie(regs);
+	__u64 skb;
+
+	if (bpf_session_is_return()) {
+		if (*pushed)
+			on_exit(cookie, 0, (__s64)PT_REGS_RC(regs));
+		return 0;
+	}
+	if (!armed)
+		return 1;
+	skb = kprobe_arg(regs, VRFT_COOKIE_SKB_ARG(cookie));
+	if (!skb)
+		return 1;
+	*pushed = on_entry(cookie, (struct sk_buff *)skb);
+	return *pushed ? 0 : 1;
+}
+
+/* Tracepoints: leaves in the tree. They can also be the first to see a packet
+ * (the tracepoint backend has nothing else). */
+static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *skb, __u8 flags,
+					 __s64 value, int ends_packet)
+{
+	struct vrft_track *t;
+	__u32 packet;
+	__u16 clone;
+
+	if (!armed || !skb)
+		return 0;
+	t = lookup_or_start(skb, &flags);
+	if (!t)
+		return 0;
+	packet = t->packet;
+	clone = t->clone;
+	emit(VRFT_TRACEPOINT, tp_func[tp & 15], packet, clone, skb, flags, value);
+	if (ends_packet && tp_ends_tracking) {
+		__u64 key = (__u64)skb;
+
+		bpf_map_delete_elem(&tracked, &key);
+	}
+	return 0;
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(tp_net_dev_queue, struct sk_buff *skb)
+{
+	return on_tracepoint(TP_NET_DEV_QUEUE, skb, 0, 0, 0);
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(tp_net_dev_start_xmit, struct sk_buff *skb)
+{
+	return on_tracepoint(TP_NET_DEV_START_XMIT, skb, 0, 0, 0);
+}
+
+SEC("tp_btf/net_dev_xmit")
+int BPF_PROG(tp_net_dev_xmit, struct sk_buff *skb, int rc)
+{
+	return on_tracepoint(TP_NET_DEV_XMIT, skb, 0, rc, 0);
+}
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(tp_netif_receive_skb, struct sk_buff *skb)
+{
+	return on_tracepoint(TP_NETIF_RECEIVE_SKB, skb, 0, 0, 0);
+}
+
+SEC("tp_btf/netif_rx")
+int BPF_PROG(tp_netif_rx, struct sk_buff *skb)
+{
+	return on_tracepoint(TP_NETIF_RX, skb, 0, 0, 0);
+}
+
+SEC("tp_btf/napi_gro_receive_entry")
+int BPF_PROG(tp_napi_gro_receive_entry, struct sk_buff *skb)
+{
+	return on_tracepoint(TP_NAPI_GRO_RECEIVE_ENTRY, skb, 0, 0, 0);
+}
+
+SEC("tp_btf/netif_receive_skb_entry")
+int BPF_PROG(tp_netif_receive_skb_entry, struct sk_buff *skb)
+{
+	return on_tracepoint(TP_NETIF_RECEIVE_SKB_ENTRY, skb, 0, 0, 0);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
+{
+	return on_tracepoint(TP_KFREE_SKB, skb, VRFT_F_DROP | VRFT_F_FREED, reason, 1);
+}
+
+SEC("tp_btf/consume_skb")
+int BPF_PROG(tp_consume_skb, struct sk_buff *skb)
+{
+	return on_tracepoint(TP_CONSUME_SKB, skb, VRFT_F_FREED, 0, 1);
+}
+
+SEC("tp_btf/skb_copy_datagram_iovec")
+int BPF_PROG(tp_skb_copy_datagram_iovec, struct sk_buff *skb, int len)
+{
+	return on_tracepoint(TP_SKB_COPY_DATAGRAM_IOVEC, skb, 0, len, 0);
+}

@@ -1,0 +1,63 @@
+//! `vrft-tui dump`: print a recording's packets as ftrace function_graph trees.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use vrft_ui::format;
+use vrft_ui::model::Model;
+
+use crate::record::Recording;
+
+#[derive(Args, Debug)]
+pub struct DumpArgs {
+    /// A recording made with `vrft-tui record`.
+    pub file: PathBuf,
+    /// Print only this packet.
+    #[arg(long, value_name = "ID")]
+    pub packet: Option<u32>,
+}
+
+pub fn run(args: &DumpArgs) -> Result<()> {
+    let rec = Recording::read(&args.file)?;
+    let info = &rec.header.info;
+    let mut model = Model::new();
+    model.ingest(&rec.events);
+    model.finish();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "# {} on {}", rec.header.backend_reason, info.kernel)?;
+    match &rec.trailer {
+        Some(t) => writeln!(
+            out,
+            "# {} events, lost {}, recursion misses {}, stack overflows {}",
+            rec.events.len(),
+            t.stats.lost,
+            t.stats.recursion_misses,
+            t.stack_overflows
+        )?,
+        None => writeln!(
+            out,
+            "# {} events; the recording was cut short (no trailer)",
+            rec.events.len()
+        )?,
+    }
+    let mut shown = 0;
+    for p in model.packets() {
+        if args.packet.is_some_and(|id| id != p.id) {
+            continue;
+        }
+        shown += 1;
+        writeln!(out)?;
+        for line in format::function_graph(p, info) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    if let (Some(id), 0) = (args.packet, shown) {
+        bail!(
+            "packet {id} is not in {}: run `vrft-tui dump` without --packet to see the ids",
+            args.file.display()
+        );
+    }
+    Ok(())
+}

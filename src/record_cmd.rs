@@ -1,0 +1,119 @@
+//! `vrft-tui record`: headless capture to a recording file.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use clap::Args;
+use crossbeam_channel::RecvTimeoutError;
+use vrft_ui::event::flags;
+
+use crate::record::{Header, Trailer, Writer};
+use crate::trace_args::TraceArgs;
+use crate::tracer::Tracer;
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// The recording to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Stop once this many packets have been seen (their calls in flight still finish).
+    #[arg(long, value_name = "N")]
+    pub max_packets: Option<u64>,
+    /// Print "armed" on stderr once every probe is attached (for scripts that start traffic then).
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+/// After the packet limit, calls already running get this long to return.
+const GRACE: Duration = Duration::from_millis(200);
+
+pub fn run(args: &RecordArgs) -> Result<()> {
+    let cfg = args.trace.config()?;
+    let interrupted = crate::signals::interrupted_flag()?;
+    let (mut tracer, events) = Tracer::start(&cfg, &interrupted)?;
+    let (attached, skipped, failed) = tracer.probe_counts();
+    eprintln!("{}", tracer.backend_reason);
+    eprintln!(
+        "probes: {attached} attached, {skipped} skipped, {failed} failed (in {:.1} s)",
+        tracer.attach_time.as_secs_f64()
+    );
+    let header = Header {
+        info: tracer.info.clone(),
+        backend_reason: tracer.backend_reason.clone(),
+        started_unix_ns: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    };
+    let mut out = Writer::create(&args.output, header)?;
+    tracer.arm()?;
+    eprintln!(
+        "armed: recording to {} (Ctrl-C to stop)",
+        args.output.display()
+    );
+
+    let start = Instant::now();
+    let deadline = args.duration.map(|s| start + Duration::from_secs_f64(s));
+    let mut packets = 0u64;
+    let mut limit_reached: Option<Instant> = None;
+    loop {
+        if interrupted.load(Ordering::Relaxed)
+            || deadline.is_some_and(|d| Instant::now() >= d)
+            || limit_reached.is_some_and(|t| t.elapsed() >= GRACE)
+        {
+            break;
+        }
+        match events.recv_timeout(Duration::from_millis(50)) {
+            Ok(batch) => {
+                packets += batch
+                    .iter()
+                    .filter(|e| e.flags & flags::FIRST_SEEN != 0)
+                    .count() as u64;
+                out.events(&batch)?;
+                if limit_reached.is_none() && args.max_packets.is_some_and(|m| packets >= m) {
+                    limit_reached = Some(Instant::now());
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let stopping = Instant::now();
+    let report = tracer.stop()?;
+    // The reader drained the ring buffer before it hung up.
+    for batch in events.iter() {
+        out.events(&batch)?;
+    }
+    out.finish(Trailer {
+        stats: report.stats.clone(),
+        stack_overflows: report.stack_overflows,
+        malformed: report.malformed,
+        duration_ns: start.elapsed().as_nanos() as u64,
+    })?;
+    let s = &report.stats;
+    eprintln!(
+        "recorded {} events of {packets} packets to {}; lost {}, recursion misses {}, stack overflows {}, \
+         undecodable {}",
+        s.events,
+        args.output.display(),
+        s.lost,
+        s.recursion_misses,
+        report.stack_overflows,
+        report.malformed
+    );
+    if let Some(pid) = report.release_pid {
+        eprintln!(
+            "releasing {} probe links in the background (pid {pid}, log {}); stopped in {:.2} s",
+            report.links,
+            crate::tracer::release::log_file().display(),
+            stopping.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

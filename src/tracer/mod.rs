@@ -1,0 +1,619 @@
+//! The tracer: choose a backend, load and attach the probes behind a progress
+//! bar, arm them all at once, read the ring buffer, and release on the way out.
+//!
+//! Data flow: BTF scan -> [`plan`] -> backend attach -> ring buffer -> [`reader`]
+//! -> crossbeam channel of `Vec<Event>` -> model / recorder.
+
+pub mod fentry;
+pub mod kernel_btf;
+pub mod plan;
+pub mod reader;
+pub mod release;
+pub mod skel;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use crossbeam_channel::Receiver;
+use indicatif::{ProgressBar, ProgressStyle};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{AsRawLibbpf, Link, MapCore, MapFlags, OpenObject, ProgramMut};
+use vrft_ui::event::{Event, FuncInfo};
+use vrft_ui::session::{Probe, ProbeStatus, SessionInfo, Stats};
+
+use plan::{Selection, Target};
+use skel::{OpenVrftSkel, VrftSkel, VrftSkelBuilder};
+
+/// How probes are attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// One fentry and one fexit program per function: cheapest per packet, but
+    /// the kernel needs ~15-20 ms to attach and ~140 ms to release each function.
+    Fentry,
+    /// One kprobe session link for all functions (Linux 6.10+): attaches and
+    /// releases the whole set in about a second, costs more per packet.
+    Kprobe,
+    /// Only the skb tracepoints: works where function probes are refused; the tree is flat.
+    Tracepoint,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Fentry => "fentry",
+            Backend::Kprobe => "kprobe",
+            Backend::Tracepoint => "tracepoint",
+        })
+    }
+}
+
+/// What the user asked for.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `None`: the first backend this kernel accepts, in the order fentry, kprobe, tracepoint.
+    pub backend: Option<Backend>,
+    pub selection: Selection,
+    /// Ring buffer size in bytes (a power of two).
+    pub ring_bytes: u32,
+    /// Threads that load (verify) programs in parallel.
+    pub load_threads: usize,
+    /// Close the links here with a progress bar instead of in a background process.
+    pub wait_detach: bool,
+    /// The filter as the user wrote it, for the status line and recordings.
+    pub filter_text: String,
+}
+
+/// The skb tracepoints, in the order of `enum vrft_tp` in bpf/vrft.bpf.c.
+const TRACEPOINTS: [(&str, &str); 10] = [
+    ("net", "net_dev_queue"),
+    ("net", "net_dev_start_xmit"),
+    ("net", "net_dev_xmit"),
+    ("net", "netif_receive_skb"),
+    ("net", "netif_rx"),
+    ("net", "napi_gro_receive_entry"),
+    ("net", "netif_receive_skb_entry"),
+    ("skb", "kfree_skb"),
+    ("skb", "consume_skb"),
+    ("skb", "skb_copy_datagram_iovec"),
+];
+
+fn tracepoint_prog<'a, 'obj>(
+    skel: &'a mut OpenVrftSkel<'obj>,
+    i: usize,
+) -> &'a mut libbpf_rs::OpenProgramMut<'obj> {
+    let p = &mut skel.progs;
+    match i {
+        0 => &mut p.tp_net_dev_queue,
+        1 => &mut p.tp_net_dev_start_xmit,
+        2 => &mut p.tp_net_dev_xmit,
+        3 => &mut p.tp_netif_receive_skb,
+        4 => &mut p.tp_netif_rx,
+        5 => &mut p.tp_napi_gro_receive_entry,
+        6 => &mut p.tp_netif_receive_skb_entry,
+        7 => &mut p.tp_kfree_skb,
+        8 => &mut p.tp_consume_skb,
+        _ => &mut p.tp_skb_copy_datagram_iovec,
+    }
+}
+
+fn loaded_tracepoint_prog<'a, 'obj>(skel: &'a VrftSkel<'obj>, i: usize) -> &'a ProgramMut<'obj> {
+    let p = &skel.progs;
+    match i {
+        0 => &p.tp_net_dev_queue,
+        1 => &p.tp_net_dev_start_xmit,
+        2 => &p.tp_net_dev_xmit,
+        3 => &p.tp_netif_receive_skb,
+        4 => &p.tp_netif_rx,
+        5 => &p.tp_napi_gro_receive_entry,
+        6 => &p.tp_netif_receive_skb_entry,
+        7 => &p.tp_kfree_skb,
+        8 => &p.tp_consume_skb,
+        _ => &p.tp_skb_copy_datagram_iovec,
+    }
+}
+
+/// What [`Tracer::stop`] found.
+#[derive(Clone, Debug, Default)]
+pub struct StopReport {
+    pub stats: Stats,
+    /// Calls nested deeper than the BPF call stack: their exits could not be paired.
+    pub stack_overflows: u64,
+    /// Events that could not be decoded.
+    pub malformed: u64,
+    /// Pid of the background release, when one was started.
+    pub release_pid: Option<u32>,
+    pub links: usize,
+}
+
+/// A running trace. Probes are attached but record nothing until [`Tracer::arm`].
+pub struct Tracer {
+    skel: VrftSkel<'static>,
+    pub backend: Backend,
+    /// One line: which backend and why.
+    pub backend_reason: String,
+    pub info: SessionInfo,
+    probed: Vec<fentry::Probed>,
+    /// Links owned by libbpf-rs (tracepoints, the kprobe session link).
+    links: Vec<Link>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<Result<()>>>,
+    reader_stats: Arc<reader::ReaderStats>,
+    wait_detach: bool,
+    pub attach_time: Duration,
+}
+
+/// The skeleton outlives every borrow of it for the life of the process.
+fn open_skel() -> Result<OpenVrftSkel<'static>> {
+    let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+    VrftSkelBuilder::default()
+        .open(storage)
+        .context("cannot open the BPF object")
+}
+
+/// One clear line when the process cannot trace at all.
+pub fn check_privileges() -> Result<()> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("tracing needs root (CAP_BPF and CAP_PERFMON): run it with sudo");
+    }
+    Ok(())
+}
+
+/// Raises the soft open-file limit: every function costs four fds (two programs, two links).
+fn raise_nofile(needed: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < needed {
+            let want = needed.max(lim.rlim_cur);
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: lim.rlim_max.max(want),
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                // Without CAP_SYS_RESOURCE only up to the hard limit.
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+}
+
+impl Tracer {
+    /// Scans, chooses a backend and attaches everything (not armed yet).
+    /// `interrupted` stops the attach early (Ctrl-C); what was attached is released.
+    pub fn start(cfg: &Config, interrupted: &AtomicBool) -> Result<(Tracer, Receiver<Vec<Event>>)> {
+        check_privileges()?;
+        // libbpf explains every refused backend at length; our one line says
+        // which backend and why. VRFT_DEBUG=1 shows libbpf's own words.
+        if std::env::var_os("VRFT_DEBUG").is_none() {
+            libbpf_rs::set_print(None);
+        }
+        let scan = vrft_btf::scan(&vrft_btf::ScanOptions::system())?;
+        let (targets, skipped) = plan::plan(&scan, &cfg.selection);
+        if targets.is_empty() && cfg.backend != Some(Backend::Tracepoint) {
+            bail!(
+                "no traceable skb function matches the selection (--funcs/--exclude-funcs/--module): \
+                 see `vrft-tui list --all`"
+            );
+        }
+        if let Some(pid) = release::running() {
+            eprintln!(
+                "vrft-tui: the probes of an earlier trace are still being released in the background \
+                 (pid {pid}, log {}); attaching will be slower until it ends",
+                release::log_file().display()
+            );
+        }
+        raise_nofile(targets.len() as u64 * 4 + 1024);
+        let vmlinux = kernel_btf::VmlinuxBtf::load()?;
+
+        let order = match cfg.backend {
+            Some(b) => vec![b],
+            None => vec![Backend::Fentry, Backend::Kprobe, Backend::Tracepoint],
+        };
+        let mut refused = Vec::new();
+        for backend in order {
+            match Self::start_backend(backend, cfg, &targets, &vmlinux, interrupted) {
+                Ok(mut t) => {
+                    t.backend_reason = if refused.is_empty() {
+                        format!(
+                            "backend: {backend}{}",
+                            if cfg.backend.is_some() {
+                                " (as asked)"
+                            } else {
+                                ""
+                            }
+                        )
+                    } else {
+                        format!("backend: {backend} ({})", refused.join("; "))
+                    };
+                    t.info.probes.extend(skipped);
+                    t.info.drop_reasons = vmlinux.drop_reasons();
+                    t.info.filter = cfg.filter_text.clone();
+                    let (tx, rx) = crossbeam_channel::bounded(256);
+                    let stop = t.stop.clone();
+                    let stats = t.reader_stats.clone();
+                    // The reader thread owns its own fd of the ring buffer map.
+                    let ring = libbpf_rs::MapHandle::try_from(&t.skel.maps.events)?;
+                    t.reader = Some(
+                        std::thread::Builder::new()
+                            .name("ringbuf".into())
+                            .spawn(move || reader::run(&ring, tx, &stop, stats))?,
+                    );
+                    return Ok((t, rx));
+                }
+                Err(e) if cfg.backend.is_none() && !interrupted.load(Ordering::Relaxed) => {
+                    refused.push(format!("{backend} refused: {e:#}"));
+                }
+                Err(e) => return Err(e.context(format!("the {backend} backend failed"))),
+            }
+        }
+        bail!("no backend works on this kernel: {}", refused.join("; "))
+    }
+
+    fn start_backend(
+        backend: Backend,
+        cfg: &Config,
+        targets: &[Target],
+        vmlinux: &kernel_btf::VmlinuxBtf,
+        interrupted: &AtomicBool,
+    ) -> Result<Tracer> {
+        let started = Instant::now();
+        let mut open = open_skel()?;
+        open.maps.events.set_max_entries(cfg.ring_bytes)?;
+        let fentry = backend == Backend::Fentry;
+        open.progs.vrft_fentry.set_autoload(fentry);
+        open.progs.vrft_fexit.set_autoload(fentry);
+        open.progs
+            .vrft_kprobe
+            .set_autoload(backend == Backend::Kprobe);
+        if fentry {
+            // The templates must be verified against some real function; each
+            // clone is then verified again against its own target.
+            let first = targets
+                .iter()
+                .find(|t| t.module == "vmlinux")
+                .unwrap_or(&targets[0]);
+            open.progs
+                .vrft_fentry
+                .set_attach_target(0, Some(first.name.clone()))?;
+            open.progs
+                .vrft_fexit
+                .set_attach_target(0, Some(first.name.clone()))?;
+        }
+        let present: Vec<bool> = TRACEPOINTS
+            .iter()
+            .map(|(_, n)| vmlinux.has_tracepoint(n))
+            .collect();
+        for (i, &p) in present.iter().enumerate() {
+            tracepoint_prog(&mut open, i).set_autoload(p);
+        }
+        let skel = open
+            .load()
+            .map_err(|e| anyhow!("loading the programs: {e}"))?;
+
+        // The function table: targets first, then the tracepoints.
+        let mut info = SessionInfo {
+            backend: backend.to_string(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            ..Default::default()
+        };
+        let probe_targets = backend != Backend::Tracepoint;
+        if probe_targets {
+            info.functions = targets.iter().map(Target::func_info).collect();
+        }
+
+        let mut tracer = Tracer {
+            skel,
+            backend,
+            backend_reason: String::new(),
+            info,
+            probed: Vec::new(),
+            links: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            reader: None,
+            reader_stats: Arc::default(),
+            wait_detach: cfg.wait_detach,
+            attach_time: Duration::ZERO,
+        };
+        match backend {
+            Backend::Fentry => tracer.attach_fentry(targets, cfg.load_threads, interrupted)?,
+            Backend::Kprobe => tracer.attach_kprobe(targets)?,
+            Backend::Tracepoint => {}
+        }
+        tracer.attach_tracepoints(&present)?;
+        // Without a probe where the sk_buff is freed, the free tracepoints end a packet.
+        let frees_seen = tracer.info.probes.iter().any(|p| {
+            p.name == "kfree_skbmem" && p.status == ProbeStatus::Attached && p.module == "vmlinux"
+        });
+        tracer.skel_bss_set(|bss| bss.tp_ends_tracking = u32::from(!frees_seen))?;
+        tracer.attach_time = started.elapsed();
+        if interrupted.load(Ordering::Relaxed) {
+            tracer.release_now();
+            bail!("interrupted while attaching; every probe attached so far was released");
+        }
+        Ok(tracer)
+    }
+
+    fn skel_bss_set(&mut self, f: impl FnOnce(&mut skel::types::bss)) -> Result<()> {
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref_mut()
+            .context("the BPF object has no .bss")?;
+        f(bss);
+        Ok(())
+    }
+
+    fn attach_fentry(
+        &mut self,
+        targets: &[Target],
+        threads: usize,
+        interrupted: &AtomicBool,
+    ) -> Result<()> {
+        let btf_fd = unsafe {
+            libbpf_sys::bpf_object__btf_fd(self.skel.object().as_libbpf_object().as_ptr())
+        };
+        let entry = fentry::Template::new(&self.skel.progs.vrft_fentry, btf_fd, false);
+        let exit = fentry::Template::new(&self.skel.progs.vrft_fexit, btf_fd, true);
+        let modules: HashMap<String, OwnedFd> = kernel_btf::module_btf_fds()?;
+        let obj_fd = |m: &str| -> RawFd { modules.get(m).map_or(0, |fd| fd.as_raw_fd()) };
+
+        let bar = ProgressBar::new(targets.len() as u64).with_style(
+            ProgressStyle::with_template(
+                "{prefix:>9} {bar:30} {pos}/{len} functions {msg} ({per_sec})",
+            )
+            .expect("valid template"),
+        );
+        bar.set_prefix("verifying");
+        let loaded = AtomicUsize::new(0);
+        let progs = fentry::load_all(
+            &entry,
+            &exit,
+            targets,
+            &obj_fd,
+            threads,
+            interrupted,
+            &|| {
+                loaded.fetch_add(1, Ordering::Relaxed);
+                bar.inc(1);
+            },
+        );
+        // The templates load for the first target; a clone refused for every
+        // target means the kernel refuses fentry here (e.g. lockdown).
+        if let Some(Err(e)) = progs.first() {
+            if progs.iter().all(|p| p.is_err()) {
+                bar.finish_and_clear();
+                bail!("{e}");
+            }
+        }
+        bar.set_position(0);
+        bar.set_prefix("attaching");
+        bar.reset_eta();
+        let (mut attached, mut failed) = (0usize, 0usize);
+        // Function ids are positions in the function table, built in target order.
+        for (id, (t, p)) in (0u32..).zip(targets.iter().zip(progs)) {
+            if interrupted.load(Ordering::Relaxed) {
+                break;
+            }
+            let status = match p.and_then(|p| fentry::attach_pair(&entry, &exit, p, t.cookie(id))) {
+                Ok(probed) => {
+                    self.probed.push(probed);
+                    attached += 1;
+                    ProbeStatus::Attached
+                }
+                Err(e) => {
+                    failed += 1;
+                    ProbeStatus::Failed(e)
+                }
+            };
+            let attached_ok = status == ProbeStatus::Attached;
+            self.info.probes.push(Probe {
+                name: t.name.clone(),
+                module: t.module.clone(),
+                status,
+                func: attached_ok.then_some(id),
+            });
+            bar.set_message(format!("attached {attached}, failed {failed}"));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    fn attach_kprobe(&mut self, targets: &[Target]) -> Result<()> {
+        let names: Vec<CString> = targets
+            .iter()
+            .map(|t| CString::new(t.name.as_str()))
+            .collect::<Result<_, _>>()?;
+        let syms: Vec<*const libc::c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        let cookies: Vec<u64> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.cookie(i as u32))
+            .collect();
+        let opts = libbpf_sys::bpf_kprobe_multi_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_kprobe_multi_opts>() as _,
+            syms: syms.as_ptr() as *mut _,
+            cookies: cookies.as_ptr(),
+            cnt: syms.len() as _,
+            session: true,
+            ..Default::default()
+        };
+        let prog = self.skel.progs.vrft_kprobe.as_libbpf_object().as_ptr();
+        // SAFETY: the arrays live across the call; libbpf copies what it keeps.
+        let link = unsafe {
+            libbpf_sys::bpf_program__attach_kprobe_multi_opts(prog, std::ptr::null(), &opts)
+        };
+        let err = unsafe { libbpf_sys::libbpf_get_error(link as *const _) };
+        if link.is_null() || err != 0 {
+            bail!("kprobe session link: {}", fentry::errno_name((-err) as i32));
+        }
+        // SAFETY: a valid link pointer from libbpf, now owned by us.
+        self.links
+            .push(unsafe { Link::from_ptr(std::ptr::NonNull::new_unchecked(link)) });
+        for (i, t) in targets.iter().enumerate() {
+            self.info.probes.push(Probe {
+                name: t.name.clone(),
+                module: t.module.clone(),
+                status: ProbeStatus::Attached,
+                func: Some(i as u32),
+            });
+        }
+        Ok(())
+    }
+
+    fn attach_tracepoints(&mut self, present: &[bool]) -> Result<()> {
+        let mut ids = [0u32; 16];
+        for (i, (cat, name)) in TRACEPOINTS.iter().enumerate() {
+            let full = format!("{cat}:{name}");
+            if !present[i] {
+                self.info.probes.push(Probe {
+                    name: full,
+                    module: "tracepoint".into(),
+                    status: ProbeStatus::Skipped("not in this kernel".into()),
+                    func: None,
+                });
+                continue;
+            }
+            let status = match loaded_tracepoint_prog(&self.skel, i).attach() {
+                Ok(link) => {
+                    self.links.push(link);
+                    ProbeStatus::Attached
+                }
+                Err(e) => ProbeStatus::Failed(format!("attach: {e}")),
+            };
+            let id = self.info.functions.len() as u32;
+            ids[i] = id;
+            self.info.functions.push(FuncInfo {
+                name: full.clone(),
+                module: "tracepoint".into(),
+                skb_arg: 0,
+                nargs: 0,
+            });
+            self.info.probes.push(Probe {
+                name: full,
+                module: "tracepoint".into(),
+                func: (status == ProbeStatus::Attached).then_some(id),
+                status,
+            });
+        }
+        self.skel_bss_set(|bss| bss.tp_func = ids)
+    }
+
+    /// Starts recording: every probe from now on reports packets.
+    pub fn arm(&mut self) -> Result<()> {
+        self.skel_bss_set(|bss| bss.armed = 1)
+    }
+
+    /// Counts of attached / skipped / failed probes.
+    pub fn probe_counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for p in &self.info.probes {
+            match p.status {
+                ProbeStatus::Attached => c.0 += 1,
+                ProbeStatus::Skipped(_) => c.1 += 1,
+                ProbeStatus::Failed(_) => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    fn counter(&self, which: u32) -> u64 {
+        let key = which.to_ne_bytes();
+        match self.skel.maps.counters.lookup_percpu(&key, MapFlags::ANY) {
+            Ok(Some(per_cpu)) => per_cpu
+                .iter()
+                .map(|v| u64::from_ne_bytes(v[..8].try_into().expect("8-byte counter")))
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    fn recursion_misses(&self) -> u64 {
+        let fds = self
+            .probed
+            .iter()
+            .flat_map(|p| p.progs.iter().map(|f| f.as_raw_fd()))
+            .chain([self.skel.progs.vrft_kprobe.as_fd().as_raw_fd()]);
+        fds.map(|fd| {
+            let mut info = libbpf_sys::bpf_prog_info::default();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+            // SAFETY: info is a local the kernel fills up to len.
+            let ok = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
+            if ok {
+                info.recursion_misses
+            } else {
+                0
+            }
+        })
+        .sum()
+    }
+
+    /// The counters so far (for the status line).
+    pub fn stats(&self) -> Stats {
+        Stats {
+            events: self.reader_stats.events.load(Ordering::Relaxed),
+            lost: self.counter(0),
+            recursion_misses: self.recursion_misses(),
+            ..Default::default()
+        }
+    }
+
+    /// Disarms every probe at once, drains the ring buffer, collects the loss
+    /// counters, and releases the probes (in the background unless `--wait-detach`).
+    pub fn stop(mut self) -> Result<StopReport> {
+        let _ = self.skel_bss_set(|bss| bss.armed = 0);
+        self.stop.store(true, Ordering::Release);
+        if let Some(r) = self.reader.take() {
+            r.join()
+                .map_err(|_| anyhow!("the ring buffer reader panicked"))??;
+        }
+        let mut report = StopReport {
+            stats: self.stats(),
+            stack_overflows: self.counter(1),
+            malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
+            links: self.probed.len() * 2 + self.links.len(),
+            ..Default::default()
+        };
+        report.release_pid = self.release_now();
+        Ok(report)
+    }
+
+    /// Releases every link; returns the pid of the background release if one was started.
+    fn release_now(&mut self) -> Option<u32> {
+        // Tracepoint and multi-kprobe links are cheap to release: drop them here.
+        self.links.clear();
+        let links: Vec<OwnedFd> = self.probed.drain(..).flat_map(|p| p.links).collect();
+        if links.is_empty() {
+            return None;
+        }
+        if self.wait_detach {
+            release::in_foreground(links);
+            return None;
+        }
+        match release::in_background(links) {
+            Ok(pid) => Some(pid),
+            Err(e) => {
+                eprintln!("vrft-tui: {e:#}; releasing here instead");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The ring-buffer reader: decodes records and hands them on in batches, so the
+//! consumer (the UI or the recorder) never slows the kernel side down.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use crossbeam_channel::Sender;
+use libbpf_rs::{MapCore, RingBufferBuilder};
+use vrft_ui::event::Event;
+
+use super::wire;
+
+/// Events per batch: large enough to amortise channel costs, small enough to keep the UI live.
+const BATCH: usize = 4096;
+
+/// Counts what the reader saw, for the status line and the recording trailer.
+#[derive(Default)]
+pub struct ReaderStats {
+    pub events: AtomicU64,
+    /// Records that did not decode (never expected; counted so nothing is lost silently).
+    pub malformed: AtomicU64,
+}
+
+/// Reads `ring` until `stop` is set and the ring is drained, sending batches on `tx`.
+pub fn run(
+    ring: &dyn MapCore,
+    tx: Sender<Vec<Event>>,
+    stop: &AtomicBool,
+    stats: Arc<ReaderStats>,
+) -> Result<()> {
+    let batch = std::cell::RefCell::new(Vec::with_capacity(BATCH));
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(ring, |data: &[u8]| {
+            match wire::decode(data) {
+                Some(e) => batch.borrow_mut().push(e),
+                None => {
+                    stats.malformed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            0
+        })
+        .context("ring buffer")?;
+    let rb = builder.build().context("ring buffer")?;
+    let flush = || {
+        let mut b = batch.borrow_mut();
+        if !b.is_empty() {
+            stats.events.fetch_add(b.len() as u64, Ordering::Relaxed);
+            // A closed receiver means the consumer is gone; keep draining anyway.
+            let _ = tx.send(std::mem::replace(&mut *b, Vec::with_capacity(BATCH)));
+        }
+    };
+    loop {
+        if stop.load(Ordering::Acquire) {
+            // Disarmed: take what is left without waiting, then stop.
+            rb.consume().context("ring buffer")?;
+            flush();
+            return Ok(());
+        }
+        // poll() returns after draining what is there, or after the timeout.
+        rb.poll(Duration::from_millis(50)).context("ring buffer")?;
+        flush();
+    }
+}

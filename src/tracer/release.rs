@@ -1,0 +1,134 @@
+//! Releasing probes without making the user wait.
+//!
+//! The kernel needs ~140 ms per fentry/fexit function to tear its trampoline
+//! down (an RCU-tasks wait under a global ftrace lock), i.e. minutes for the
+//! full set. The programs are disarmed first (one store), then a detached child
+//! process inherits the link fds and closes them one by one while the shell is
+//! already back. A link lives while any fd names it, so the parent's exit costs nothing.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Where the release child writes its pid and its log: /run/vrft-tui (or $VRFT_RUN_DIR).
+pub fn run_dir() -> PathBuf {
+    std::env::var_os("VRFT_RUN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/vrft-tui"))
+}
+
+fn pid_file() -> PathBuf {
+    run_dir().join("release.pid")
+}
+
+pub fn log_file() -> PathBuf {
+    run_dir().join("release.log")
+}
+
+/// The pid of a background release still running, if any.
+pub fn running() -> Option<u32> {
+    let pid: u32 = fs::read_to_string(pid_file()).ok()?.trim().parse().ok()?;
+    // Signal 0 checks that the process exists.
+    (unsafe { libc::kill(pid as i32, 0) } == 0).then_some(pid)
+}
+
+/// Hands `links` to a detached child that closes them; returns its pid.
+pub fn in_background(links: Vec<OwnedFd>) -> Result<u32> {
+    fs::create_dir_all(run_dir())
+        .with_context(|| format!("cannot create {}", run_dir().display()))?;
+    let fds: Vec<RawFd> = links.iter().map(|l| l.as_raw_fd()).collect();
+    for &fd in &fds {
+        // libbpf opens everything close-on-exec; these must survive the exec.
+        // SAFETY: fd is open and owned by `links`.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    let list = fds
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let exe = std::env::current_exe().context("cannot find our own executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("release-links")
+        .env("VRFT_RELEASE_FDS", list)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe. A new session keeps the child out
+    // of the terminal's process group, so a second Ctrl-C does not kill it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().context("cannot start the background release")?;
+    // Our copies of the fds can go now: the child holds the links.
+    drop(links);
+    Ok(child.id())
+}
+
+/// Closes the links here, with a progress bar (`--wait-detach`).
+pub fn in_foreground(links: Vec<OwnedFd>) {
+    let bar = ProgressBar::new(links.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "releasing {bar:30} {pos}/{len} links ({per_sec}, {eta} left)",
+        )
+        .expect("valid template"),
+    );
+    for l in links {
+        drop(l);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+}
+
+/// The `release-links` child: closes the inherited fds and logs progress.
+pub fn child_main() -> Result<()> {
+    let fds: Vec<RawFd> = std::env::var("VRFT_RELEASE_FDS")
+        .context("VRFT_RELEASE_FDS not set: this command is run by vrft-tui itself")?
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    fs::create_dir_all(run_dir())?;
+    fs::write(pid_file(), std::process::id().to_string())?;
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_file())?;
+    let start = Instant::now();
+    writeln!(
+        log,
+        "pid {}: releasing {} links",
+        std::process::id(),
+        fds.len()
+    )?;
+    for (i, fd) in fds.iter().enumerate() {
+        // SAFETY: inherited fds that nothing else in this process uses.
+        unsafe { libc::close(*fd) };
+        if (i + 1) % 100 == 0 {
+            writeln!(
+                log,
+                "released {}/{} links ({:.1} s)",
+                i + 1,
+                fds.len(),
+                start.elapsed().as_secs_f64()
+            )?;
+        }
+    }
+    writeln!(
+        log,
+        "done: {} links released in {:.1} s",
+        fds.len(),
+        start.elapsed().as_secs_f64()
+    )?;
+    let _ = fs::remove_file(pid_file());
+    Ok(())
+}
