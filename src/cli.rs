@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(
     name = "vrft-tui",
+    args_conflicts_with_subcommands = true,
     version,
     about = "Trace every kernel function a packet passes through and browse each packet's call tree",
     long_about = None
@@ -12,6 +13,9 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Options for live tracing (no subcommand).
+    #[command(flatten)]
+    pub trace: crate::trace_args::TraceArgs,
 }
 
 #[derive(Subcommand, Debug)]

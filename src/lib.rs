@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod dump;
 pub mod list;
+pub mod live;
 pub mod record;
 pub mod record_cmd;
 pub mod signals;

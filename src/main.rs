@@ -8,7 +8,7 @@ fn main() {
         Some(Command::Record(args)) => vrft_tui::record_cmd::run(args),
         Some(Command::Dump(args)) => vrft_tui::dump::run(args),
         Some(Command::ReleaseLinks) => vrft_tui::tracer::release::child_main(),
-        None => Err(anyhow::anyhow!("live tracing is not implemented yet")),
+        None => vrft_tui::live::run(&cli.trace),
     };
     if let Err(e) = result {
         // One line, naming the problem and the fix; details only with RUST_BACKTRACE.

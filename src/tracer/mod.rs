@@ -134,6 +134,56 @@ pub struct StopReport {
     pub links: usize,
 }
 
+/// Reads the tracer's loss counters; valid while the [`Tracer`] it came from is alive.
+pub struct StatsProbe {
+    counters: libbpf_rs::MapHandle,
+    /// Program fds owned by the tracer, for their recursion-miss counters.
+    progs: Vec<RawFd>,
+    reader: Arc<reader::ReaderStats>,
+}
+
+impl StatsProbe {
+    /// A per-CPU counter of `enum vrft_counter`, summed over CPUs.
+    fn counter(&self, which: u32) -> u64 {
+        let key = which.to_ne_bytes();
+        match self.counters.lookup_percpu(&key, MapFlags::ANY) {
+            Ok(Some(per_cpu)) => per_cpu
+                .iter()
+                .map(|v| u64::from_ne_bytes(v[..8].try_into().expect("8-byte counter")))
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    /// Probe runs the kernel skipped because another BPF program ran on that CPU.
+    fn recursion_misses(&self) -> u64 {
+        self.progs
+            .iter()
+            .map(|&fd| {
+                let mut info = libbpf_sys::bpf_prog_info::default();
+                let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+                // SAFETY: info is a local the kernel fills up to len.
+                let ok =
+                    unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
+                if ok {
+                    info.recursion_misses
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    pub fn read(&self) -> Stats {
+        Stats {
+            events: self.reader.events.load(Ordering::Relaxed),
+            lost: self.counter(0),
+            recursion_misses: self.recursion_misses(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A running trace. Probes are attached but record nothing until [`Tracer::arm`].
 pub struct Tracer {
     skel: VrftSkel<'static>,
@@ -535,45 +585,25 @@ impl Tracer {
         c
     }
 
-    fn counter(&self, which: u32) -> u64 {
-        let key = which.to_ne_bytes();
-        match self.skel.maps.counters.lookup_percpu(&key, MapFlags::ANY) {
-            Ok(Some(per_cpu)) => per_cpu
-                .iter()
-                .map(|v| u64::from_ne_bytes(v[..8].try_into().expect("8-byte counter")))
-                .sum(),
-            _ => 0,
-        }
-    }
-
-    fn recursion_misses(&self) -> u64 {
-        let fds = self
+    /// A handle that reads the loss counters from another thread (the UI's status line).
+    pub fn stats_probe(&self) -> Result<StatsProbe> {
+        let progs = self
             .probed
             .iter()
             .flat_map(|p| p.progs.iter().map(|f| f.as_raw_fd()))
-            .chain([self.skel.progs.vrft_kprobe.as_fd().as_raw_fd()]);
-        fds.map(|fd| {
-            let mut info = libbpf_sys::bpf_prog_info::default();
-            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
-            // SAFETY: info is a local the kernel fills up to len.
-            let ok = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
-            if ok {
-                info.recursion_misses
-            } else {
-                0
-            }
+            .chain([self.skel.progs.vrft_kprobe.as_fd().as_raw_fd()])
+            .filter(|fd| *fd >= 0)
+            .collect();
+        Ok(StatsProbe {
+            counters: libbpf_rs::MapHandle::try_from(&self.skel.maps.counters)?,
+            progs,
+            reader: self.reader_stats.clone(),
         })
-        .sum()
     }
 
-    /// The counters so far (for the status line).
+    /// The counters so far.
     pub fn stats(&self) -> Stats {
-        Stats {
-            events: self.reader_stats.events.load(Ordering::Relaxed),
-            lost: self.counter(0),
-            recursion_misses: self.recursion_misses(),
-            ..Default::default()
-        }
+        self.stats_probe().map(|p| p.read()).unwrap_or_default()
     }
 
     /// Disarms every probe at once, drains the ring buffer, collects the loss
@@ -587,7 +617,7 @@ impl Tracer {
         }
         let mut report = StopReport {
             stats: self.stats(),
-            stack_overflows: self.counter(1),
+            stack_overflows: self.stats_probe().map_or(0, |p| p.counter(1)),
             malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
             links: self.probed.len() * 2 + self.links.len(),
             ..Default::default()

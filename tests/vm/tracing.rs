@@ -1,0 +1,285 @@
+//! The tracer end to end (issue 4): real probes in real kernels, real packets,
+//! and assertions on the call trees the recording holds.
+
+use std::collections::HashMap;
+
+use vrft_tui::record::Recording;
+use vrft_ui::model::{Model, Node, Packet, ROOT};
+
+use super::scenario::{Outcome, Scenario};
+use super::topology::{veth, Flow};
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        trace_veth("trace_veth_fentry", "fentry", &[]),
+        trace_veth("trace_veth_kprobe", "kprobe", &["6.12"]),
+        interrupt_and_release(),
+    ]
+}
+
+/// Shell helpers: start `vrft-tui record` in the background, wait until it is
+/// armed, stop it with a signal and time how long the shell waits.
+const RECORD_HELPERS: &str = r#"
+start_record() {
+  vrft-tui record -o "$OUT/rec.vrft" "$@" 2> "$OUT/record.err" &
+  RPID=$!
+}
+# wait_armed SECONDS: until record says "armed", failing loudly if it died.
+wait_armed() {
+  i=0
+  while ! grep -q '^armed' "$OUT/record.err"; do
+    kill -0 $RPID 2>/dev/null || { cat "$OUT/record.err"; echo "vrft-tui record died" >&2; return 1; }
+    i=$((i + 1))
+    [ "$i" -le $(($1 * 5)) ] || { cat "$OUT/record.err"; echo "not armed after $1 s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+# stop_record SIGNAL: the time from the signal until the shell is back, in $OUT/stop_seconds.
+stop_record() {
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  kill -$1 $RPID
+  wait $RPID
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  echo "$t0 $t1" | awk '{ printf "%.2f\n", $2 - $1 }' > "$OUT/stop_seconds"
+  cat "$OUT/record.err"
+}
+# wait_released SECONDS: until the background release has closed every link.
+wait_released() {
+  i=0
+  while [ -e /run/vrft-tui/release.pid ] && kill -0 "$(cat /run/vrft-tui/release.pid)" 2>/dev/null; do
+    i=$((i + 1))
+    [ "$i" -le $(($1 * 2)) ] || { echo "release still running after $1 s" >&2; return 1; }
+    sleep 0.5
+  done
+  cat /run/vrft-tui/release.log
+}
+"#;
+
+/// UDP across a veth pair with every traceable skb function probed.
+fn trace_veth(
+    name: &'static str,
+    backend: &'static str,
+    kernels: &'static [&'static str],
+) -> Scenario {
+    let udp = Flow {
+        count: 20,
+        rate: 50,
+        ..Flow::udp("udp", "a", "b", veth::B, 7777)
+    };
+    let script = format!(
+        "{RECORD_HELPERS}{}\nstart_record --backend {backend}\nwait_armed 500\n{}\nsleep 1\nstop_record INT\n\
+         vrft-tui dump \"$OUT/rec.vrft\" > \"$OUT/dump.txt\"\n",
+        veth::setup(),
+        udp.script()
+    );
+    Scenario::new(name, script, move |out: &Outcome| {
+        out.expect_ids("udp", 20)?;
+        let err = out.read("record.err")?;
+        let attached = attached_count(&err)?;
+        eprintln!(
+            "[{}] {name}: {attached} functions attached; {}",
+            out.kernel,
+            err.lines().next().unwrap_or("")
+        );
+        if attached < 1000 {
+            return Err(format!("only {attached} probes attached:\n{err}"));
+        }
+        check_udp_trees(out, 20)?;
+        if backend == "fentry" {
+            let stop: f64 = out
+                .read("stop_seconds")?
+                .trim()
+                .parse()
+                .map_err(|e| format!("stop_seconds: {e}"))?;
+            eprintln!(
+                "[{}] {name}: shell back {stop:.2} s after Ctrl-C",
+                out.kernel
+            );
+            if stop > 2.0 {
+                return Err(format!(
+                    "the shell came back {stop:.2} s after Ctrl-C, want <= 2 s"
+                ));
+            }
+        }
+        Ok(())
+    })
+    .timeout(900)
+    .only_on(kernels)
+}
+
+/// Ctrl-C while attaching and SIGTERM while recording both leave nothing
+/// attached once the background release is done.
+fn interrupt_and_release() -> Scenario {
+    let udp = Flow {
+        count: 10,
+        rate: 50,
+        ..Flow::udp("udp", "a", "b", veth::B, 7777)
+    };
+    let narrow = "--backend fentry --funcs '^(ip_|udp|__dev_queue_xmit|dev_hard_start_xmit|veth_|__netif_receive)'";
+    let script = format!(
+        r#"{RECORD_HELPERS}{setup}
+# 1. Ctrl-C during attach.
+start_record {narrow}
+sleep 3
+t0=$(cut -d' ' -f1 /proc/uptime)
+kill -INT $RPID
+if wait $RPID; then echo "record did not fail after Ctrl-C during attach" >&2; exit 1; fi
+cat "$OUT/record.err"
+grep -q 'interrupted' "$OUT/record.err"
+wait_released 300 > "$OUT/release1.log"
+trafgen bpf-objects > "$OUT/after_attach_interrupt"
+# 2. SIGTERM while recording.
+start_record {narrow}
+wait_armed 300
+{traffic}
+stop_record TERM
+wait_released 300 > "$OUT/release2.log"
+trafgen bpf-objects > "$OUT/after_sigterm"
+"#,
+        setup = veth::setup(),
+        traffic = udp.script(),
+    );
+    Scenario::new("interrupt_and_release", script, |out: &Outcome| {
+        for f in ["after_attach_interrupt", "after_sigterm"] {
+            let left = out.read(f)?;
+            if left.trim() != "programs 0 links 0" {
+                return Err(format!("{f}: BPF objects left after the release: {left}"));
+            }
+        }
+        let log = out.read("release2.log")?;
+        if !log.contains("done:") {
+            return Err(format!("the background release did not finish:\n{log}"));
+        }
+        check_udp_trees(out, 10)
+    })
+    .timeout(900)
+}
+
+fn attached_count(err: &str) -> Result<usize, String> {
+    err.lines()
+        .find_map(|l| l.strip_prefix("probes: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no 'probes: N attached' line in:\n{err}"))
+}
+
+/// The packet trees of the UDP flow: each packet once, nested as the kernel calls.
+fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
+    let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
+    let trailer = rec.trailer.as_ref().ok_or("the recording has no trailer")?;
+    if trailer.stats.lost != 0 {
+        return Err(format!(
+            "the ring buffer lost {} events",
+            trailer.stats.lost
+        ));
+    }
+    let names: Vec<&str> = rec
+        .header
+        .info
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut model = Model::new();
+    model.ingest(&rec.events);
+    model.finish();
+    let udp: Vec<&Packet> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            p.nodes
+                .iter()
+                .any(|n| names[n.func as usize] == "__udp4_lib_rcv")
+        })
+        .collect();
+    if udp.len() != sent {
+        return Err(format!(
+            "{} packets reached __udp4_lib_rcv, want the {sent} sent",
+            udp.len()
+        ));
+    }
+    for p in udp {
+        let tree = Tree { p, names: &names };
+        tree.check_encloses(&["__dev_queue_xmit", "dev_hard_start_xmit", "veth_xmit"])?;
+        tree.check_encloses(&["__netif_receive_skb", "ip_rcv", "__udp4_lib_rcv"])?;
+        tree.check_durations()?;
+    }
+    Ok(())
+}
+
+struct Tree<'a> {
+    p: &'a Packet,
+    names: &'a [&'a str],
+}
+
+impl Tree<'_> {
+    fn name(&self, n: &Node) -> &str {
+        self.names[n.func as usize]
+    }
+
+    /// Some call to `chain[last]` has calls to the earlier names among its
+    /// ancestors, in that order (names match as prefixes: `__netif_receive_skb`
+    /// stands for its `_core`/`_one_core` variants).
+    fn check_encloses(&self, chain: &[&str]) -> Result<(), String> {
+        let (last, outer) = chain.split_last().expect("non-empty chain");
+        let found = self
+            .p
+            .nodes
+            .iter()
+            .filter(|n| self.name(n) == *last)
+            .any(|n| {
+                let mut want = outer.iter().rev().peekable();
+                let mut at = n.parent;
+                while let (Some(w), true) = (want.peek(), at != ROOT) {
+                    let a = &self.p.nodes[at as usize];
+                    if self.name(a).starts_with(**w) {
+                        want.next();
+                    }
+                    at = a.parent;
+                }
+                want.peek().is_none()
+            });
+        if found {
+            Ok(())
+        } else {
+            Err(format!(
+                "packet {}: no {} nested as {chain:?}:\n{}",
+                self.p.id,
+                last,
+                self.outline()
+            ))
+        }
+    }
+
+    /// Every call lasts at least as long as its children together.
+    fn check_durations(&self) -> Result<(), String> {
+        let mut children: HashMap<u32, u64> = HashMap::new();
+        for n in &self.p.nodes {
+            if n.parent != ROOT {
+                *children.entry(n.parent).or_default() += n.duration().unwrap_or(0);
+            }
+        }
+        for (i, sum) in children {
+            let n = &self.p.nodes[i as usize];
+            if let Some(d) = n.duration() {
+                if d < sum {
+                    return Err(format!(
+                        "packet {}: {} lasted {d} ns < its children's {sum} ns",
+                        self.p.id,
+                        self.name(n)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn outline(&self) -> String {
+        let mut s = String::new();
+        for (i, depth) in self.p.preorder() {
+            let n = &self.p.nodes[i as usize];
+            s += &format!("{}{}\n", "  ".repeat(depth as usize), self.name(n));
+        }
+        s
+    }
+}
