@@ -1,6 +1,6 @@
 //! Options shared by every command that attaches probes (`vrft-tui`, `record`).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use regex::Regex;
 
@@ -40,7 +40,17 @@ pub struct TraceArgs {
 fn regex(flag: &str, re: &Option<String>) -> Result<Option<Regex>> {
     re.as_deref()
         .map(|r| {
-            Regex::new(r).with_context(|| format!("invalid {flag} regex '{r}': fix the pattern"))
+            Regex::new(r).map_err(|e| {
+                // The regex crate draws a multi-line picture; its last line names the problem.
+                let text = e.to_string();
+                let why = text
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_string();
+                anyhow::anyhow!("invalid {flag} regex '{r}': {why}; fix the pattern")
+            })
         })
         .transpose()
 }

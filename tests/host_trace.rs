@@ -1,0 +1,263 @@
+//! The tracer on the machine the tests run on (the build machine allows only
+//! tracepoint programs): it must pick a backend that works, say why in one
+//! line, and record real packets crossing a veth pair between two namespaces
+//! this test creates. Bad input must fail in one line before anything attaches.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vrft_tui::record::Recording;
+use vrft_ui::event::{flags, Kind};
+use vrft_ui::model::Model;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vrft-tui");
+
+fn require_root() {
+    // SAFETY: geteuid cannot fail.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "these tests attach BPF programs and create network namespaces: run them as root"
+    );
+}
+
+fn sh(cmd: &str) {
+    let st = Command::new("sh").arg("-c").arg(cmd).status().expect("sh");
+    assert!(st.success(), "failed: {cmd}");
+}
+
+/// Two namespaces joined by a veth pair, removed on drop.
+struct VethPair {
+    a: String,
+    b: String,
+}
+
+impl VethPair {
+    fn new(tag: &str) -> VethPair {
+        let (a, b) = (
+            format!("vrft{tag}a{}", std::process::id()),
+            format!("vrft{tag}b{}", std::process::id()),
+        );
+        sh(&format!(
+            "ip netns add {a} && ip netns add {b} && \
+             ip -n {a} link add eth0 type veth peer name eth0 netns {b} && \
+             ip -n {a} addr add 10.77.0.1/24 dev eth0 && ip -n {b} addr add 10.77.0.2/24 dev eth0 && \
+             ip -n {a} link set eth0 up && ip -n {b} link set eth0 up && ip -n {a} link set lo up && \
+             ip -n {b} link set lo up"
+        ));
+        VethPair { a, b }
+    }
+
+    fn ping(&self, count: u32) {
+        sh(&format!(
+            "ip netns exec {} ping -q -c {count} -i 0.1 -W 2 10.77.0.2 >/dev/null",
+            self.a
+        ));
+    }
+
+    fn netns_inode(&self, name: &str) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/run/netns/{name}"))
+            .expect("netns file")
+            .ino() as u32
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
+    }
+}
+
+fn out_file(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("vrft-host-{}-{name}", std::process::id()))
+}
+
+/// Starts `vrft-tui record` and waits until it says it is armed.
+fn start_record(out: &PathBuf, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["record", "-o"])
+        .arg(out)
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vrft-tui");
+    let mut err = child.stderr.take().unwrap();
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buf = [0u8; 256];
+    while !text.contains("armed:") {
+        assert!(Instant::now() < deadline, "not armed after 60 s:\n{text}");
+        let n = err.read(&mut buf).unwrap();
+        assert!(n > 0, "vrft-tui record exited before arming:\n{text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    (child, text)
+}
+
+fn stop(mut child: Child) {
+    // SAFETY: plain kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let st = child.wait().unwrap();
+    assert!(st.success(), "vrft-tui record failed after Ctrl-C: {st}");
+}
+
+#[test]
+fn records_real_packets_across_a_veth_pair() {
+    require_root();
+    let veth = VethPair::new("r");
+    let out = out_file("veth.vrft");
+    let (child, err) = start_record(&out, &[]);
+    let backend_line = err.lines().next().unwrap();
+    assert!(
+        backend_line.starts_with("backend: "),
+        "first line names the backend: {err}"
+    );
+    if !backend_line.starts_with("backend: fentry") {
+        // A fallback says why each better backend was refused.
+        assert!(backend_line.contains("fentry refused: "), "{backend_line}");
+    }
+    veth.ping(5);
+    stop(child);
+
+    let rec = Recording::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let trailer = rec.trailer.as_ref().expect("trailer written at the end");
+    assert_eq!(trailer.stats.lost, 0, "ring buffer losses at 10 packets/s");
+    let names: Vec<&str> = rec
+        .header
+        .info
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    let (ns_a, ns_b) = (veth.netns_inode(&veth.a), veth.netns_inode(&veth.b));
+
+    let mut model = Model::new();
+    model.ingest(&rec.events);
+    model.finish();
+    // ICMP echo requests: queued on a's eth0 (98 bytes at L2), received in b.
+    let requests: Vec<_> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            let seq: Vec<(&str, u32)> = p
+                .nodes
+                .iter()
+                .map(|n| (names[n.func as usize], p.dev(n).0))
+                .collect();
+            let queued = seq
+                .iter()
+                .position(|&(f, ns)| f.ends_with("net_dev_queue") && ns == ns_a);
+            let received = seq
+                .iter()
+                .rposition(|&(f, ns)| f.ends_with("netif_receive_skb") && ns == ns_b);
+            matches!((queued, received), (Some(q), Some(r)) if q < r)
+        })
+        .collect();
+    // Echo replies cross the other way, so each direction shows once per ping.
+    assert!(
+        requests.len() >= 5,
+        "{} packets went a -> b, want the 5 pings",
+        requests.len()
+    );
+    for p in &requests {
+        assert!(
+            p.nodes[0].has(flags::FIRST_SEEN),
+            "packet {} starts where the filter first saw it",
+            p.id
+        );
+    }
+    let first_seen = rec
+        .events
+        .iter()
+        .filter(|e| e.flags & flags::FIRST_SEEN != 0)
+        .count();
+    assert_eq!(
+        first_seen,
+        model.packets().len(),
+        "one FIRST_SEEN per packet id"
+    );
+    if rec.header.info.backend == "tracepoint" {
+        assert!(
+            rec.events.iter().all(|e| e.kind == Kind::Tracepoint),
+            "the tracepoint backend has flat trees"
+        );
+    }
+}
+
+fn one_line_error(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(!out.status.success(), "{args:?} should fail");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: one line, got:\n{err}"
+    );
+    assert!(err.starts_with("vrft-tui: "), "{err}");
+    err
+}
+
+#[test]
+fn bad_input_fails_in_one_line_before_attaching() {
+    require_root();
+    let out = out_file("bad.vrft");
+    let o = out.to_str().unwrap();
+    assert!(one_line_error(&["record", "-o", o, "--funcs", "("]).contains("invalid --funcs regex"));
+    assert!(one_line_error(&["record", "-o", o, "--ring-size", "0"]).contains("--ring-size"));
+    assert!(
+        one_line_error(&["record", "-o", o, "--funcs", "^no_such_function$"])
+            .contains("vrft-tui list")
+    );
+    std::fs::write(&out, b"not a recording at all").unwrap();
+    assert!(one_line_error(&["dump", o]).contains("not a vrft-tui recording"));
+    std::fs::remove_file(&out).unwrap();
+    let err = one_line_error(&["dump", "/nonexistent/x.vrft"]);
+    assert!(err.contains("cannot open the recording"), "{err}");
+}
+
+#[test]
+fn forced_backend_that_the_kernel_refuses_says_so() {
+    require_root();
+    let out = out_file("forced.vrft");
+    let o = out.to_str().unwrap();
+    let run = Command::new(BIN)
+        .args(["record", "-o", o, "--backend", "fentry", "--duration", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    if run.status.success() {
+        // This kernel allows fentry: then it must have been used.
+        assert!(err.starts_with("backend: fentry"), "{err}");
+    } else {
+        assert!(err.contains("the fentry backend failed"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+fn not_root_is_one_clear_line() {
+    require_root();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "record",
+            "-o",
+            "/tmp/x.vrft",
+        ])
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
+}
