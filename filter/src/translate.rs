@@ -250,7 +250,8 @@ fn load_size(code: u16) -> Option<(u8, u64)> {
 
 /// A = the big-endian `bytes`-byte value at `base + off`.
 fn load(em: &mut Emitter, size: u8, bytes: u64, base: u8, off: i16, buffer: Buffer) {
-    let aligned = base == PKT && off as u64 % bytes == 0;
+    // bytes is 2 or 4, and the stack buffer is 8-byte aligned.
+    let aligned = base == PKT && off & (bytes as i16 - 1) == 0;
     if bytes == 1 || buffer == Buffer::MapValue || aligned {
         em.push(EbpfInsn::ldx(size, A, base, off));
         if bytes > 1 {

@@ -135,21 +135,16 @@ fn corpus_opcodes_are_all_covered() {
     );
 }
 
-/// Every corpus expression, compiled and translated once for both starts and every config.
-fn translated() -> &'static Vec<(
-    String,
-    Start,
-    Vec<CbpfInsn>,
-    Vec<(TranslateOptions, Vec<EbpfInsn>)>,
-)> {
-    static CELL: OnceLock<
-        Vec<(
-            String,
-            Start,
-            Vec<CbpfInsn>,
-            Vec<(TranslateOptions, Vec<EbpfInsn>)>,
-        )>,
-    > = OnceLock::new();
+/// One corpus expression compiled for one start and translated for every config.
+struct Translated {
+    expr: &'static str,
+    start: Start,
+    cbpf: Vec<CbpfInsn>,
+    progs: Vec<(TranslateOptions, Vec<EbpfInsn>)>,
+}
+
+fn translated() -> &'static [Translated] {
+    static CELL: OnceLock<Vec<Translated>> = OnceLock::new();
     CELL.get_or_init(|| {
         let mut v = Vec::new();
         for &expr in CORPUS {
@@ -161,7 +156,12 @@ fn translated() -> &'static Vec<(
                     .iter()
                     .map(|o| (*o, translate(&cbpf, o).unwrap()))
                     .collect();
-                v.push((expr.to_string(), start, cbpf, progs));
+                v.push(Translated {
+                    expr,
+                    start,
+                    cbpf,
+                    progs,
+                });
             }
         }
         v
@@ -190,15 +190,15 @@ proptest! {
             pkt[at % n] = byte;
         }
         pkt.truncate(cut);
-        for (expr, s, cbpf, progs) in translated().iter().filter(|t| t.1 == start) {
-            for (opts, prog) in progs {
+        for t in translated().iter().filter(|t| t.start == start) {
+            for (opts, prog) in &t.progs {
                 let valid = &pkt[..pkt.len().min(opts.cap as usize)];
                 let want = match opts.wire_len {
-                    WireLen::ValidBytes => libpcap_run(cbpf, valid, valid.len() as u32),
-                    WireLen::R3 => libpcap_run(cbpf, valid, pkt.len() as u32),
+                    WireLen::ValidBytes => libpcap_run(&t.cbpf, valid, valid.len() as u32),
+                    WireLen::R3 => libpcap_run(&t.cbpf, valid, pkt.len() as u32),
                 };
                 let got = ebpf_run(prog, &pkt, opts.cap, pkt.len() as u32);
-                prop_assert_eq!(got, want, "'{}' {:?} {:?} on {:02x?}", expr, s, opts, pkt);
+                prop_assert_eq!(got, want, "'{}' {:?} {:?} on {:02x?}", t.expr, start, opts, pkt);
             }
         }
     }
