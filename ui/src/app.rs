@@ -109,6 +109,10 @@ pub struct App {
     probe_order: Vec<u32>,
 
     latency: Option<Latency>,
+    /// The shown packets changed since `latency` was computed.
+    latency_stale: bool,
+    /// Frames drawn since `latency` was computed: a stale one is redone at most once a second.
+    latency_age: u32,
     latency_bounds: Vec<Option<(bool, u8)>>,
 
     /// Rows of the list and tree panes visible in the last frame (for PgUp/PgDn).
@@ -149,6 +153,8 @@ impl App {
             probe_offset: 0,
             probe_order: Vec::new(),
             latency: None,
+            latency_stale: false,
+            latency_age: 0,
             latency_bounds,
             page: 10,
             areas: Areas::default(),
@@ -186,7 +192,7 @@ impl App {
                 _ => {}
             }
         }
-        self.latency = None;
+        self.latency_stale = true;
         if self.follow {
             self.sel = self.shown.len().saturating_sub(1);
         } else {
@@ -345,9 +351,13 @@ impl App {
         }
     }
 
-    /// Latency over the shown packets, recomputed after the list changed.
+    /// Latency over the shown packets; while packets stream in it lags by up to 30 frames,
+    /// since a recompute over 100,000 packets costs tens of milliseconds.
     pub fn latency(&mut self) -> &Latency {
-        if self.latency.is_none() {
+        self.latency_age = self.latency_age.saturating_add(1);
+        if self.latency.is_none() || (self.latency_stale && self.latency_age >= 30) {
+            self.latency_stale = false;
+            self.latency_age = 0;
             let packets = self.shown.iter().map(|&s| self.model.packet(s));
             self.latency = Some(latency::compute(packets, &self.latency_bounds));
         }

@@ -242,7 +242,7 @@ pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
         p.first_ts as f64 / 1e9,
         p.cpu,
         dev_path(p, info),
-        p.flow.map_or("-".to_string(), |f| f.to_string()),
+        p.flow.as_ref().map_or("-".to_string(), |f| f.to_string()),
         p.nodes.len(),
         human_ns(p.duration())
     );

@@ -198,7 +198,7 @@ impl Query {
     }
 
     fn term(t: &Term, p: &Packet, info: &SessionInfo) -> bool {
-        let flow = p.flow;
+        let flow = p.flow.as_deref();
         match t {
             Term::Iface(name) => p.devs.iter().any(|&(ns, ifi)| {
                 ifi != 0 && (info.ifname(ns, ifi) == *name || ifi.to_string() == *name)

@@ -137,3 +137,12 @@ fn long_durations_keep_microseconds() {
 fn a_node_is_48_bytes() {
     assert_eq!(std::mem::size_of::<vrft_ui::model::Node>(), 48);
 }
+
+#[test]
+fn a_packet_header_is_small() {
+    assert!(
+        std::mem::size_of::<Packet>() <= 104,
+        "{}",
+        std::mem::size_of::<Packet>()
+    );
+}

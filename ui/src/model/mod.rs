@@ -135,6 +135,9 @@ impl Model {
                         let p = &mut self.packets[slot as usize];
                         p.nodes[fr.node as usize].set_exit(ev.ts_ns, ev.ret, ev.flags);
                         p.open -= 1;
+                        if p.open == 0 && p.flags & flags::FREED != 0 {
+                            p.shrink();
+                        }
                     }
                     None => {
                         let parent = innermost(stack, slot);
@@ -160,6 +163,9 @@ impl Model {
                     self.touched.push(fr.slot);
                 }
             }
+        }
+        for p in &mut self.packets {
+            p.shrink();
         }
         self.finished = true;
     }

@@ -104,7 +104,8 @@ pub struct Packet {
     pub open: u32,
     /// Calls with only one half seen (see [`Node::is_broken`]).
     pub broken: u32,
-    pub flow: Option<Flow>,
+    /// Boxed: most packets never get one, and the box keeps `Packet` small.
+    pub flow: Option<Box<Flow>>,
     /// Devices in order of first appearance: (netns inode, ifindex); `Node::dev` indexes this.
     pub devs: Vec<(u32, u32)>,
     /// Calls in arrival order; a parent always precedes its children.
@@ -144,6 +145,12 @@ impl Packet {
 
     pub fn dev(&self, node: &Node) -> (u32, u32) {
         self.devs[node.dev as usize]
+    }
+
+    /// Drops spare capacity once the packet is over (freed, or the stream ended).
+    pub(crate) fn shrink(&mut self) {
+        self.nodes.shrink_to_fit();
+        self.devs.shrink_to_fit();
     }
 
     pub(crate) fn intern_dev(&mut self, netns: u32, ifindex: u32) -> u16 {

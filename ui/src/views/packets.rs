@@ -63,7 +63,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 Cell::from(p.cpu.to_string()),
                 Cell::from(dev_path(p, &app.info)),
                 Cell::from(netns),
-                Cell::from(p.flow.map_or("-".to_string(), |fl| fl.to_string())),
+                Cell::from(p.flow.as_ref().map_or("-".to_string(), |fl| fl.to_string())),
                 Cell::from(p.nodes.len().to_string()),
                 Cell::from(human_ns(p.duration())),
                 Cell::from(Line::from(mark)),
