@@ -53,8 +53,16 @@ pub struct ListArgs {
 
 pub fn run(args: &ListArgs) -> Result<()> {
     let filter = match &args.regex {
-        Some(re) => Some(Regex::new(re).with_context(|| {
-            format!("invalid REGEX {re:?}; use Rust regex syntax, e.g. '^tcp_'")
+        Some(re) => Some(Regex::new(re).map_err(|e| {
+            // The regex crate draws a multi-line diagram; its last line says what is wrong.
+            let text = e.to_string();
+            let what = text
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_string();
+            anyhow::anyhow!("invalid REGEX {re:?}: {what}; use Rust regex syntax, e.g. '^tcp_v4'")
         })?),
         None => None,
     };

@@ -1,0 +1,225 @@
+//! Finding the functions that take a `struct sk_buff *`, and the kind of each
+//! argument and of the return value.
+
+use std::collections::{HashMap, HashSet};
+
+use btf_rs::{BtfType, Type};
+use serde::Serialize;
+
+use crate::source::BtfObject;
+
+/// What an argument or return value is, after seeing through const, volatile,
+/// restrict, typedef and type tags. This is what the trampoline cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Void,
+    Int,
+    Enum,
+    Ptr,
+    Float,
+    /// A struct passed or returned by value.
+    Struct,
+    /// A union passed or returned by value.
+    Union,
+    /// Anything BTF allows that a C function cannot pass (array, function, forward declaration).
+    Other,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Void => "void",
+            Kind::Int => "int",
+            Kind::Enum => "enum",
+            Kind::Ptr => "ptr",
+            Kind::Float => "float",
+            Kind::Struct => "struct",
+            Kind::Union => "union",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// How a parameter refers to `struct sk_buff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SkbRef {
+    /// `struct sk_buff *`, possibly const/volatile/typedef'd: what we trace.
+    Ptr,
+    /// `struct sk_buff **`: reported, but the tracer cannot read the packet from it.
+    PtrPtr,
+}
+
+/// A FUNC that takes an skb, before traceability is decided.
+pub(crate) struct Candidate {
+    pub name: String,
+    pub btf_id: u32,
+    /// First `struct sk_buff *` parameter, or the first `struct sk_buff **` if there is none.
+    pub skb_arg: usize,
+    pub skb_ref: SkbRef,
+    pub args: Vec<Kind>,
+    pub ret: Kind,
+    pub variadic: bool,
+    /// False for the second and later FUNCs of this name in the same object.
+    pub first_of_name: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Class {
+    Kind(Kind),
+    Skb(SkbRef),
+}
+
+/// Modifier and typedef chains longer than this are treated as corrupt (a loop).
+const MAX_CHAIN: usize = 32;
+
+struct Resolver<'a> {
+    obj: &'a BtfObject,
+    skb_ids: Vec<u32>,
+    memo: HashMap<u32, Class>,
+}
+
+impl Resolver<'_> {
+    fn ty(&self, id: u32) -> Result<Type, String> {
+        self.obj
+            .btf
+            .resolve_type_by_id(id)
+            .map_err(|e| format!("type {id}: {e}"))
+    }
+
+    /// Follows const/volatile/restrict/typedef/type-tag to the underlying type.
+    fn strip(&self, mut id: u32) -> Result<(u32, Type), String> {
+        for _ in 0..MAX_CHAIN {
+            let ty = self.ty(id)?;
+            match &ty {
+                Type::Const(t) | Type::Volatile(t) | Type::Restrict(t) => id = next(t, id)?,
+                Type::Typedef(t) => id = next(t, id)?,
+                Type::TypeTag(t) => id = next(t, id)?,
+                _ => return Ok((id, ty)),
+            }
+        }
+        Err(format!(
+            "type {id}: modifier chain longer than {MAX_CHAIN} (loop?)"
+        ))
+    }
+
+    fn classify(&mut self, id: u32) -> Result<Class, String> {
+        if let Some(c) = self.memo.get(&id) {
+            return Ok(*c);
+        }
+        let (_, ty) = self.strip(id)?;
+        let class = match &ty {
+            Type::Void => Class::Kind(Kind::Void),
+            Type::Int(_) => Class::Kind(Kind::Int),
+            Type::Enum(_) | Type::Enum64(_) => Class::Kind(Kind::Enum),
+            Type::Float(_) => Class::Kind(Kind::Float),
+            Type::Struct(_) => Class::Kind(Kind::Struct),
+            Type::Union(_) => Class::Kind(Kind::Union),
+            Type::Ptr(p) => {
+                let (target, ty) = self.strip(next(p, id)?)?;
+                if self.skb_ids.contains(&target) {
+                    Class::Skb(SkbRef::Ptr)
+                } else if let Type::Ptr(pp) = &ty {
+                    let (target, _) = self.strip(next(pp, id)?)?;
+                    if self.skb_ids.contains(&target) {
+                        Class::Skb(SkbRef::PtrPtr)
+                    } else {
+                        Class::Kind(Kind::Ptr)
+                    }
+                } else {
+                    Class::Kind(Kind::Ptr)
+                }
+            }
+            _ => Class::Kind(Kind::Other),
+        };
+        self.memo.insert(id, class);
+        Ok(class)
+    }
+}
+
+fn next(t: &dyn BtfType, id: u32) -> Result<u32, String> {
+    t.get_type_id()
+        .ok_or_else(|| format!("type {id}: reference without a target"))
+}
+
+/// Every FUNC defined in `obj` (not its base) with an skb pointer parameter.
+/// An error here means the BTF is internally inconsistent (dangling ids, loops).
+pub(crate) fn find(obj: &BtfObject) -> Result<Vec<Candidate>, String> {
+    let skb_ids = obj
+        .btf
+        .resolve_ids_by_name("sk_buff")
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|&id| {
+            matches!(
+                obj.btf.resolve_type_by_id(id),
+                Ok(Type::Struct(_) | Type::Fwd(_))
+            )
+        })
+        .collect();
+    let mut r = Resolver {
+        obj,
+        skb_ids,
+        memo: HashMap::new(),
+    };
+    let mut found = Vec::new();
+    let mut seen_names = HashSet::new();
+    let (first, last) = obj.own_id_range();
+    for btf_id in first..=last {
+        let Type::Func(func) = r.ty(btf_id)? else {
+            continue;
+        };
+        // BTF deduplicates its strings, so FUNCs of one name share a name offset.
+        let first_of_name = seen_names.insert(func.get_name_offset());
+        let Type::FuncProto(proto) = r.ty(next(&func, btf_id)?)? else {
+            return Err(format!("FUNC {btf_id} does not point to a FUNC_PROTO"));
+        };
+        let mut args = Vec::with_capacity(proto.parameters.len());
+        let mut skb: Option<(usize, SkbRef)> = None;
+        let mut variadic = false;
+        for p in &proto.parameters {
+            if p.is_variadic() {
+                variadic = true;
+                continue;
+            }
+            let class = r.classify(next(p, btf_id)?)?;
+            let kind = match class {
+                Class::Kind(k) => k,
+                Class::Skb(s) => {
+                    // Prefer the first direct pointer; fall back to the first `**`.
+                    match skb {
+                        None | Some((_, SkbRef::PtrPtr)) if s == SkbRef::Ptr => {
+                            skb = Some((args.len(), s))
+                        }
+                        None => skb = Some((args.len(), s)),
+                        _ => {}
+                    }
+                    Kind::Ptr
+                }
+            };
+            args.push(kind);
+        }
+        let Some((skb_arg, skb_ref)) = skb else {
+            continue;
+        };
+        let ret = match r.classify(proto.return_type_id())? {
+            Class::Kind(k) => k,
+            Class::Skb(_) => Kind::Ptr,
+        };
+        let name = obj
+            .btf
+            .resolve_name(&func)
+            .map_err(|e| format!("FUNC {btf_id}: {e}"))?;
+        found.push(Candidate {
+            name,
+            btf_id,
+            skb_arg,
+            skb_ref,
+            args,
+            ret,
+            variadic,
+            first_of_name,
+        });
+    }
+    Ok(found)
+}
