@@ -100,6 +100,7 @@ fn event_loop(
     let mut stream_open = true;
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
+    let mut last_stats: Option<(Instant, u64)> = None;
     loop {
         // Keys first: everything the terminal has queued, without waiting.
         while term::poll(Duration::ZERO)? {
@@ -136,7 +137,18 @@ fn event_loop(
                 pending = Some(Pending { at: end, ..p });
             }
         }
-        while let Ok(s) = stats.try_recv() {
+        while let Ok(mut s) = stats.try_recv() {
+            // Producers that only count events get the rate computed here.
+            let now = Instant::now();
+            if s.events_per_sec == 0.0 {
+                if let Some((t, n)) = last_stats {
+                    let secs = now.duration_since(t).as_secs_f64();
+                    if secs > 0.0 {
+                        s.events_per_sec = s.events.saturating_sub(n) as f64 / secs;
+                    }
+                }
+            }
+            last_stats = Some((now, s.events));
             app.set_stats(s);
             dirty = true;
         }
