@@ -139,10 +139,7 @@ fn a_node_is_48_bytes() {
 }
 
 #[test]
-fn a_packet_header_is_small() {
-    assert!(
-        std::mem::size_of::<Packet>() <= 104,
-        "{}",
-        std::mem::size_of::<Packet>()
-    );
+fn a_packet_header_is_96_bytes() {
+    // docs/BENCHMARKS.md counts on this.
+    assert_eq!(std::mem::size_of::<Packet>(), 96);
 }
