@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use regex::Regex;
 use serde_json::json;
-use vrft_btf::{Check, Function, Scan, ScanOptions, SymbolSource, Traceability};
+use vrft_btf::{Check, Checks, Function, Scan, ScanOptions, Traceability};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -70,12 +70,11 @@ pub fn run(args: &ListArgs) -> Result<()> {
     if let Some(btf) = &args.btf {
         opts.vmlinux = btf.clone();
         opts.modules_dir = None;
-        opts.filter_functions = SymbolSource::Skip;
-        opts.kallsyms = SymbolSource::Skip;
+        opts.checks = Checks::none(opts.checks.max_args);
     }
     opts.module_files = args.module_btf.clone();
     if let Some(n) = args.max_args {
-        opts.max_args = n;
+        opts.checks.max_args = n;
     }
     let scan = vrft_btf::scan(&opts)?;
 

@@ -34,6 +34,24 @@ pub struct ScanOptions {
     /// More module BTF: raw split blobs or `.ko` files. One of these replaces a
     /// loaded module of the same name.
     pub module_files: Vec<PathBuf>,
+    pub checks: Checks,
+}
+
+impl ScanOptions {
+    /// The running kernel: its sysfs BTF, loaded modules and symbol lists.
+    pub fn system() -> Self {
+        ScanOptions {
+            vmlinux: PathBuf::from(SYSFS_BTF_DIR).join(VMLINUX),
+            modules_dir: Some(PathBuf::from(SYSFS_BTF_DIR)),
+            module_files: Vec::new(),
+            checks: Checks::system(),
+        }
+    }
+}
+
+/// What the functions found are checked against.
+#[derive(Clone, Debug)]
+pub struct Checks {
     /// `available_filter_functions`: functions ftrace can patch.
     pub filter_functions: SymbolSource,
     /// `/proc/kallsyms`: which functions have an address, and how many.
@@ -42,19 +60,25 @@ pub struct ScanOptions {
     pub max_args: usize,
 }
 
-impl ScanOptions {
-    /// The running kernel: its sysfs BTF, loaded modules and symbol lists.
+impl Checks {
+    /// The running kernel's lists and trampoline limit.
     pub fn system() -> Self {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-        ScanOptions {
-            vmlinux: PathBuf::from(SYSFS_BTF_DIR).join(VMLINUX),
-            modules_dir: Some(PathBuf::from(SYSFS_BTF_DIR)),
-            module_files: Vec::new(),
+        Checks {
             filter_functions: SymbolSource::Files(
                 FILTER_FUNCTIONS_PATHS.iter().map(PathBuf::from).collect(),
             ),
             kallsyms: SymbolSource::Files(vec![PathBuf::from(KALLSYMS_PATH)]),
             max_args: default_max_args(&release),
+        }
+    }
+
+    /// No symbol lists (BTF of another kernel), the given trampoline limit.
+    pub fn none(max_args: usize) -> Self {
+        Checks {
+            filter_functions: SymbolSource::Skip,
+            kallsyms: SymbolSource::Skip,
+            max_args,
         }
     }
 }
@@ -141,23 +165,71 @@ pub fn scan(opts: &ScanOptions) -> Result<Scan> {
     // Reading /proc/kallsyms costs the kernel tens of milliseconds: let it run
     // while the BTF is parsed and walked.
     let (filter_text, kallsyms_text, found) = std::thread::scope(|s| {
-        let filter = s.spawn(|| symbols::read(&opts.filter_functions));
-        let kallsyms = s.spawn(|| symbols::read(&opts.kallsyms));
-        let found = find_all(&opts.vmlinux, module_paths.into_values().collect());
-        let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
-            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-        };
+        let filter = s.spawn(|| symbols::read(&opts.checks.filter_functions));
+        let kallsyms = s.spawn(|| symbols::read(&opts.checks.kallsyms));
+        let found = BtfObject::vmlinux_from_file(&opts.vmlinux).and_then(|vmlinux| {
+            let modules = load_modules(module_paths.into_values().collect(), &vmlinux)?;
+            find_all(std::iter::once(&vmlinux).chain(&modules))
+        });
         (join(filter), join(kallsyms), found)
     });
-    let (objects, candidates) = found?;
+    Ok(decide_all(
+        found?,
+        &filter_text,
+        &kallsyms_text,
+        opts.checks.max_args,
+    ))
+}
 
+/// [`scan`] over objects already parsed (e.g. to scan one module's BTF alone).
+pub fn scan_objects(objects: &[&BtfObject], checks: &Checks) -> Result<Scan> {
+    let found = find_all(objects.iter().copied())?;
+    let filter_text = symbols::read(&checks.filter_functions);
+    let kallsyms_text = symbols::read(&checks.kallsyms);
+    Ok(decide_all(
+        found,
+        &filter_text,
+        &kallsyms_text,
+        checks.max_args,
+    ))
+}
+
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+type Found = (Vec<ObjectInfo>, Vec<(String, skb::Candidate)>);
+
+/// Collects every object's skb functions, tagged with the object's name.
+fn find_all<'a>(objects: impl Iterator<Item = &'a BtfObject>) -> Result<Found> {
+    let mut infos = Vec::new();
+    let mut candidates = Vec::new();
+    for obj in objects {
+        let found = skb::find(obj).map_err(|detail| obj.inconsistent(detail))?;
+        infos.push(ObjectInfo {
+            name: obj.name.clone(),
+            path: obj.path.clone(),
+            functions: found.len(),
+        });
+        candidates.extend(found.into_iter().map(|c| (obj.name.clone(), c)));
+    }
+    Ok((infos, candidates))
+}
+
+fn decide_all(
+    found: Found,
+    filter_text: &symbols::Text,
+    kallsyms_text: &symbols::Text,
+    max_args: usize,
+) -> Scan {
+    let (objects, candidates) = found;
     let wanted: HashSet<&str> = candidates.iter().map(|(_, c)| c.name.as_str()).collect();
     let (filter_functions, filter_check) =
-        symbols::parse(&filter_text, &wanted, symbols::parse_filter_functions);
+        symbols::parse(filter_text, &wanted, symbols::parse_filter_functions);
     let (kallsyms, kallsyms_check) =
-        symbols::parse(&kallsyms_text, &wanted, symbols::parse_kallsyms);
+        symbols::parse(kallsyms_text, &wanted, symbols::parse_kallsyms);
     let cx = traceability::Context {
-        max_args: opts.max_args,
+        max_args,
         filter_functions: filter_functions.as_ref(),
         kallsyms: kallsyms.as_ref(),
     };
@@ -175,33 +247,13 @@ pub fn scan(opts: &ScanOptions) -> Result<Scan> {
         })
         .collect();
     functions.sort_by(|a, b| (&a.name, &a.module, a.btf_id).cmp(&(&b.name, &b.module, b.btf_id)));
-    Ok(Scan {
+    Scan {
         functions,
         objects,
         filter_functions: filter_check,
         kallsyms: kallsyms_check,
-        max_args: opts.max_args,
-    })
-}
-
-type Found = (Vec<ObjectInfo>, Vec<(String, skb::Candidate)>);
-
-/// Parses every BTF object and collects its skb functions, tagged with the object name.
-fn find_all(vmlinux: &std::path::Path, module_paths: Vec<PathBuf>) -> Result<Found> {
-    let vmlinux = BtfObject::vmlinux_from_file(vmlinux)?;
-    let modules = load_modules(module_paths, &vmlinux)?;
-    let mut objects = Vec::new();
-    let mut candidates = Vec::new();
-    for obj in std::iter::once(&vmlinux).chain(&modules) {
-        let found = skb::find(obj).map_err(|detail| obj.inconsistent(detail))?;
-        objects.push(ObjectInfo {
-            name: obj.name.clone(),
-            path: obj.path.clone(),
-            functions: found.len(),
-        });
-        candidates.extend(found.into_iter().map(|c| (obj.name.clone(), c)));
+        max_args,
     }
-    Ok((objects, candidates))
 }
 
 /// Module BTF blobs are independent once vmlinux is parsed: parse them on all cores.

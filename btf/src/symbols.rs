@@ -112,7 +112,9 @@ fn module_of(field: &str) -> &str {
 }
 
 /// A list's text and where it came from, or why it cannot be had.
-pub(crate) fn read(source: &SymbolSource) -> Result<(Cow<'_, str>, String), String> {
+pub(crate) type Text<'a> = Result<(Cow<'a, str>, String), String>;
+
+pub(crate) fn read(source: &SymbolSource) -> Text<'_> {
     match source {
         SymbolSource::Skip => Err("skipped".to_string()),
         SymbolSource::Text(text) => Ok((Cow::Borrowed(text.as_str()), "given text".to_string())),
@@ -125,7 +127,7 @@ pub(crate) fn read(source: &SymbolSource) -> Result<(Cow<'_, str>, String), Stri
 /// Parses a list that [`read`] returned. An empty list is treated as unknown: it
 /// would otherwise reject every function.
 pub(crate) fn parse<'a>(
-    read: &'a Result<(Cow<'a, str>, String), String>,
+    read: &'a Text<'a>,
     wanted: &'a HashSet<&'a str>,
     parse: fn(&'a str, &'a HashSet<&'a str>) -> Names<'a>,
 ) -> (Option<Names<'a>>, Check) {
