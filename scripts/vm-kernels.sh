@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Fetch the Debian kernels the VM tests boot (tests/vm.rs), into a cache outside the repo.
+#
+# apt packages the VM harness needs (scripts/setup.sh installs them):
+#   qemu-system-x86 busybox-static iproute2 iputils-ping linux-image-amd64 xz-utils
+#
+# Layout, one directory per kernel the harness knows by its short name:
+#   $VRFT_VM_CACHE/kernels/6.1/{vmlinuz,modules}   -> the installed linux-image-amd64 (Debian 6.1)
+#   $VRFT_VM_CACHE/kernels/6.12/{vmlinuz,modules}  -> newest linux-image-6.12.*+deb12-amd64, unpacked
+# `modules` is the kernel's /lib/modules/<release> directory.
+# Idempotent: a kernel already in the cache is left alone. Needs root only for apt-get.
+set -euo pipefail
+
+export PATH=$PATH:/usr/sbin:/sbin # depmod
+cache=${VRFT_VM_CACHE:-/var/cache/vrft-tui/vm}
+mkdir -p "$cache/kernels" "$cache/initramfs"
+# The tests (which need no root) cache initramfs images here, like /tmp.
+chmod 1777 "$cache/initramfs"
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Point $cache/kernels/$1 at a vmlinuz and a modules directory.
+link_kernel() {
+  local dir=$cache/kernels/$1
+  mkdir -p "$dir"
+  ln -sfn "$2" "$dir/vmlinuz"
+  ln -sfn "$3" "$dir/modules"
+  echo "vm-kernels: $1 -> $(basename "$3")"
+}
+
+# Debian 6.1: the distribution kernel installed by linux-image-amd64.
+release61=$(find /lib/modules -maxdepth 1 -name '6.1.*-amd64' -printf '%f\n' | sort -V | tail -n1)
+if [ -z "$release61" ] || [ ! -f "/boot/vmlinuz-$release61" ]; then
+  echo "vm-kernels: no Debian 6.1 kernel installed; installing linux-image-amd64"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-image-amd64 >/dev/null
+  release61=$(find /lib/modules -maxdepth 1 -name '6.1.*-amd64' -printf '%f\n' | sort -V | tail -n1)
+fi
+link_kernel 6.1 "/boot/vmlinuz-$release61" "/lib/modules/$release61"
+
+# Debian 6.12: newest signed image for bookworm, downloaded and unpacked (not installed).
+if [ ! -e "$cache/kernels/6.12/modules/modules.dep" ]; then
+  newest_612() {
+    apt-cache search --names-only '^linux-image-6\.12\..*\+deb12-amd64$' | cut -d' ' -f1 | sort -V | tail -n1
+  }
+  pkg=$(newest_612)
+  if [ -z "$pkg" ]; then
+    as_root apt-get update -qq
+    pkg=$(newest_612)
+  fi
+  [ -n "$pkg" ] || { echo "vm-kernels: apt knows no linux-image-6.12.*+deb12-amd64 package" >&2; exit 1; }
+  echo "vm-kernels: fetching $pkg"
+  tmp=$(mktemp -d "$cache/fetch.XXXXXX")
+  chmod 777 "$tmp" # apt-get download writes as user _apt where it can
+  (cd "$tmp" && apt-get download -qq "$pkg")
+  root=$cache/kernels/6.12/root
+  rm -rf "$root"
+  mkdir -p "$root"
+  dpkg-deb -x "$tmp"/*.deb "$root"
+  rm -rf "$tmp"
+  release=${pkg#linux-image-}
+  # The package ships no modules.dep (installing it would run depmod); make one.
+  depmod -b "$root" "$release"
+  link_kernel 6.12 "$root/boot/vmlinuz-$release" "$root/lib/modules/$release"
+else
+  echo "vm-kernels: 6.12 -> $(basename "$(readlink "$cache/kernels/6.12/modules")") (cached)"
+fi
