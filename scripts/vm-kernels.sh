@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Fetch the Debian kernels the VM tests boot (tests/vm.rs), into a cache outside the repo.
 #
-# apt packages the VM harness needs (scripts/setup.sh installs them):
-#   qemu-system-x86 busybox-static iproute2 iputils-ping linux-image-amd64 xz-utils
+# Also installs what the VM harness needs from apt, if missing: QEMU; busybox, ip and ping for the
+# guest; the 6.1 kernel; xz (the 6.12 modules are compressed); depmod (kmod); strip (binutils).
 #
 # Layout, one directory per kernel the harness knows by its short name:
 #   $VRFT_VM_CACHE/kernels/6.1/{vmlinuz,modules}   -> the installed linux-image-amd64 (Debian 6.1)
 #   $VRFT_VM_CACHE/kernels/6.12/{vmlinuz,modules}  -> newest linux-image-6.12.*+deb12-amd64, unpacked
 # `modules` is the kernel's /lib/modules/<release> directory.
-# Idempotent: a kernel already in the cache is left alone. Needs root only for apt-get.
+# Idempotent: a kernel already in the cache is left alone. Root (or sudo) for apt-get and the default cache.
 set -euo pipefail
 
 export PATH=$PATH:/usr/sbin:/sbin # depmod
@@ -27,14 +27,23 @@ link_kernel() {
   echo "vm-kernels: $1 -> $(basename "$3")"
 }
 
+packages=(qemu-system-x86 busybox-static iproute2 iputils-ping linux-image-amd64 xz-utils kmod binutils)
+want=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || want+=("$p")
+done
+if [ ${#want[@]} -gt 0 ]; then
+  echo "vm-kernels: installing ${want[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null
+fi
+
 # Debian 6.1: the distribution kernel installed by linux-image-amd64.
 release61=$(find /lib/modules -maxdepth 1 -name '6.1.*-amd64' -printf '%f\n' | sort -V | tail -n1)
-if [ -z "$release61" ] || [ ! -f "/boot/vmlinuz-$release61" ]; then
-  echo "vm-kernels: no Debian 6.1 kernel installed; installing linux-image-amd64"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-image-amd64 >/dev/null
-  release61=$(find /lib/modules -maxdepth 1 -name '6.1.*-amd64' -printf '%f\n' | sort -V | tail -n1)
-fi
+[ -n "$release61" ] && [ -f "/boot/vmlinuz-$release61" ] || {
+  echo "vm-kernels: linux-image-amd64 is installed but no 6.1 kernel is in /boot" >&2
+  exit 1
+}
 link_kernel 6.1 "/boot/vmlinuz-$release61" "/lib/modules/$release61"
 
 # Debian 6.12: newest signed image for bookworm, downloaded and unpacked (not installed).
