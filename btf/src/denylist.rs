@@ -70,3 +70,16 @@ pub fn reason(name: &str) -> Option<&'static str> {
 pub fn entries() -> &'static [(&'static str, &'static str)] {
     DENYLIST
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_and_prefix_entries() {
+        assert!(reason("__traceiter_net_dev_queue").is_some());
+        assert!(reason("migrate_disable").is_some());
+        assert!(reason("migrate_disable_x").is_none());
+        assert!(reason("ip_rcv").is_none());
+    }
+}

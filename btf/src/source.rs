@@ -258,3 +258,33 @@ fn check_header(data: &[u8]) -> std::result::Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_match_the_kernel() {
+        assert_eq!(
+            module_name(Path::new("/lib/modules/x/kernel/drivers/net/veth.ko")),
+            "veth"
+        );
+        assert_eq!(
+            module_name(Path::new("/sys/kernel/btf/nf_conntrack")),
+            "nf_conntrack"
+        );
+        assert_eq!(module_name(Path::new("snd-hda-intel.ko")), "snd_hda_intel");
+    }
+
+    #[test]
+    fn header_must_fit_the_buffer() {
+        let mut hdr = vec![0x9f, 0xeb, 1, 0];
+        for v in [24u32, 0, 4, 4, 1] {
+            hdr.extend_from_slice(&v.to_le_bytes());
+        }
+        hdr.extend_from_slice(&[0; 5]);
+        assert_eq!(check_header(&hdr), Ok(()));
+        hdr.truncate(hdr.len() - 1);
+        assert!(check_header(&hdr).unwrap_err().contains("string section"));
+    }
+}

@@ -167,3 +167,47 @@ fn read_first(paths: &[PathBuf]) -> Result<(String, String), String> {
         .map(|(_, w)| w)
         .unwrap_or_else(|| "no file given".to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kallsyms_counts_text_symbols_per_module() {
+        let text =
+            "ffffffff81000000 T ip_rcv\n0000000000000000 t ip_rcv\nffffffff82000000 D ip_rcv\n\
+                    ffffffffc0000000 t veth_xmit\t[veth]\nbad line\n";
+        let wanted = HashSet::from(["ip_rcv", "veth_xmit"]);
+        let names = parse_kallsyms(text, &wanted);
+        assert_eq!(names.count(VMLINUX, "ip_rcv"), 2);
+        assert_eq!(names.count("veth", "veth_xmit"), 1);
+        assert_eq!(names.count(VMLINUX, "veth_xmit"), 0);
+    }
+
+    #[test]
+    fn filter_functions_skip_invalid_placeholders() {
+        let text = "ip_rcv\n__ftrace_invalid_address___84\nveth_xmit [veth]\n";
+        let wanted = HashSet::from(["ip_rcv", "veth_xmit", "__ftrace_invalid_address___84"]);
+        let names = parse_filter_functions(text, &wanted);
+        assert_eq!(names.count(VMLINUX, "ip_rcv"), 1);
+        assert_eq!(names.count("veth", "veth_xmit"), 1);
+        assert_eq!(names.count(VMLINUX, "__ftrace_invalid_address___84"), 0);
+    }
+
+    #[test]
+    fn unreadable_or_empty_lists_are_unknown() {
+        let wanted = HashSet::new();
+        let source = SymbolSource::Files(vec![PathBuf::from("/nonexistent")]);
+        let missing = read(&source);
+        assert!(matches!(
+            parse(&missing, &wanted, parse_kallsyms),
+            (None, Check::Unknown(_))
+        ));
+        let source = SymbolSource::Text(String::new());
+        let empty = read(&source);
+        assert!(matches!(
+            parse(&empty, &wanted, parse_kallsyms),
+            (None, Check::Unknown(_))
+        ));
+    }
+}

@@ -166,3 +166,27 @@ pub(crate) fn decide(c: &Candidate, module: &str, cx: &Context) -> Traceability 
     };
     reason.map_or(Traceability::Traceable, Traceability::Rejected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trampoline_limit_follows_the_kernel_release() {
+        assert_eq!(default_max_args("6.1.0-56-amd64"), 6);
+        assert_eq!(default_max_args("6.5.13"), 6);
+        assert_eq!(default_max_args("6.6.0"), 12);
+        assert_eq!(default_max_args("6.12.57+deb12-amd64"), 12);
+        assert_eq!(default_max_args("6.18.44-fc-v669\n"), 12);
+        assert_eq!(default_max_args("garbage"), 6);
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let codes: std::collections::HashSet<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), Reason::ALL.len());
+        assert!(codes
+            .iter()
+            .all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
+    }
+}
