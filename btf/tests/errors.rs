@@ -74,7 +74,7 @@ fn missing_module_file_fails_the_scan() {
         module_files: vec![p.clone()],
         checks: Checks::none(12),
     };
-    let e = scan(&opts).err().expect("must fail");
+    let e = scan(&opts).expect_err("must fail");
     one_line(&e, &p, "check the path");
 }
 
