@@ -24,6 +24,8 @@ pub enum Command {
     List(crate::list::ListArgs),
     /// Trace without the UI and write a recording (open it with `replay` or `dump`).
     Record(crate::record_cmd::RecordArgs),
+    /// Browse a recording in the UI (no root needed).
+    Replay(crate::replay::ReplayArgs),
     /// Print a recording's packets as ftrace function_graph call trees.
     Dump(crate::dump::DumpArgs),
     /// Internal: closes inherited probe links in the background after vrft-tui exits.

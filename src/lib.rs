@@ -7,6 +7,7 @@ pub mod list;
 pub mod live;
 pub mod record;
 pub mod record_cmd;
+pub mod replay;
 pub mod signals;
 pub mod trace_args;
 pub mod tracer;

@@ -7,6 +7,7 @@ fn main() {
         Some(Command::List(args)) => vrft_tui::list::run(args),
         Some(Command::Record(args)) => vrft_tui::record_cmd::run(args),
         Some(Command::Dump(args)) => vrft_tui::dump::run(args),
+        Some(Command::Replay(args)) => vrft_tui::replay::run(args),
         Some(Command::ReleaseLinks) => vrft_tui::tracer::release::child_main(),
         None => vrft_tui::live::run(&cli.trace),
     };

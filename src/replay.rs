@@ -1,0 +1,32 @@
+//! `vrft-tui replay`: browse a recording in the UI (no root needed).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::record::Recording;
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A recording made with `vrft-tui record`.
+    pub file: PathBuf,
+}
+
+/// Events per batch handed to the UI, as the live reader would.
+const BATCH: usize = 4096;
+
+pub fn run(args: &ReplayArgs) -> Result<()> {
+    let rec = Recording::read(&args.file)?;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for chunk in rec.events.chunks(BATCH) {
+        tx.send(chunk.to_vec()).expect("receiver alive");
+    }
+    drop(tx); // the stream is complete: the UI opens in replay mode
+    let (stats_tx, stats_rx) = crossbeam_channel::bounded(1);
+    if let Some(t) = &rec.trailer {
+        let _ = stats_tx.send(t.stats.clone());
+    }
+    vrft_ui::run::run(rec.header.info, rx, stats_rx, false).context("terminal")?;
+    Ok(())
+}
