@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use vrft_ui::event::Event;
-use vrft_ui::session::{SessionInfo, Stats};
+use vrft_ui::session::{Interface, SessionInfo, Stats};
 
 const MAGIC: &[u8; 8] = b"VRFTREC\0";
 pub const VERSION: u32 = 1;
@@ -44,6 +44,8 @@ enum Frame {
     Header(Header),
     Events(Vec<Event>),
     Trailer(Trailer),
+    /// Interfaces listed at the end (namespaces made while recording have them too).
+    Interfaces(Vec<Interface>),
 }
 
 /// The writing side of [`Frame`]: same variants in the same order, so the same
@@ -53,6 +55,7 @@ enum FrameRef<'a> {
     Header(&'a Header),
     Events(&'a [Event]),
     Trailer(&'a Trailer),
+    Interfaces(&'a [Interface]),
 }
 
 /// Writes a recording frame by frame, so that a crash leaves a readable prefix.
@@ -89,6 +92,11 @@ impl Writer {
 
     pub fn events(&mut self, events: &[Event]) -> Result<()> {
         self.frame(&FrameRef::Events(events))
+    }
+
+    /// Interface names known at the end, merged into the header's on reading.
+    pub fn interfaces(&mut self, list: &[Interface]) -> Result<()> {
+        self.frame(&FrameRef::Interfaces(list))
     }
 
     /// Writes the trailer and flushes everything to disk.
@@ -128,6 +136,7 @@ impl Recording {
         let mut header = None;
         let mut events = Vec::new();
         let mut trailer = None;
+        let mut interfaces = Vec::new();
         let mut buf = Vec::new();
         loop {
             let mut len = [0u8; 4];
@@ -143,9 +152,20 @@ impl Recording {
                 Frame::Header(_) => bail!("corrupt recording: a second header"),
                 Frame::Events(mut batch) => events.append(&mut batch),
                 Frame::Trailer(t) => trailer = Some(t),
+                Frame::Interfaces(mut list) => interfaces.append(&mut list),
             }
         }
-        let header = header.context("corrupt recording: no header")?;
+        let mut header: Header = header.context("corrupt recording: no header")?;
+        for i in interfaces {
+            if !header
+                .info
+                .interfaces
+                .iter()
+                .any(|h| h.netns == i.netns && h.ifindex == i.ifindex)
+            {
+                header.info.interfaces.push(i);
+            }
+        }
         Ok(Recording {
             header,
             events,

@@ -90,6 +90,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     for batch in events.iter() {
         out.events(&batch)?;
     }
+    out.interfaces(&crate::tracer::interfaces::list())?;
     out.finish(Trailer {
         stats: report.stats.clone(),
         stack_overflows: report.stack_overflows,

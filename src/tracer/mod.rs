@@ -5,6 +5,7 @@
 //! -> crossbeam channel of `Vec<Event>` -> model / recorder.
 
 pub mod fentry;
+pub mod interfaces;
 pub mod kernel_btf;
 pub mod plan;
 pub mod reader;
@@ -292,6 +293,7 @@ impl Tracer {
                     t.info.probes.extend(skipped);
                     t.info.drop_reasons = vmlinux.drop_reasons();
                     t.info.filter = cfg.filter_text.clone();
+                    t.info.interfaces = interfaces::list();
                     let (tx, rx) = crossbeam_channel::bounded(256);
                     let stop = t.stop.clone();
                     let stats = t.reader_stats.clone();
