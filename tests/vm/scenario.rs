@@ -137,8 +137,11 @@ echo "VRFT-BOOTED $(uname -r) $(cut -d' ' -f1 /proc/uptime)"
 run() {
   mkdir -p "/out/$1"
   echo "VRFT-BEGIN $1"
-  OUT="/out/$1" timeout -s KILL "$2" sh -e "/scenarios/$1.sh" </dev/null
+  # Own session and process group, so whatever the script leaves running can be killed after it.
+  OUT="/out/$1" timeout -s KILL "$2" setsid sh -e "/scenarios/$1.sh" </dev/null &
+  wait $!
   rc=$?
+  kill -9 -$! 2>/dev/null
   ip -all netns delete
   echo "VRFT-END $1 $rc $(cut -d' ' -f1 /proc/uptime)"
 }
