@@ -145,7 +145,7 @@ fn next(t: &dyn BtfType, id: u32) -> Result<u32, String> {
 /// Every FUNC defined in `obj` (not its base) with an skb pointer parameter.
 /// An error here means the BTF is internally inconsistent (dangling ids, loops).
 pub(crate) fn find(obj: &BtfObject) -> Result<Vec<Candidate>, String> {
-    let skb_ids = obj
+    let skb_ids: Vec<u32> = obj
         .btf
         .resolve_ids_by_name("sk_buff")
         .map_err(|e| e.to_string())?
@@ -157,20 +157,71 @@ pub(crate) fn find(obj: &BtfObject) -> Result<Vec<Candidate>, String> {
             )
         })
         .collect();
+    // Decoding every type is most of the scan's CPU time: split vmlinux's ~150k
+    // ids across the cores. Module objects are too small to be worth a thread.
+    let (first, last) = obj.own_id_range();
+    let threads = if last - first < PARALLEL_MIN_TYPES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+    };
+    let step = (last - first) / threads + 1;
+    let parts: Vec<Result<Walk, String>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let (lo, hi) = (first + i * step, (first + (i + 1) * step - 1).min(last));
+                let skb_ids = &skb_ids;
+                s.spawn(move || walk(obj, skb_ids, lo, hi))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    // BTF deduplicates its strings, so FUNCs of one name share a name offset: the
+    // first FUNC (lowest id) per offset is the one the kernel resolves the name to.
+    let mut first_ids: HashMap<u32, u32> = HashMap::new();
+    let mut found = Vec::new();
+    for part in parts {
+        let part = part?;
+        for (name_off, id) in part.funcs {
+            first_ids.entry(name_off).or_insert(id);
+        }
+        found.extend(part.candidates);
+    }
+    for (c, name_off) in found.iter_mut() {
+        c.first_of_name = first_ids.get(name_off) == Some(&c.btf_id);
+    }
+    Ok(found.into_iter().map(|(c, _)| c).collect())
+}
+
+const PARALLEL_MIN_TYPES: u32 = 20_000;
+
+/// One id range's findings: its skb candidates with their name offsets, and the
+/// first FUNC id of every name offset it saw.
+struct Walk {
+    candidates: Vec<(Candidate, u32)>,
+    funcs: Vec<(u32, u32)>,
+}
+
+fn walk(obj: &BtfObject, skb_ids: &[u32], first: u32, last: u32) -> Result<Walk, String> {
     let mut r = Resolver {
         obj,
-        skb_ids,
+        skb_ids: skb_ids.to_vec(),
         memo: HashMap::new(),
     };
     let mut found = Vec::new();
     let mut seen_names = HashSet::new();
-    let (first, last) = obj.own_id_range();
+    let mut funcs = Vec::new();
     for btf_id in first..=last {
         let Type::Func(func) = r.ty(btf_id)? else {
             continue;
         };
-        // BTF deduplicates its strings, so FUNCs of one name share a name offset.
-        let first_of_name = seen_names.insert(func.get_name_offset());
+        let name_off = func.get_name_offset().unwrap_or(0);
+        if seen_names.insert(name_off) {
+            funcs.push((name_off, btf_id));
+        }
         let Type::FuncProto(proto) = r.ty(next(&func, btf_id)?)? else {
             return Err(format!("FUNC {btf_id} does not point to a FUNC_PROTO"));
         };
@@ -210,16 +261,22 @@ pub(crate) fn find(obj: &BtfObject) -> Result<Vec<Candidate>, String> {
             .btf
             .resolve_name(&func)
             .map_err(|e| format!("FUNC {btf_id}: {e}"))?;
-        found.push(Candidate {
-            name,
-            btf_id,
-            skb_arg,
-            skb_ref,
-            args,
-            ret,
-            variadic,
-            first_of_name,
-        });
+        found.push((
+            Candidate {
+                name,
+                btf_id,
+                skb_arg,
+                skb_ref,
+                args,
+                ret,
+                variadic,
+                first_of_name: true,
+            },
+            name_off,
+        ));
     }
-    Ok(found)
+    Ok(Walk {
+        candidates: found,
+        funcs,
+    })
 }
