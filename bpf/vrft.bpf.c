@@ -341,17 +341,21 @@ int vrft_fexit(__u64 *ctx)
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
 
+/* The n-th argument register. Every register is loaded at its constant offset
+ * first: left to itself clang folds a switch into one load at ctx + variable,
+ * which the verifier refuses. */
 static __always_inline __u64 kprobe_arg(struct pt_regs *regs, __u32 n)
 {
-	switch (n) {
-	case 0: return PT_REGS_PARM1(regs);
-	case 1: return PT_REGS_PARM2(regs);
-	case 2: return PT_REGS_PARM3(regs);
-	case 3: return PT_REGS_PARM4(regs);
-	case 4: return PT_REGS_PARM5(regs);
-	case 5: return PT_REGS_PARM6(regs);
-	default: return 0;
-	}
+	__u64 a0 = PT_REGS_PARM1(regs), a1 = PT_REGS_PARM2(regs), a2 = PT_REGS_PARM3(regs);
+	__u64 a3 = PT_REGS_PARM4(regs), a4 = PT_REGS_PARM5(regs), a5 = PT_REGS_PARM6(regs);
+
+	barrier_var(a0);
+	barrier_var(a1);
+	barrier_var(a2);
+	barrier_var(a3);
+	barrier_var(a4);
+	barrier_var(a5);
+	return n == 0 ? a0 : n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : n == 5 ? a5 : 0;
 }
 
 SEC("kprobe.session")

@@ -108,12 +108,12 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         report.stack_overflows,
         report.malformed
     );
+    eprintln!("stopped in {:.2} s", stopping.elapsed().as_secs_f64());
     if let Some(pid) = report.release_pid {
         eprintln!(
-            "releasing {} probe links in the background (pid {pid}, log {}); stopped in {:.2} s",
+            "releasing {} probe links in the background (pid {pid}, log {})",
             report.links,
-            crate::tracer::release::log_file().display(),
-            stopping.elapsed().as_secs_f64()
+            crate::tracer::release::log_file().display()
         );
     }
     Ok(())

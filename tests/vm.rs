@@ -4,6 +4,10 @@
 //! first test of a kernel to run boots it, the others wait and read their part of the result.
 //! Invoked as `vm trafgen ...`, this binary is instead the guest's traffic generator.
 
+#[path = "vm/bench.rs"]
+mod bench;
+#[path = "vm/bpf_objects.rs"]
+mod bpf_objects;
 #[path = "vm/initramfs.rs"]
 mod initramfs;
 #[path = "vm/kernel.rs"]
@@ -16,6 +20,8 @@ mod scenario;
 mod testbed;
 #[path = "vm/topology.rs"]
 mod topology;
+#[path = "vm/tracing.rs"]
+mod tracing;
 #[path = "vm/trafgen.rs"]
 mod trafgen;
 
@@ -35,10 +41,20 @@ static BOOT_LOCK: Mutex<()> = Mutex::new(());
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("trafgen") {
+        match argv.get(2).map(String::as_str) {
+            Some("bpf-objects") => std::process::exit(bpf_objects::main()),
+            Some("attach-baseline") => std::process::exit(bench::attach_baseline()),
+            _ => {}
+        }
         std::process::exit(trafgen::main(&argv[2..]));
     }
     let args = Arguments::from_args();
-    let scenarios: Vec<Arc<Scenario>> = testbed::scenarios().into_iter().map(Arc::new).collect();
+    let scenarios: Vec<Arc<Scenario>> = testbed::scenarios()
+        .into_iter()
+        .chain(tracing::scenarios())
+        .chain(bench::scenarios())
+        .map(Arc::new)
+        .collect();
 
     let plans: Vec<Arc<Plan>> = kernel::selected()
         .into_iter()

@@ -434,6 +434,11 @@ impl Tracer {
             .expect("valid template"),
         );
         bar.set_prefix("verifying");
+        // Without a terminal the bar is hidden; scripts and logs get the phases as lines.
+        let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        if plain {
+            eprintln!("verifying {} functions on {threads} threads", targets.len());
+        }
         let loaded = AtomicUsize::new(0);
         let progs = fentry::load_all(
             &entry,
@@ -454,6 +459,13 @@ impl Tracer {
                 bar.finish_and_clear();
                 bail!("{e}");
             }
+        }
+        if interrupted.load(Ordering::Relaxed) {
+            bar.finish_and_clear();
+            bail!("interrupted while verifying; nothing was attached");
+        }
+        if plain {
+            eprintln!("attaching {} functions", targets.len());
         }
         bar.set_position(0);
         bar.set_prefix("attaching");

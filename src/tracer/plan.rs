@@ -70,7 +70,7 @@ impl Selection {
     fn wants(&self, f: &Function) -> bool {
         self.funcs.as_ref().is_none_or(|r| r.is_match(&f.name))
             && !self.exclude.as_ref().is_some_and(|r| r.is_match(&f.name))
-            && (self.modules.is_empty() || self.modules.iter().any(|m| *m == f.module))
+            && (self.modules.is_empty() || self.modules.contains(&f.module))
     }
 }
 

@@ -70,6 +70,8 @@ pub fn in_background(links: Vec<OwnedFd>) -> Result<u32> {
         });
     }
     let child = cmd.spawn().context("cannot start the background release")?;
+    // Written here, not by the child, so that it exists as soon as we return.
+    fs::write(pid_file(), child.id().to_string())?;
     // Our copies of the fds can go now: the child holds the links.
     drop(links);
     Ok(child.id())
@@ -83,11 +85,16 @@ pub fn in_foreground(links: Vec<OwnedFd>) {
         )
         .expect("valid template"),
     );
+    let (n, start) = (links.len(), Instant::now());
     for l in links {
         drop(l);
         bar.inc(1);
     }
     bar.finish_and_clear();
+    eprintln!(
+        "released {n} links in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 /// The `release-links` child: closes the inherited fds and logs progress.
@@ -98,7 +105,6 @@ pub fn child_main() -> Result<()> {
         .filter_map(|s| s.parse().ok())
         .collect();
     fs::create_dir_all(run_dir())?;
-    fs::write(pid_file(), std::process::id().to_string())?;
     let mut log = OpenOptions::new()
         .create(true)
         .append(true)

@@ -1,0 +1,147 @@
+//! Attach/detach benchmarks in the VM (issue 4), run with `VRFT_VM_BENCH=1`:
+//! full fentry/fexit attach and release take minutes under emulation, too long for CI.
+//!
+//! Baseline, measured in the same boot: the plain serial loop, one trivial
+//! program (`r0 = 0; exit`) per fentry and per fexit of every traceable function.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Instant;
+
+use super::scenario::{Outcome, Scenario};
+
+pub fn scenarios() -> Vec<Scenario> {
+    if std::env::var_os("VRFT_VM_BENCH").is_none() {
+        return Vec::new();
+    }
+    vec![bench_attach()]
+}
+
+fn bench_attach() -> Scenario {
+    let script = r#"
+trafgen attach-baseline > "$OUT/baseline.txt"
+t0=$(cut -d' ' -f1 /proc/uptime)
+vrft-tui record -o /tmp/b.vrft --backend fentry --wait-detach --duration 1 2> "$OUT/fentry.txt"
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "total $t0 $t1" >> "$OUT/fentry.txt"
+if [ -e /sys/kernel/btf/vmlinux ] && grep -q bpf_session_cookie /proc/kallsyms; then
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  vrft-tui record -o /tmp/k.vrft --backend kprobe --duration 1 2> "$OUT/kprobe.txt"
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  echo "total $t0 $t1" >> "$OUT/kprobe.txt"
+fi
+"#;
+    Scenario::new("bench_attach", script, |out: &Outcome| {
+        for f in ["baseline.txt", "fentry.txt", "kprobe.txt"] {
+            if let Ok(text) = out.read(f) {
+                eprintln!("[{}] {f}:\n{text}", out.kernel);
+            }
+        }
+        Ok(())
+    })
+    .timeout(3000)
+}
+
+fn load_trivial(
+    attach_type: libbpf_sys::bpf_attach_type,
+    btf_id: u32,
+    obj_fd: i32,
+) -> Result<OwnedFd, i32> {
+    // r0 = 0; exit
+    let insns = [
+        libbpf_sys::bpf_insn {
+            code: 0xb7,
+            _bitfield_align_1: [],
+            _bitfield_1: Default::default(),
+            off: 0,
+            imm: 0,
+        },
+        libbpf_sys::bpf_insn {
+            code: 0x95,
+            _bitfield_align_1: [],
+            _bitfield_1: Default::default(),
+            off: 0,
+            imm: 0,
+        },
+    ];
+    let mut opts = libbpf_sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
+        expected_attach_type: attach_type,
+        attach_btf_id: btf_id,
+        attach_btf_obj_fd: obj_fd as u32,
+        ..Default::default()
+    };
+    // SAFETY: the instructions and options live across the call.
+    let fd = unsafe {
+        libbpf_sys::bpf_prog_load(
+            libbpf_sys::BPF_PROG_TYPE_TRACING,
+            c"base".as_ptr(),
+            c"GPL".as_ptr(),
+            insns.as_ptr(),
+            insns.len() as _,
+            &mut opts,
+        )
+    };
+    // SAFETY: a fresh fd.
+    if fd < 0 {
+        Err(-fd)
+    } else {
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+fn attach(prog: &OwnedFd, attach_type: libbpf_sys::bpf_attach_type) -> Result<OwnedFd, i32> {
+    // SAFETY: a valid program fd; no options.
+    let fd =
+        unsafe { libbpf_sys::bpf_link_create(prog.as_raw_fd(), 0, attach_type, std::ptr::null()) };
+    // SAFETY: a fresh fd.
+    if fd < 0 {
+        Err(-fd)
+    } else {
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// `vm attach-baseline`: the serial loop over every traceable function, timed per phase.
+pub fn attach_baseline() -> i32 {
+    let scan = vrft_btf::scan(&vrft_btf::ScanOptions::system()).expect("BTF scan");
+    let modules = vrft_tui::tracer::kernel_btf::module_btf_fds().expect("module BTF");
+    let targets: Vec<_> = scan.traceable().collect();
+    let obj = |m: &str| modules.get(m).map_or(0, |f| f.as_raw_fd());
+    let (entry, exit) = (libbpf_sys::BPF_TRACE_FENTRY, libbpf_sys::BPF_TRACE_FEXIT);
+
+    let t = Instant::now();
+    let progs: Vec<_> = targets
+        .iter()
+        .map(|f| {
+            let o = obj(&f.module);
+            load_trivial(entry, f.btf_id, o)
+                .and_then(|e| load_trivial(exit, f.btf_id, o).map(|x| (e, x)))
+        })
+        .collect();
+    let load = t.elapsed();
+    let t = Instant::now();
+    let links: Vec<OwnedFd> = progs
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .filter_map(|(e, x)| {
+            let le = attach(e, entry).ok()?;
+            let lx = attach(x, exit).ok()?;
+            Some([le, lx])
+        })
+        .flatten()
+        .collect();
+    let attach_time = t.elapsed();
+    let attached = links.len() / 2;
+    drop(progs);
+    let t = Instant::now();
+    drop(links);
+    let detach = t.elapsed();
+    println!(
+        "baseline: {} candidates, {attached} attached; load {:.1} s, attach {:.1} s, detach {:.1} s",
+        targets.len(),
+        load.as_secs_f64(),
+        attach_time.as_secs_f64(),
+        detach.as_secs_f64()
+    );
+    0
+}
