@@ -89,8 +89,8 @@ pub fn run(args: &ListArgs) -> Result<()> {
     let selected: Vec<&Function> = scan
         .functions
         .iter()
-        .filter(|f| args.module.as_ref().map_or(true, |m| &f.module == m))
-        .filter(|f| filter.as_ref().map_or(true, |re| re.is_match(&f.name)))
+        .filter(|f| args.module.as_ref().is_none_or(|m| &f.module == m))
+        .filter(|f| filter.as_ref().is_none_or(|re| re.is_match(&f.name)))
         .collect();
 
     let mut out = BufWriter::new(io::stdout().lock());
