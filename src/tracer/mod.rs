@@ -633,7 +633,7 @@ impl Tracer {
             stats: self.stats(),
             stack_overflows: self.stats_probe().map_or(0, |p| p.counter(1)),
             malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
-            links: self.probed.len() * 2 + self.links.len(),
+            links: self.probed.len() * 2,
             ..Default::default()
         };
         report.release_pid = self.release_now();
