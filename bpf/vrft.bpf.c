@@ -149,11 +149,174 @@ static __always_inline void count(__u32 which)
 		*c += 1;
 }
 
-/* The packet filter. Matches everything until a filter is given; user space
- * replaces this function's instructions with the translated pcap program. */
-static __noinline int vrft_filter(struct sk_buff *skb)
+/* Filters, fixed before load so that the verifier prunes what is off. */
+const volatile __u32 filter_ifindex;   /* 0: any device */
+const volatile __u32 filter_netns;     /* 0: any namespace */
+const volatile __u8 filter_pcap;       /* the pcap stubs below were replaced by a real filter */
+const volatile __u8 filter_inner;      /* match the inner frame of VXLAN packets */
+const volatile __u8 id_from_payload;   /* packet id = first 32 bits of the UDP payload */
+const volatile __u16 vxlan_port = 4789;
+
+/* A copy of the packet's first bytes, for the pcap filter and header parsing. */
+#define PKT_CAP 256
+struct vrft_pkt {
+	__u8 data[PKT_CAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vrft_pkt);
+} pkt_scratch SEC(".maps");
+
+/* The pcap filter for frames starting at the MAC header (l2) or the network
+ * header (l3): pkt holds len valid bytes, wire_len is the length from that
+ * header on. User space replaces these bodies with the translated pcap
+ * program (filter/); the barriers keep clang from propagating the stubs'
+ * results or dropping their arguments. */
+static __noinline int vrft_pcap_l2(struct vrft_pkt *pkt, __u32 len, __u32 wire_len)
 {
-	return skb != 0;
+	barrier_var(len);
+	barrier_var(wire_len);
+	return pkt && (len | wire_len);
+}
+
+static __noinline int vrft_pcap_l3(struct vrft_pkt *pkt, __u32 len, __u32 wire_len)
+{
+	barrier_var(len);
+	barrier_var(wire_len);
+	return pkt && (len | wire_len);
+}
+
+static __always_inline __u32 byte_at(struct vrft_pkt *p, __u32 off)
+{
+	return off < PKT_CAP ? p->data[off & (PKT_CAP - 1)] : 0;
+}
+
+static __always_inline __u32 be16_at(struct vrft_pkt *p, __u32 off)
+{
+	return byte_at(p, off) << 8 | byte_at(p, off + 1);
+}
+
+/* Where the headers of a frame in the buffer are (offsets into it). */
+struct hdrs {
+	__u32 l4;      /* 0 when not IPv4/IPv6 */
+	__u32 proto;
+	__u32 payload; /* UDP payload, 0 when not UDP */
+};
+
+static __always_inline struct hdrs parse(struct vrft_pkt *p, __u32 len, int l2)
+{
+	struct hdrs h = {};
+	__u32 l3 = 0, ver;
+
+	if (l2) {
+		__u32 type = be16_at(p, 12);
+
+		l3 = 14;
+		if (type == 0x8100 || type == 0x88a8) {
+			type = be16_at(p, 16);
+			l3 = 18;
+		}
+		if (type != 0x0800 && type != 0x86dd)
+			return h;
+	}
+	ver = byte_at(p, l3) >> 4;
+	if (ver == 4) {
+		h.proto = byte_at(p, l3 + 9);
+		h.l4 = l3 + (byte_at(p, l3) & 0xf) * 4;
+	} else if (ver == 6) {
+		h.proto = byte_at(p, l3 + 6);
+		h.l4 = l3 + 40;
+	}
+	if (h.l4 && h.proto == 17 && h.l4 + 8 <= len)
+		h.payload = h.l4 + 8;
+	return h;
+}
+
+/* Copies the frame at head + off (linear data ends at end) into the buffer. */
+static __always_inline __u32 copy_frame(struct vrft_pkt *p, unsigned char *head, __u32 off, __u32 end)
+{
+	__u32 n;
+
+	if (off >= end)
+		return 0;
+	n = end - off;
+	if (n > PKT_CAP)
+		n = PKT_CAP;
+	if (bpf_probe_read_kernel(p->data, n, head + off))
+		return 0;
+	return n;
+}
+
+/* Whether the skb passes the packet filter; *id gets the payload id when asked for. */
+static __always_inline int match_packet(struct sk_buff *skb, __u32 *id)
+{
+	__u32 zero = 0, off, end, n, wire, data_off;
+	struct vrft_pkt *p = bpf_map_lookup_elem(&pkt_scratch, &zero);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
+	int l2 = mac != (__u16)~0U && mac < net;
+	struct hdrs h;
+
+	if (!p)
+		return 0;
+	/* Before the network header is set there is nothing to match on yet;
+	 * a later probe on the same skb tries again. */
+	if (!l2 && (net == 0 || net == (__u16)~0U))
+		return 0;
+	data_off = BPF_CORE_READ(skb, data) - head;
+	end = data_off + BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
+	off = l2 ? mac : net;
+	n = copy_frame(p, head, off, end);
+	if (!n)
+		return 0;
+	wire = BPF_CORE_READ(skb, len) + data_off - off;
+	h = parse(p, n, l2);
+	/* A VXLAN packet: its inner frame names the packet (--inner, --payload-id). */
+	if (h.payload && be16_at(p, h.l4 + 2) == vxlan_port && (filter_inner || id_from_payload)) {
+		__u32 inner = h.payload + 8;
+
+		n = copy_frame(p, head, off + inner, end);
+		if (!n)
+			return 0;
+		wire -= inner;
+		l2 = 1;
+		h = parse(p, n, l2);
+	}
+	if (id_from_payload && h.payload && h.payload + 4 <= n)
+		*id = byte_at(p, h.payload) << 24 | byte_at(p, h.payload + 1) << 16 |
+		      byte_at(p, h.payload + 2) << 8 | byte_at(p, h.payload + 3);
+	if (!filter_pcap)
+		return 1;
+	return l2 ? vrft_pcap_l2(p, n, wire) : vrft_pcap_l3(p, n, wire);
+}
+
+static __always_inline __u32 skb_netns(struct sk_buff *skb, struct net_device *dev)
+{
+	struct sock *sk;
+
+	if (dev)
+		return BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	sk = BPF_CORE_READ(skb, sk);
+	return sk ? BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) : 0;
+}
+
+/* The filter, run at every probe on an skb we do not follow yet. */
+static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
+{
+	if (filter_ifindex || filter_netns) {
+		struct net_device *dev = BPF_CORE_READ(skb, dev);
+
+		if (filter_ifindex && (!dev || BPF_CORE_READ(dev, ifindex) != filter_ifindex))
+			return 0;
+		if (filter_netns && skb_netns(skb, dev) != filter_netns)
+			return 0;
+	}
+	if (!filter_pcap && !id_from_payload && !filter_inner)
+		return 1;
+	return match_packet(skb, id);
 }
 
 static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clone,
@@ -184,15 +347,8 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 		struct net_device *dev = BPF_CORE_READ(skb, dev);
 
 		e->len = BPF_CORE_READ(skb, len);
-		if (dev) {
-			e->ifindex = BPF_CORE_READ(dev, ifindex);
-			e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-		} else {
-			struct sock *sk = BPF_CORE_READ(skb, sk);
-
-			if (sk)
-				e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		}
+		e->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+		e->netns = skb_netns(skb, dev);
 	}
 	bpf_ringbuf_submit(e, 0);
 }
@@ -206,12 +362,20 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 	struct vrft_track *t = bpf_map_lookup_elem(&tracked, &key);
 	struct vrft_track fresh = {};
 
+	__u32 id = 0;
+
 	if (t && t->head == head)
 		return t;
-	if (!vrft_filter(skb))
+	if (!vrft_filter(skb, &id))
 		return 0;
 	fresh.head = head;
-	fresh.packet = __sync_fetch_and_add(&next_packet, 1) + 1;
+	/* Packets without a payload id get counter ids with the top bit set,
+	 * so that the two kinds never collide. */
+	if (!id_from_payload)
+		id = __sync_fetch_and_add(&next_packet, 1) + 1;
+	else if (!id)
+		id = (__sync_fetch_and_add(&next_packet, 1) + 1) | 0x80000000;
+	fresh.packet = id;
 	bpf_map_update_elem(&tracked, &key, &fresh, BPF_ANY);
 	*flags |= VRFT_F_FIRST_SEEN;
 	return bpf_map_lookup_elem(&tracked, &key);

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod dump;
 pub mod list;
 pub mod live;
+pub mod netns;
 pub mod record;
 pub mod record_cmd;
 pub mod replay;

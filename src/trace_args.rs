@@ -4,8 +4,11 @@ use anyhow::{bail, Result};
 use clap::Args;
 use regex::Regex;
 
+use vrft_filter::{FlowSpec, PacketFilter, TranslateOptions, WireLen};
+
+use crate::netns::Netns;
 use crate::tracer::plan::Selection;
-use crate::tracer::{Backend, Config};
+use crate::tracer::{Backend, Config, FilterConfig};
 
 #[derive(Args, Debug, Clone)]
 pub struct TraceArgs {
@@ -35,6 +38,58 @@ pub struct TraceArgs {
     /// releasing them in a background process.
     #[arg(long)]
     pub wait_detach: bool,
+
+    /// Only packets on this interface (name or index, in the --netns namespace or ours).
+    #[arg(long, value_name = "NAME|INDEX", help_heading = "Filters")]
+    pub iface: Option<String>,
+    /// Only packets in this network namespace: an inode, /proc/PID/ns/net, /run/netns/NAME or NAME.
+    #[arg(long, value_name = "NS", help_heading = "Filters")]
+    pub netns: Option<String>,
+    /// IP version (4 or 6); repeat to allow several.
+    #[arg(long, value_name = "4|6", help_heading = "Filters")]
+    pub ipv: Vec<String>,
+    /// L4 protocol: tcp, udp, icmp, icmpv6 or a number; repeat to allow several.
+    #[arg(long, value_name = "PROTO", help_heading = "Filters")]
+    pub proto: Vec<String>,
+    /// Source address (v4 or v6, optional /prefix); repeat to allow several.
+    #[arg(long, value_name = "ADDR[/LEN]", help_heading = "Filters")]
+    pub saddr: Vec<String>,
+    /// Destination address (v4 or v6, optional /prefix); repeat to allow several.
+    #[arg(long, value_name = "ADDR[/LEN]", help_heading = "Filters")]
+    pub daddr: Vec<String>,
+    /// Source port; repeat to allow several.
+    #[arg(long, value_name = "PORT", help_heading = "Filters")]
+    pub sport: Vec<String>,
+    /// Destination port; repeat to allow several.
+    #[arg(long, value_name = "PORT", help_heading = "Filters")]
+    pub dport: Vec<String>,
+    /// Match flow and pcap filters on the inner frame of VXLAN packets (overlay addresses).
+    #[arg(long, help_heading = "Filters")]
+    pub inner: bool,
+    /// Take each packet's id from the first 32 bits of its UDP payload (the inner payload
+    /// for VXLAN), so one id names the packet before and after encapsulation.
+    #[arg(long, help_heading = "Filters")]
+    pub payload_id: bool,
+    /// A pcap-filter expression, as for tcpdump (e.g. 'udp and host 10.0.0.1').
+    #[arg(
+        value_name = "PCAP EXPRESSION",
+        trailing_var_arg = true,
+        help_heading = "Filters"
+    )]
+    pub expr: Vec<String>,
+}
+
+fn parse_all<T: std::str::FromStr>(flag: &str, values: &[String]) -> Result<Vec<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    values
+        .iter()
+        .map(|v| {
+            v.parse()
+                .map_err(|e| anyhow::anyhow!("invalid --{flag} '{v}': {e}"))
+        })
+        .collect()
 }
 
 fn regex(flag: &str, re: &Option<String>) -> Result<Option<Regex>> {
@@ -75,7 +130,77 @@ impl TraceArgs {
                 .load_threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             wait_detach: self.wait_detach,
-            filter_text: String::new(),
+            filter_text: self.filter_text(),
+            filter: self.filter()?,
         })
+    }
+
+    /// The pcap expression of the flow flags and the user's expression together.
+    fn expression(&self) -> Result<String> {
+        let spec = FlowSpec {
+            ipv: parse_all("ipv", &self.ipv)?,
+            proto: parse_all("proto", &self.proto)?,
+            saddr: parse_all("saddr", &self.saddr)?,
+            daddr: parse_all("daddr", &self.daddr)?,
+            sport: parse_all("sport", &self.sport)?,
+            dport: parse_all("dport", &self.dport)?,
+        };
+        Ok(vrft_filter::combine(
+            &vrft_filter::flow_expression(&spec),
+            &self.expr.join(" "),
+        ))
+    }
+
+    /// The filter as the user gave it, for the status line.
+    fn filter_text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(i) = &self.iface {
+            parts.push(format!("iface {i}"));
+        }
+        if let Some(n) = &self.netns {
+            parts.push(format!("netns {n}"));
+        }
+        if let Ok(e) = self.expression() {
+            if !e.is_empty() {
+                parts.push(e);
+            }
+        }
+        if self.inner {
+            parts.push("(inner)".into());
+        }
+        parts.join(" and ")
+    }
+
+    /// Resolves names and compiles the expression: every mistake is found here,
+    /// before anything is loaded.
+    fn filter(&self) -> Result<FilterConfig> {
+        let netns = self.netns.as_deref().map(Netns::resolve).transpose()?;
+        let mut f = FilterConfig {
+            inner: self.inner,
+            payload_id: self.payload_id,
+            ..Default::default()
+        };
+        if let Some(ns) = &netns {
+            f.netns = ns.inode;
+        }
+        if let Some(iface) = &self.iface {
+            let ns = match netns {
+                Some(ns) => ns,
+                None => Netns::current()?,
+            };
+            // An ifindex names a device only within its namespace.
+            f.ifindex = ns.ifindex(iface)?;
+            f.netns = ns.inode;
+        }
+        let expr = self.expression()?;
+        if !expr.is_empty() {
+            let opts = TranslateOptions {
+                cap: 256,
+                wire_len: WireLen::R3,
+                ..Default::default()
+            };
+            f.pcap = Some(PacketFilter::new(&expr, &opts).map_err(|e| anyhow::anyhow!("{e}"))?);
+        }
+        Ok(f)
     }
 }

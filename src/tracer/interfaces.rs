@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use vrft_ui::session::Interface;
 
 /// One path per network namespace: named ones (/run/netns) and those of processes.
-fn namespaces() -> BTreeMap<u64, PathBuf> {
+pub fn namespace_paths() -> BTreeMap<u64, PathBuf> {
     let mut found = BTreeMap::new();
     let named = std::fs::read_dir("/run/netns")
         .into_iter()
@@ -63,7 +63,7 @@ fn here() -> Vec<(u32, String)> {
 /// Every interface of every network namespace, by namespace inode.
 pub fn list() -> Vec<Interface> {
     let mut all = Vec::new();
-    for (ino, path) in namespaces() {
+    for (ino, path) in namespace_paths() {
         let listed = std::thread::spawn(move || {
             let ns = File::open(path).ok()?;
             // SAFETY: setns on this thread only; the thread ends right after.

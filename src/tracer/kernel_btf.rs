@@ -68,9 +68,15 @@ impl VmlinuxBtf {
         unsafe { libbpf_sys::btf__find_by_name_kind(self.0, c.as_ptr(), kind) > 0 }
     }
 
-    /// Whether the tracepoint `name` (e.g. "net_dev_queue") exists as a BTF-typed tracepoint.
-    pub fn has_tracepoint(&self, name: &str) -> bool {
-        self.has(&format!("btf_trace_{name}"), libbpf_sys::BTF_KIND_TYPEDEF)
+    /// The BTF id a tp_btf program attaches with, if the tracepoint `name`
+    /// (e.g. "net_dev_queue") exists in this kernel.
+    pub fn tracepoint_btf_id(&self, name: &str) -> Option<u32> {
+        let c = CString::new(format!("btf_trace_{name}")).ok()?;
+        // SAFETY: valid btf object and NUL-terminated name.
+        let id = unsafe {
+            libbpf_sys::btf__find_by_name_kind(self.0, c.as_ptr(), libbpf_sys::BTF_KIND_TYPEDEF)
+        };
+        (id > 0).then_some(id as u32)
     }
 
     /// Whether a kernel function (or kfunc) of this name is described in BTF.

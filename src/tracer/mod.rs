@@ -11,14 +11,16 @@ pub mod plan;
 pub mod reader;
 pub mod release;
 pub mod skel;
+pub mod splice;
+pub mod template;
 pub mod wire;
 
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -27,7 +29,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crossbeam_channel::Receiver;
 use indicatif::{ProgressBar, ProgressStyle};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{AsRawLibbpf, Link, MapCore, MapFlags, OpenObject, ProgramMut};
+use libbpf_rs::{AsRawLibbpf, MapCore, MapFlags, OpenObject, ProgramMut};
 use vrft_ui::event::{Event, FuncInfo};
 use vrft_ui::session::{Probe, ProbeStatus, SessionInfo, Stats};
 
@@ -71,6 +73,37 @@ pub struct Config {
     pub wait_detach: bool,
     /// The filter as the user wrote it, for the status line and recordings.
     pub filter_text: String,
+    pub filter: FilterConfig,
+}
+
+/// What the BPF side filters on, resolved and compiled before anything loads.
+#[derive(Clone, Debug, Default)]
+pub struct FilterConfig {
+    /// Only packets on this interface (0: any).
+    pub ifindex: u32,
+    /// Only packets in this network namespace (inode; 0: any).
+    pub netns: u32,
+    /// The pcap/flow filter, translated to eBPF for both header starts.
+    pub pcap: Option<vrft_filter::PacketFilter>,
+    /// Match the inner frame of VXLAN packets.
+    pub inner: bool,
+    /// Packet ids from the first 32 bits of the UDP payload.
+    pub payload_id: bool,
+}
+
+/// Puts the translated pcap filter into the stubs a template calls (if any).
+fn splice_filter(tpl: &mut template::Template, filter: &FilterConfig) -> Result<()> {
+    if let Some(f) = &filter.pcap {
+        for (stub, prog) in [("vrft_pcap_l2", &f.l2), ("vrft_pcap_l3", &f.l3)] {
+            let body: Vec<_> = prog
+                .ebpf
+                .iter()
+                .map(|i| splice::insn_from_bytes(i.to_bytes()))
+                .collect();
+            tpl.splice_if_present(stub, &body).map_err(|e| anyhow!(e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The skb tracepoints, in the order of `enum vrft_tp` in bpf/vrft.bpf.c.
@@ -193,8 +226,9 @@ pub struct Tracer {
     pub backend_reason: String,
     pub info: SessionInfo,
     probed: Vec<fentry::Probed>,
-    /// Links owned by libbpf-rs (tracepoints, the kprobe session link).
-    links: Vec<Link>,
+    /// Programs and links that are cheap to release: tracepoints, the kprobe session link.
+    cheap_progs: Vec<OwnedFd>,
+    cheap_links: Vec<OwnedFd>,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<Result<()>>>,
     reader_stats: Arc<reader::ReaderStats>,
@@ -325,6 +359,17 @@ impl Tracer {
         let started = Instant::now();
         let mut open = open_skel()?;
         open.maps.events.set_max_entries(cfg.ring_bytes)?;
+        let ro = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .context("the BPF object has no .rodata")?;
+        let f = &cfg.filter;
+        ro.filter_ifindex = f.ifindex;
+        ro.filter_netns = f.netns;
+        ro.filter_pcap = u8::from(f.pcap.is_some());
+        ro.filter_inner = u8::from(f.inner);
+        ro.id_from_payload = u8::from(f.payload_id);
         let fentry = backend == Backend::Fentry;
         open.progs.vrft_fentry.set_autoload(fentry);
         open.progs.vrft_fexit.set_autoload(fentry);
@@ -345,12 +390,12 @@ impl Tracer {
                 .vrft_fexit
                 .set_attach_target(0, Some(first.name.clone()))?;
         }
-        let present: Vec<bool> = TRACEPOINTS
+        let present: Vec<Option<u32>> = TRACEPOINTS
             .iter()
-            .map(|(_, n)| vmlinux.has_tracepoint(n))
+            .map(|(_, n)| vmlinux.tracepoint_btf_id(n))
             .collect();
-        for (i, &p) in present.iter().enumerate() {
-            tracepoint_prog(&mut open, i).set_autoload(p);
+        for (i, p) in present.iter().enumerate() {
+            tracepoint_prog(&mut open, i).set_autoload(p.is_some());
         }
         let skel = open
             .load()
@@ -376,7 +421,8 @@ impl Tracer {
             backend_reason: String::new(),
             info,
             probed: Vec::new(),
-            links: Vec::new(),
+            cheap_progs: Vec::new(),
+            cheap_links: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             reader: None,
             reader_stats: Arc::default(),
@@ -384,11 +430,11 @@ impl Tracer {
             attach_time: Duration::ZERO,
         };
         match backend {
-            Backend::Fentry => tracer.attach_fentry(targets, cfg.load_threads, interrupted)?,
-            Backend::Kprobe => tracer.attach_kprobe(targets)?,
+            Backend::Fentry => tracer.attach_fentry(targets, cfg, interrupted)?,
+            Backend::Kprobe => tracer.attach_kprobe(targets, cfg)?,
             Backend::Tracepoint => {}
         }
-        tracer.attach_tracepoints(&present)?;
+        tracer.attach_tracepoints(&present, cfg)?;
         // Without a probe where the sk_buff is freed, the free tracepoints end a packet.
         let frees_seen = tracer.info.probes.iter().any(|p| {
             p.name == "kfree_skbmem" && p.status == ProbeStatus::Attached && p.module == "vmlinux"
@@ -413,17 +459,47 @@ impl Tracer {
         Ok(())
     }
 
+    /// A template of one of the skeleton's programs, with the filter spliced in.
+    fn template(
+        &self,
+        prog: &libbpf_rs::ProgramMut,
+        prog_type: libbpf_sys::bpf_prog_type,
+        attach_type: libbpf_sys::bpf_attach_type,
+        cfg: &Config,
+    ) -> Result<template::Template> {
+        let obj = self.skel.object().as_libbpf_object().as_ptr();
+        // SAFETY: the object is loaded and lives as long as the tracer.
+        let (btf, btf_fd) = unsafe {
+            (
+                libbpf_sys::bpf_object__btf(obj),
+                libbpf_sys::bpf_object__btf_fd(obj),
+            )
+        };
+        let mut tpl = template::Template::new(prog, btf, btf_fd, prog_type, attach_type);
+        splice_filter(&mut tpl, &cfg.filter)?;
+        Ok(tpl)
+    }
+
     fn attach_fentry(
         &mut self,
         targets: &[Target],
-        threads: usize,
+        cfg: &Config,
         interrupted: &AtomicBool,
     ) -> Result<()> {
-        let btf_fd = unsafe {
-            libbpf_sys::bpf_object__btf_fd(self.skel.object().as_libbpf_object().as_ptr())
-        };
-        let entry = fentry::Template::new(&self.skel.progs.vrft_fentry, btf_fd, false);
-        let exit = fentry::Template::new(&self.skel.progs.vrft_fexit, btf_fd, true);
+        let threads = cfg.load_threads;
+        let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
+        let entry = self.template(
+            &self.skel.progs.vrft_fentry,
+            tracing,
+            libbpf_sys::BPF_TRACE_FENTRY,
+            cfg,
+        )?;
+        let exit = self.template(
+            &self.skel.progs.vrft_fexit,
+            tracing,
+            libbpf_sys::BPF_TRACE_FEXIT,
+            cfg,
+        )?;
         let modules: HashMap<String, OwnedFd> = kernel_btf::module_btf_fds()?;
         let obj_fd = |m: &str| -> RawFd { modules.get(m).map_or(0, |fd| fd.as_raw_fd()) };
 
@@ -439,7 +515,6 @@ impl Tracer {
         if plain {
             eprintln!("verifying {} functions on {threads} threads", targets.len());
         }
-        let loaded = AtomicUsize::new(0);
         let progs = fentry::load_all(
             &entry,
             &exit,
@@ -447,10 +522,7 @@ impl Tracer {
             &obj_fd,
             threads,
             interrupted,
-            &|| {
-                loaded.fetch_add(1, Ordering::Relaxed);
-                bar.inc(1);
-            },
+            &|| bar.inc(1),
         );
         // The templates load for the first target; a clone refused for every
         // target means the kernel refuses fentry here (e.g. lockdown).
@@ -501,53 +573,55 @@ impl Tracer {
         Ok(())
     }
 
-    fn attach_kprobe(&mut self, targets: &[Target]) -> Result<()> {
+    fn attach_kprobe(&mut self, targets: &[Target], cfg: &Config) -> Result<()> {
+        let tpl = self.template(
+            &self.skel.progs.vrft_kprobe,
+            libbpf_sys::BPF_PROG_TYPE_KPROBE,
+            libbpf_sys::BPF_TRACE_KPROBE_SESSION,
+            cfg,
+        )?;
+        let prog = tpl.load(0, 0).map_err(|e| anyhow!(e))?;
         let names: Vec<CString> = targets
             .iter()
             .map(|t| CString::new(t.name.as_str()))
             .collect::<Result<_, _>>()?;
         let syms: Vec<*const libc::c_char> = names.iter().map(|n| n.as_ptr()).collect();
-        let cookies: Vec<u64> = targets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| t.cookie(i as u32))
-            .collect();
-        let opts = libbpf_sys::bpf_kprobe_multi_opts {
-            sz: std::mem::size_of::<libbpf_sys::bpf_kprobe_multi_opts>() as _,
-            syms: syms.as_ptr() as *mut _,
-            cookies: cookies.as_ptr(),
-            cnt: syms.len() as _,
-            session: true,
+        let cookies: Vec<u64> = (0u32..).zip(targets).map(|(i, t)| t.cookie(i)).collect();
+        let mut opts = libbpf_sys::bpf_link_create_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
             ..Default::default()
         };
-        let prog = self.skel.progs.vrft_kprobe.as_libbpf_object().as_ptr();
-        // SAFETY: the arrays live across the call; libbpf copies what it keeps.
-        let link = unsafe {
-            libbpf_sys::bpf_program__attach_kprobe_multi_opts(prog, std::ptr::null(), &opts)
+        opts.__bindgen_anon_1.kprobe_multi.syms = syms.as_ptr() as *mut _;
+        opts.__bindgen_anon_1.kprobe_multi.cookies = cookies.as_ptr();
+        opts.__bindgen_anon_1.kprobe_multi.cnt = syms.len() as u32;
+        // SAFETY: the arrays live across the call; the kernel copies them.
+        let fd = unsafe {
+            libbpf_sys::bpf_link_create(
+                prog.as_raw_fd(),
+                0,
+                libbpf_sys::BPF_TRACE_KPROBE_SESSION,
+                &opts,
+            )
         };
-        let err = unsafe { libbpf_sys::libbpf_get_error(link as *const _) };
-        if link.is_null() || err != 0 {
-            bail!("kprobe session link: {}", fentry::errno_name((-err) as i32));
-        }
-        // SAFETY: a valid link pointer from libbpf, now owned by us.
-        self.links
-            .push(unsafe { Link::from_ptr(std::ptr::NonNull::new_unchecked(link)) });
-        for (i, t) in targets.iter().enumerate() {
+        let link = template::fd_or_errno("kprobe session link", fd).map_err(|e| anyhow!(e))?;
+        self.cheap_progs.push(prog);
+        self.cheap_links.push(link);
+        for (i, t) in (0u32..).zip(targets) {
             self.info.probes.push(Probe {
                 name: t.name.clone(),
                 module: t.module.clone(),
                 status: ProbeStatus::Attached,
-                func: Some(i as u32),
+                func: Some(i),
             });
         }
         Ok(())
     }
 
-    fn attach_tracepoints(&mut self, present: &[bool]) -> Result<()> {
+    fn attach_tracepoints(&mut self, present: &[Option<u32>], cfg: &Config) -> Result<()> {
         let mut ids = [0u32; 16];
         for (i, (cat, name)) in TRACEPOINTS.iter().enumerate() {
             let full = format!("{cat}:{name}");
-            if !present[i] {
+            let Some(btf_id) = present[i] else {
                 self.info.probes.push(Probe {
                     name: full,
                     module: "tracepoint".into(),
@@ -555,13 +629,27 @@ impl Tracer {
                     func: None,
                 });
                 continue;
-            }
-            let status = match loaded_tracepoint_prog(&self.skel, i).attach() {
-                Ok(link) => {
-                    self.links.push(link);
+            };
+            let tpl = self.template(
+                loaded_tracepoint_prog(&self.skel, i),
+                libbpf_sys::BPF_PROG_TYPE_TRACING,
+                libbpf_sys::BPF_TRACE_RAW_TP,
+                cfg,
+            )?;
+            let attached = tpl.load(btf_id, 0).and_then(|prog| {
+                // SAFETY: a valid BTF-typed tracepoint program; no name needed.
+                let fd = unsafe {
+                    libbpf_sys::bpf_raw_tracepoint_open(std::ptr::null(), prog.as_raw_fd())
+                };
+                template::fd_or_errno("attach", fd).map(|link| (prog, link))
+            });
+            let status = match attached {
+                Ok((prog, link)) => {
+                    self.cheap_progs.push(prog);
+                    self.cheap_links.push(link);
                     ProbeStatus::Attached
                 }
-                Err(e) => ProbeStatus::Failed(format!("attach: {e}")),
+                Err(e) => ProbeStatus::Failed(e),
             };
             let id = self.info.functions.len() as u32;
             ids[i] = id;
@@ -604,9 +692,9 @@ impl Tracer {
         let progs = self
             .probed
             .iter()
-            .flat_map(|p| p.progs.iter().map(|f| f.as_raw_fd()))
-            .chain([self.skel.progs.vrft_kprobe.as_fd().as_raw_fd()])
-            .filter(|fd| *fd >= 0)
+            .flat_map(|p| p.progs.iter())
+            .chain(&self.cheap_progs)
+            .map(|f| f.as_raw_fd())
             .collect();
         Ok(StatsProbe {
             counters: libbpf_rs::MapHandle::try_from(&self.skel.maps.counters)?,
@@ -643,7 +731,7 @@ impl Tracer {
     /// Releases every link; returns the pid of the background release if one was started.
     fn release_now(&mut self) -> Option<u32> {
         // Tracepoint and multi-kprobe links are cheap to release: drop them here.
-        self.links.clear();
+        self.cheap_links.clear();
         let links: Vec<OwnedFd> = self.probed.drain(..).flat_map(|p| p.links).collect();
         if links.is_empty() {
             return None;

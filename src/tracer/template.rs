@@ -1,0 +1,170 @@
+//! Every probe we run is a clone of a program the skeleton verified once: its
+//! instructions (as libbpf sent them: relocated, subprograms appended, map fds
+//! embedded) are loaded again with another attach target, and optionally with
+//! the pcap filter spliced into the filter stubs. One mechanism serves fentry,
+//! fexit, the tracepoints and the kprobe session program.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use libbpf_rs::{AsRawLibbpf, Program};
+use libbpf_sys::{bpf_func_info, bpf_insn, bpf_line_info};
+
+use super::splice;
+
+/// The verified instructions of a program and the BTF that describes them.
+pub struct Template {
+    insns: Vec<bpf_insn>,
+    func_info: Vec<bpf_func_info>,
+    line_info: Vec<bpf_line_info>,
+    /// Names of the subprograms, by their first instruction.
+    subprogs: Vec<(u32, String)>,
+    btf_fd: RawFd,
+    prog_type: libbpf_sys::bpf_prog_type,
+    attach_type: libbpf_sys::bpf_attach_type,
+    name: CString,
+}
+
+/// Copies `n` records of type T from a libbpf-owned array.
+///
+/// SAFETY: `p` must point to `n` valid records (or be null).
+unsafe fn copy_records<T: Copy>(p: *const T, n: u32) -> Vec<T> {
+    if p.is_null() {
+        Vec::new()
+    } else {
+        unsafe { std::slice::from_raw_parts(p, n as usize).to_vec() }
+    }
+}
+
+impl Template {
+    /// `btf` is the object's BTF (to name subprograms), `btf_fd` its kernel fd;
+    /// both must outlive the template.
+    pub fn new(
+        prog: &Program,
+        btf: *const libbpf_sys::btf,
+        btf_fd: RawFd,
+        prog_type: libbpf_sys::bpf_prog_type,
+        attach_type: libbpf_sys::bpf_attach_type,
+    ) -> Template {
+        let raw = prog.as_libbpf_object().as_ptr();
+        // SAFETY: libbpf keeps the func/line info of a loaded program for the
+        // life of its object; btf is the object's own.
+        let (func_info, line_info, subprogs) = unsafe {
+            let fi = copy_records(
+                libbpf_sys::bpf_program__func_info(raw),
+                libbpf_sys::bpf_program__func_info_cnt(raw),
+            );
+            let li = copy_records(
+                libbpf_sys::bpf_program__line_info(raw),
+                libbpf_sys::bpf_program__line_info_cnt(raw),
+            );
+            let names = fi
+                .iter()
+                .map(|f| {
+                    let t = libbpf_sys::btf__type_by_id(btf, f.type_id);
+                    let name = if t.is_null() {
+                        String::new()
+                    } else {
+                        CStr::from_ptr(libbpf_sys::btf__name_by_offset(btf, (*t).name_off))
+                            .to_string_lossy()
+                            .into()
+                    };
+                    (f.insn_off, name)
+                })
+                .collect();
+            (fi, li, names)
+        };
+        Template {
+            insns: prog.insns().to_vec(),
+            func_info,
+            line_info,
+            subprogs,
+            btf_fd,
+            prog_type,
+            attach_type,
+            name: CString::new(prog.name().as_encoded_bytes()).unwrap_or_default(),
+        }
+    }
+
+    /// Replaces the body of subprogram `name` (a filter stub) with `body`, if
+    /// the program calls it; returns whether it did.
+    pub fn splice_if_present(&mut self, name: &str, body: &[bpf_insn]) -> Result<bool, String> {
+        let Some(start) = self
+            .subprogs
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(s, _)| *s)
+        else {
+            return Ok(false);
+        };
+        let (insns, func_info) =
+            splice::replace_subprog(&self.insns, &self.func_info, start, body)?;
+        self.subprogs = func_info
+            .iter()
+            .zip(&self.subprogs)
+            .map(|(f, (_, n))| (f.insn_off, n.clone()))
+            .collect();
+        self.insns = insns;
+        self.func_info = func_info;
+        // Line info would need the same shifting for no gain: the verifier does
+        // not require it, and a clone's log is never shown to users.
+        self.line_info.clear();
+        Ok(true)
+    }
+
+    /// Loads a copy for one attach target (btf_obj_fd 0: vmlinux).
+    pub fn load(&self, attach_btf_id: u32, btf_obj_fd: RawFd) -> Result<OwnedFd, String> {
+        let mut opts = libbpf_sys::bpf_prog_load_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
+            expected_attach_type: self.attach_type,
+            attach_btf_id,
+            attach_btf_obj_fd: btf_obj_fd as u32,
+            prog_btf_fd: self.btf_fd as u32,
+            func_info: self.func_info.as_ptr().cast(),
+            func_info_cnt: self.func_info.len() as u32,
+            func_info_rec_size: std::mem::size_of::<bpf_func_info>() as u32,
+            line_info: self.line_info.as_ptr().cast(),
+            line_info_cnt: self.line_info.len() as u32,
+            line_info_rec_size: std::mem::size_of::<bpf_line_info>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: all pointers reference buffers owned by self for the call.
+        let fd = unsafe {
+            libbpf_sys::bpf_prog_load(
+                self.prog_type,
+                self.name.as_ptr(),
+                c"GPL".as_ptr(),
+                self.insns.as_ptr(),
+                self.insns.len() as _,
+                &mut opts,
+            )
+        };
+        if fd < 0 {
+            return Err(format!("load: {}", errno_name(-fd)));
+        }
+        // SAFETY: a fresh fd we own.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    pub fn attach_type(&self) -> libbpf_sys::bpf_attach_type {
+        self.attach_type
+    }
+}
+
+/// A readable name for the errors the kernel gives when loading or attaching.
+pub fn errno_name(errno: i32) -> String {
+    match errno {
+        524 => "ENOTSUPP (the trampoline cannot take this prototype)".to_string(),
+        libc::EBUSY => "EBUSY (ftrace cannot patch it: inlined copy or shared address)".to_string(),
+        e => std::io::Error::from_raw_os_error(e).to_string(),
+    }
+}
+
+/// Wraps a syscall result that is an fd or a negative errno.
+pub fn fd_or_errno(what: &str, fd: i32) -> Result<OwnedFd, String> {
+    if fd < 0 {
+        return Err(format!("{what}: {}", errno_name(-fd)));
+    }
+    // SAFETY: a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
