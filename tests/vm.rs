@@ -8,10 +8,14 @@
 mod bench;
 #[path = "vm/bpf_objects.rs"]
 mod bpf_objects;
+#[path = "vm/filtering.rs"]
+mod filtering;
 #[path = "vm/initramfs.rs"]
 mod initramfs;
 #[path = "vm/kernel.rs"]
 mod kernel;
+#[path = "vm/live.rs"]
+mod live;
 #[path = "vm/qemu.rs"]
 mod qemu;
 #[path = "vm/scenario.rs"]
@@ -51,6 +55,8 @@ fn main() {
     let args = Arguments::from_args();
     let scenarios: Vec<Arc<Scenario>> = testbed::scenarios()
         .into_iter()
+        .chain(filtering::scenarios())
+        .chain(live::scenarios())
         .chain(tracing::scenarios())
         .chain(bench::scenarios())
         .map(Arc::new)

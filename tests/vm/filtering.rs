@@ -1,0 +1,313 @@
+//! Filters and packet identity end to end (issue 5): each scenario traces a
+//! narrow set of functions (enough to see every device and namespace a packet
+//! crosses) and releases before the next, so they stay quick.
+
+use std::collections::{BTreeMap, HashMap};
+
+use vrft_tui::record::Recording;
+use vrft_ui::model::{Model, Packet};
+
+use super::scenario::{Outcome, Scenario};
+use super::topology::{veth, vxlan, Flow};
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![vxlan_inner(), iface_and_netns(), pcap_port()]
+}
+
+/// The functions that show every hop of UDP over veth and VXLAN.
+const FUNCS: &str = "--funcs '^(ip_output|ip_finish_output2|__dev_queue_xmit|dev_hard_start_xmit|veth_xmit|\
+vxlan_xmit|vxlan_xmit_one|udp_tunnel_xmit_skb|iptunnel_xmit|__netif_receive_skb_core|ip_rcv|ip_local_deliver|\
+__udp4_lib_rcv|udp_queue_rcv_skb|vxlan_rcv|gro_cells_receive|kfree_skbmem|skb_clone)$'";
+
+/// Records with `args` while `traffic` runs, into $OUT/<tag>.vrft; namespace inodes go to $OUT/ns.
+fn record_during(tag: &str, args: &str, traffic: &str) -> String {
+    format!(
+        r#"
+for ns in $(ls /run/netns); do echo "$ns $(stat -L -c %i /run/netns/$ns)"; done > "$OUT/ns"
+vrft-tui record -o "$OUT/{tag}.vrft" --backend fentry --wait-detach {FUNCS} {args} 2> "$OUT/{tag}.err" &
+rec=$!
+i=0
+until grep -q '^armed' "$OUT/{tag}.err"; do
+  kill -0 $rec 2>/dev/null || {{ cat "$OUT/{tag}.err"; exit 1; }}
+  i=$((i + 1)); [ $i -lt 600 ] || {{ cat "$OUT/{tag}.err"; exit 1; }}
+  sleep 0.2
+done
+{traffic}
+sleep 1
+kill -INT $rec
+wait $rec
+cat "$OUT/{tag}.err"
+"#
+    )
+}
+
+/// Both flows at once: `b` in the background, `a` in the foreground.
+fn concurrently(a: &Flow, b: &Flow) -> String {
+    format!("( {} ) &\nbg=$!\n{}\nwait $bg\n", b.script(), a.script())
+}
+
+struct Traced {
+    rec: Recording,
+    model: Model,
+    /// Namespace name by inode.
+    ns: HashMap<u32, String>,
+}
+
+impl Traced {
+    fn read(out: &Outcome, tag: &str) -> Result<Traced, String> {
+        let rec =
+            Recording::read(&out.path(&format!("{tag}.vrft"))).map_err(|e| format!("{e:#}"))?;
+        let mut model = Model::new();
+        model.ingest(&rec.events);
+        model.finish();
+        let ns = out
+            .read("ns")?
+            .lines()
+            .filter_map(|l| {
+                let (name, ino) = l.split_once(' ')?;
+                Some((ino.trim().parse().ok()?, name.to_string()))
+            })
+            .collect();
+        Ok(Traced { rec, model, ns })
+    }
+
+    /// "ns:device" for each device the packet was seen on, in order.
+    fn path(&self, p: &Packet) -> Vec<String> {
+        let info = &self.rec.header.info;
+        let mut path: Vec<String> = Vec::new();
+        for n in &p.nodes {
+            let (netns, ifindex) = p.dev(n);
+            if ifindex == 0 {
+                continue;
+            }
+            let ns = self
+                .ns
+                .get(&netns)
+                .cloned()
+                .unwrap_or_else(|| netns.to_string());
+            let dev = info
+                .interfaces
+                .iter()
+                .find(|i| i.netns == netns && i.ifindex == ifindex)
+                .map_or(format!("if{ifindex}"), |i| i.name.clone());
+            let hop = format!("{ns}:{dev}");
+            if path.last() != Some(&hop) {
+                path.push(hop);
+            }
+        }
+        path
+    }
+
+    /// The packets whose id is a payload sequence number (not a counter id).
+    fn payload_packets(&self) -> BTreeMap<u32, &Packet> {
+        self.model
+            .packets()
+            .iter()
+            .filter(|p| p.id & 0x8000_0000 == 0)
+            .map(|p| (p.id, p))
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        self.model
+            .packets()
+            .iter()
+            .map(|p| format!("{:#x}: {:?}\n", p.id, self.path(p)))
+            .collect()
+    }
+}
+
+/// `--inner --daddr <overlay> --payload-id`: every sent id once, followed
+/// through encapsulation, the underlay and decapsulation.
+fn vxlan_inner() -> Scenario {
+    let udp = Flow {
+        count: 20,
+        rate: 50,
+        ..Flow::udp("udp", "a", "b", vxlan::OVERLAY_B, 7777)
+    };
+    let inner = format!("--inner --daddr {} --payload-id", vxlan::OVERLAY_B);
+    // Without --inner the overlay address is looked for in the outer headers,
+    // which on the underlay carry the underlay addresses.
+    let outer = format!(
+        "--netns a --iface eth0 --daddr {} --payload-id",
+        vxlan::OVERLAY_B
+    );
+    let script = format!(
+        "{}{}{}{}",
+        vxlan::setup(),
+        record_during("inner", &inner, &udp.script()),
+        record_during("outer", &outer, &udp.script()),
+        record_during(
+            "underlay_inner",
+            &format!("--netns a --iface eth0 {inner}"),
+            &udp.script()
+        ),
+    );
+    Scenario::new("filter_vxlan_inner", script, |out: &Outcome| {
+        let t = Traced::read(out, "inner")?;
+        let ids = t.payload_packets();
+        if ids.keys().copied().collect::<Vec<_>>() != (1..=20).collect::<Vec<_>>() {
+            return Err(format!(
+                "inner: want ids 1..=20 once each, got:\n{}",
+                t.describe()
+            ));
+        }
+        for (id, p) in &ids {
+            let path = t.path(p);
+            let want = ["a:vxlan0", "a:eth0", "b:eth0", "b:vxlan0"];
+            let mut at = 0;
+            for hop in &path {
+                if at < want.len() && hop == want[at] {
+                    at += 1;
+                }
+            }
+            if at < want.len() {
+                return Err(format!(
+                    "packet {id}: path {path:?} does not pass {want:?} in order"
+                ));
+            }
+        }
+        let outer = Traced::read(out, "outer")?;
+        if !outer.payload_packets().is_empty() {
+            return Err(format!(
+                "without --inner the overlay address matched on the underlay:\n{}",
+                outer.describe()
+            ));
+        }
+        let under = Traced::read(out, "underlay_inner")?;
+        let got: Vec<u32> = under.payload_packets().keys().copied().collect();
+        if got != (1..=20).collect::<Vec<_>>() {
+            return Err(format!(
+                "--inner on the underlay device: want 1..=20, got:\n{}",
+                under.describe()
+            ));
+        }
+        Ok(())
+    })
+    .timeout(900)
+}
+
+/// Two veth pairs with traffic on both: `--iface` and `--netns` keep one pair's packets.
+fn iface_and_netns() -> Scenario {
+    let second = r#"
+ip netns add c
+ip netns add d
+ip -n c link add eth0 type veth peer name eth0 netns d
+ip -n c addr add 10.12.0.1/24 dev eth0
+ip -n d addr add 10.12.0.2/24 dev eth0
+for ns in c d; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
+"#;
+    let ab = Flow {
+        count: 15,
+        rate: 50,
+        ..Flow::udp("ab", "a", "b", veth::B, 7777)
+    };
+    let cd = Flow {
+        count: 25,
+        rate: 50,
+        ..Flow::udp("cd", "c", "d", "10.12.0.2", 7777)
+    };
+    let both = concurrently(&ab, &cd);
+    let script = format!(
+        "{}{second}{}{}",
+        veth::setup(),
+        record_during("iface", "--netns a --iface eth0 --payload-id", &both),
+        record_during("netns", "--netns c --payload-id", &both),
+    );
+    Scenario::new("filter_iface_netns", script, |out: &Outcome| {
+        for (tag, first, ends, count) in [
+            ("iface", "a", ["a", "b"], 15u32),
+            ("netns", "c", ["c", "d"], 25),
+        ] {
+            let t = Traced::read(out, tag)?;
+            for p in t.model.packets() {
+                let path = t.path(p);
+                let hop_ns = |hop: &String| hop.split(':').next().unwrap_or_default().to_string();
+                if path.iter().any(|h| !ends.contains(&hop_ns(h).as_str())) {
+                    return Err(format!("{tag}: packet {:#x} left {ends:?}: {path:?}", p.id));
+                }
+                if path.first().map(hop_ns).as_deref() != Some(first) {
+                    return Err(format!(
+                        "{tag}: packet {:#x} not first seen in {first}: {path:?}",
+                        p.id
+                    ));
+                }
+            }
+            let got: Vec<u32> = t.payload_packets().keys().copied().collect();
+            if got != (1..=count).collect::<Vec<_>>() {
+                return Err(format!(
+                    "{tag}: want ids 1..={count}, got:\n{}",
+                    t.describe()
+                ));
+            }
+        }
+        Ok(())
+    })
+    .timeout(900)
+}
+
+/// 'udp dst port 7777' selects exactly the 12 datagrams to that port, none of
+/// the 30 sent to 7778 at the same time.
+fn pcap_port() -> Scenario {
+    let wanted = Flow {
+        count: 12,
+        rate: 40,
+        ..Flow::udp("p7777", "a", "b", veth::B, 7777)
+    };
+    let other = Flow {
+        count: 30,
+        rate: 100,
+        ..Flow::udp("p7778", "a", "b", veth::B, 7778)
+    };
+    let script = format!(
+        "{}{}",
+        veth::setup(),
+        record_during(
+            "pcap",
+            "--payload-id udp dst port 7777",
+            &concurrently(&wanted, &other)
+        ),
+    );
+    Scenario::new("filter_pcap_port", script, |out: &Outcome| {
+        let t = Traced::read(out, "pcap")?;
+        let got: Vec<u32> = t.model.packets().iter().map(|p| p.id).collect();
+        if got
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            != (1..=12).collect()
+            || got.len() != 12
+        {
+            return Err(format!(
+                "want ids 1..=12 once each (port 7777 only), got:\n{}",
+                t.describe()
+            ));
+        }
+        // A 7778 datagram with the same sequence number would have merged into
+        // one of these ids: each must have crossed the veth pair exactly once.
+        let names: Vec<&str> = t
+            .rec
+            .header
+            .info
+            .functions
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        for p in t.model.packets() {
+            let xmits = p
+                .nodes
+                .iter()
+                .filter(|n| names[n.func as usize] == "veth_xmit")
+                .count();
+            if xmits != 1 {
+                return Err(format!(
+                    "packet {} crossed veth_xmit {xmits} times:\n{}",
+                    p.id,
+                    t.describe()
+                ));
+            }
+        }
+        Ok(())
+    })
+    .timeout(900)
+}
