@@ -82,8 +82,12 @@ pub fn ret_text(ret: i64) -> String {
     }
 }
 
-/// Device and netns for display: "veth0 (netns 4026531840)".
+/// Device and netns for display: "veth0 (netns 4026531840)"; "-" when neither is known
+/// (an skb before it has a device, or after the device was cleared).
 pub fn dev_text(info: &SessionInfo, (netns, ifindex): (u32, u32)) -> String {
+    if (netns, ifindex) == (0, 0) {
+        return "-".into();
+    }
     format!("{} (netns {netns})", info.ifname(netns, ifindex))
 }
 

@@ -93,7 +93,8 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Constraint::Length(3),
         Constraint::Length(18),
         Constraint::Length(11),
-        Constraint::Min(12),
+        // The flow gives way first on narrow terminals (a Min would squeeze the time column).
+        Constraint::Fill(1),
         Constraint::Length(5),
         Constraint::Length(10),
         Constraint::Length(15),

@@ -52,13 +52,9 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
             app.packets_total(),
             app.shown.len()
         )),
-        sep(),
-        Span::raw(format!("{:.0} ev/s", app.stats.events_per_sec)),
-        sep(),
-        count("lost", app.stats.lost),
-        sep(),
-        count("recursion", app.stats.recursion_misses),
     ];
+    // The filters right after the counts they explain, so a narrow terminal cuts the rates
+    // rather than the filter.
     if let Some(q) = &app.filter {
         spans.push(sep());
         spans.push(Span::styled(
@@ -70,6 +66,19 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
         spans.push(sep());
         spans.push(Span::raw(format!("capture: {}", app.info.filter)));
     }
+    spans.extend([
+        sep(),
+        // A rate means something only while events arrive; a replay shows how many there are.
+        Span::raw(if app.live {
+            format!("{:.0} ev/s", app.stats.events_per_sec)
+        } else {
+            format!("{} events", app.model.events())
+        }),
+        sep(),
+        count("lost", app.stats.lost),
+        sep(),
+        count("recursion", app.stats.recursion_misses),
+    ]);
     if let Some(m) = &app.message {
         spans.push(sep());
         spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow)));

@@ -1,0 +1,449 @@
+//! Every UI view, and the key handling, on a REAL recording: Debian 6.1 under QEMU, fentry
+//! backend, 20 UDP datagrams across a veth pair between two network namespaces (plus ARP and
+//! the receiving socket's waits). The recording is read with the same code `vrft-tui replay`
+//! uses, then driven through `vrft_ui::app::App` and drawn on a ratatui `TestBackend`.
+
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use vrft_tui::record::Recording;
+use vrft_ui::app::{App, Mode, Pane, Prompt, View};
+use vrft_ui::format::RowKind;
+
+const RECORDING: &str = "tests/data/veth-udp-6.1-fentry.vrft";
+
+fn recording() -> Recording {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(RECORDING);
+    Recording::read(&path).expect("the real recording reads")
+}
+
+/// The app as `vrft-tui replay` opens it: every event ingested, the stream finished.
+fn app() -> App {
+    let rec = recording();
+    let mut app = App::new(rec.header.info, false);
+    app.ingest(&rec.events);
+    app.finish();
+    app.refresh();
+    if let Some(t) = rec.trailer {
+        app.set_stats(t.stats);
+    }
+    app
+}
+
+fn keys(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        let code = match c {
+            '\n' => KeyCode::Enter,
+            '\t' => KeyCode::Tab,
+            '\x1b' => KeyCode::Esc,
+            c => KeyCode::Char(c),
+        };
+        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+}
+
+fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| vrft_ui::views::draw(f, app)).unwrap();
+    t
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    draw(app, w, h).backend().to_string()
+}
+
+/// The ID of the selected packet.
+fn id(app: &App) -> u32 {
+    app.model.packet(app.selected_slot().unwrap()).id
+}
+
+/// The function of the selected tree row.
+fn node_name(app: &mut App) -> String {
+    let n = app.selected_node().unwrap();
+    let p = app.model.packet(app.selected_slot().unwrap());
+    app.info.func_name(p.nodes[n as usize].func).to_string()
+}
+
+fn calls(app: &App, id: u32, func: &str) -> bool {
+    let p = app.model.packet(app.model.slot_of(id).unwrap());
+    p.nodes.iter().any(|n| app.info.func_name(n.func) == func)
+}
+
+/// The first packet (in list order) whose tree contains `__udp4_lib_rcv`: a UDP datagram
+/// that crossed the veth pair and reached the socket.
+fn udp_packet(app: &App) -> u32 {
+    app.shown
+        .iter()
+        .map(|&s| app.model.packet(s).id)
+        .find(|&id| calls(app, id, "__udp4_lib_rcv"))
+        .expect("a UDP packet reached __udp4_lib_rcv")
+}
+
+/// Rows of the selected packet's tree as text.
+fn tree_text(app: &mut App) -> Vec<String> {
+    let slot = app.selected_slot().unwrap();
+    let rows = app.tree_rows().to_vec();
+    let p = app.model.packet(slot);
+    rows.iter()
+        .map(|r| vrft_ui::format::row_text(p, &app.info, r))
+        .collect()
+}
+
+/// Selected tree row's kind.
+fn row_kind(app: &mut App) -> RowKind {
+    let sel = app.tree_sel;
+    app.tree_rows()[sel].kind
+}
+
+// ---------------------------------------------------------------- snapshots
+
+#[test]
+fn snapshot_packet_list_and_udp_tree() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    keys(&mut a, &format!(":{u}\n\t"));
+    let s = screen(&mut a, 160, 50);
+    assert!(
+        s.contains(&format!("packet {u} ")),
+        "tree title names packet {u}"
+    );
+    assert!(s.contains("udp_send_skb() {"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn snapshot_details_of_udp4_lib_rcv() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    keys(&mut a, &format!(":{u}\n\t/__udp4_lib_rcv\n"));
+    assert_eq!(node_name(&mut a), "__udp4_lib_rcv");
+    let s = screen(&mut a, 160, 50);
+    assert!(s.contains("function  __udp4_lib_rcv"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn snapshot_tree_folded() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    // Fold the neighbour resolution under ip_finish_output2, then look at the whole packet.
+    keys(&mut a, &format!(":{u}\n\t/neigh_resolve_output\n\n"));
+    assert_eq!(row_kind(&mut a), RowKind::Folded);
+    let s = screen(&mut a, 160, 40);
+    assert!(s.contains("neigh_resolve_output() { ... }"));
+    insta::assert_snapshot!("tree_one_call_folded", s);
+    keys(&mut a, "C");
+    let s = screen(&mut a, 160, 40);
+    assert!(s.contains("udp_send_skb() { ... }"));
+    insta::assert_snapshot!("tree_collapsed_all", s);
+}
+
+#[test]
+fn snapshot_narrow_terminal_details_below() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    keys(&mut a, &format!(":{u}\n\t/veth_xmit\n"));
+    let s = screen(&mut a, 100, 44);
+    assert!(s.contains("function  veth_xmit"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn snapshot_latency_view() {
+    let mut a = app();
+    keys(&mut a, "2");
+    let s = screen(&mut a, 130, 24);
+    for h in ["P50", "P90", "P99", "MAX", "ip_rcv -> ip_local_deliver"] {
+        assert!(s.contains(h), "latency view shows {h}");
+    }
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn snapshot_probes_view() {
+    let mut a = app();
+    keys(&mut a, "3");
+    let s = screen(&mut a, 140, 30);
+    assert!(s.contains("Probes: 1482 attached, 207 skipped, 0 failed"));
+    insta::assert_snapshot!("probes_by_name", s);
+    // Sorted by events recorded: the busiest functions of this recording first.
+    keys(&mut a, "ssss");
+    let s = screen(&mut a, 140, 30);
+    assert!(s.contains("EVENTS*"));
+    insta::assert_snapshot!("probes_by_events", s);
+}
+
+#[test]
+fn snapshot_help_overlay() {
+    let mut a = app();
+    keys(&mut a, "?");
+    let s = screen(&mut a, 130, 34);
+    assert!(s.contains("Keys (any key closes)"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn snapshot_filter_bar_valid_invalid_applied() {
+    let mut a = app();
+    keys(&mut a, "fiface=if2 dur>5");
+    let t = draw(&mut a, 130, 20);
+    let s = t.backend().to_string();
+    assert!(s.contains("'5' needs a unit"));
+    // The text being typed is red while invalid.
+    let cell = &t.backend().buffer()[(9, 19)];
+    assert_eq!(cell.bg, Color::Red, "invalid filter text is red");
+    insta::assert_snapshot!("filter_invalid", s);
+
+    keys(&mut a, "ms");
+    let t = draw(&mut a, 130, 20);
+    assert_ne!(t.backend().buffer()[(9, 19)].bg, Color::Red);
+    insta::assert_snapshot!("filter_valid_typing", t.backend().to_string());
+
+    keys(&mut a, "\n");
+    let s = screen(&mut a, 130, 20);
+    assert!(s.contains("filter: iface=if2 dur>5ms"));
+    insta::assert_snapshot!("filter_applied", s);
+}
+
+#[test]
+fn snapshot_status_line_with_message() {
+    let mut a = app();
+    keys(&mut a, ":999\n");
+    let s = screen(&mut a, 130, 8);
+    assert!(s.contains("REPLAY"));
+    assert!(s.contains("probes 1482/207/0 att/skip/fail"));
+    assert!(s.contains("packets 50 shown 50"));
+    assert!(s.contains("no packet 999"));
+    insta::assert_snapshot!(s);
+}
+
+// ---------------------------------------------------------------- key handling
+
+#[test]
+fn jump_to_packet_id_lands_on_it() {
+    let mut a = app();
+    assert_eq!(id(&a), 1, "a replay opens on the first packet");
+    keys(&mut a, "3"); // probes view: a jump returns to the packets
+    keys(&mut a, ":14\n");
+    assert_eq!(id(&a), 14);
+    assert_eq!(a.view, View::Packets);
+    keys(&mut a, "#20\n");
+    assert_eq!(id(&a), 20);
+    // '' goes back to where the last jump started.
+    keys(&mut a, "''");
+    assert_eq!(id(&a), 14);
+    // An unknown ID says so and leaves the selection alone.
+    keys(&mut a, ":999\n");
+    assert_eq!(id(&a), 14);
+    assert_eq!(a.message.as_deref(), Some("no packet 999"));
+    // Only digits are taken at the prompt.
+    keys(&mut a, ":1x2\n");
+    assert_eq!(id(&a), 12);
+}
+
+#[test]
+fn next_and_previous_packet_keep_the_tree_focused() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    keys(&mut a, &format!(":{u}\n\t"));
+    assert_eq!(a.pane, Pane::Tree);
+    keys(&mut a, "J");
+    assert_eq!(id(&a), u + 1);
+    assert_eq!(a.pane, Pane::Tree);
+    a.tree_rows();
+    assert_eq!(a.tree_sel, 0, "a new packet's tree starts at its first row");
+    keys(&mut a, "JJK");
+    assert_eq!(id(&a), u + 2);
+    assert_eq!(a.pane, Pane::Tree);
+    // At the last packet J stops.
+    keys(&mut a, ":50\nJ");
+    assert_eq!(id(&a), 50);
+}
+
+#[test]
+fn longest_child_follows_the_hot_path_and_u_climbs_back() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    keys(&mut a, &format!(":{u}\n\t/udp_send_skb\n"));
+    assert_eq!(node_name(&mut a), "udp_send_skb");
+    let slot = a.selected_slot().unwrap();
+    let mut path = vec![a.selected_node().unwrap()];
+    loop {
+        let before = a.selected_node().unwrap();
+        keys(&mut a, "L");
+        let now = a.selected_node().unwrap();
+        if now == before {
+            break; // a leaf: L stays
+        }
+        let p = a.model.packet(slot);
+        assert_eq!(
+            p.nodes[now as usize].parent, before,
+            "L goes one level down"
+        );
+        let longest = p
+            .children(before)
+            .map(|c| p.nodes[c as usize].duration())
+            .max()
+            .unwrap();
+        assert_eq!(
+            p.nodes[now as usize].duration(),
+            longest,
+            "to the longest child"
+        );
+        path.push(now);
+    }
+    let names: Vec<String> = {
+        let p = a.model.packet(slot);
+        path.iter()
+            .map(|&n| a.info.func_name(p.nodes[n as usize].func).to_string())
+            .collect()
+    };
+    // On this packet the time went into resolving the neighbour (ARP) before the first send.
+    assert_eq!(
+        names[..4],
+        [
+            "udp_send_skb",
+            "ip_send_skb",
+            "ip_output",
+            "ip_finish_output"
+        ]
+    );
+    assert!(
+        names.contains(&"neigh_resolve_output".to_string()),
+        "{names:?}"
+    );
+    // u climbs the same path back up, and stops at the root.
+    for &n in path.iter().rev().skip(1) {
+        keys(&mut a, "u");
+        assert_eq!(a.selected_node(), Some(n));
+    }
+    keys(&mut a, "u");
+    assert_eq!(node_name(&mut a), "udp_send_skb");
+}
+
+#[test]
+fn search_with_n_and_shift_n() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    // In the list, / finds packets that call the function.
+    keys(&mut a, "g/__udp4_lib_rcv\n");
+    assert_eq!(id(&a), u);
+    keys(&mut a, "n");
+    let second = id(&a);
+    assert!(second > u && calls(&a, second, "__udp4_lib_rcv"));
+    for skipped in u + 1..second {
+        assert!(!calls(&a, skipped, "__udp4_lib_rcv"));
+    }
+    keys(&mut a, "N");
+    assert_eq!(id(&a), u);
+    // In the tree, / n N walk the matching calls in tree order.
+    keys(&mut a, "\t/skb_\n");
+    assert!(node_name(&mut a).contains("skb_"));
+    let at = a.tree_sel;
+    keys(&mut a, "n");
+    assert!(a.tree_sel > at);
+    assert!(node_name(&mut a).contains("skb_"));
+    keys(&mut a, "N");
+    assert_eq!(a.tree_sel, at);
+    // Only the first datagram had to resolve the neighbour.
+    keys(&mut a, "/arp_solicit\n");
+    assert_eq!(node_name(&mut a), "arp_solicit");
+    keys(&mut a, ":14\n/arp_solicit\n");
+    assert_eq!(
+        a.message.as_deref(),
+        Some("'arp_solicit' not found in this packet")
+    );
+}
+
+#[test]
+fn enter_folds_and_unfolds_a_call() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    keys(&mut a, &format!(":{u}\n\t"));
+    let full = a.tree_rows().len();
+    keys(&mut a, "/ip_local_deliver\n");
+    assert_eq!(row_kind(&mut a), RowKind::Open);
+    let sel = a.tree_sel;
+    keys(&mut a, "\n");
+    assert_eq!(row_kind(&mut a), RowKind::Folded);
+    assert_eq!(a.tree_sel, sel, "the folded call stays selected");
+    assert!(a.tree_rows().len() < full);
+    let text = tree_text(&mut a);
+    assert!(
+        text[sel].contains("ip_local_deliver() { ... } /* = 0 */"),
+        "{}",
+        text[sel]
+    );
+    assert!(!text.iter().any(|l| l.contains("__udp4_lib_rcv")));
+    keys(&mut a, "\n");
+    assert_eq!(row_kind(&mut a), RowKind::Open);
+    assert_eq!(a.tree_rows().len(), full);
+    // Space toggles too; h folds, l unfolds.
+    keys(&mut a, " ");
+    assert_eq!(row_kind(&mut a), RowKind::Folded);
+    keys(&mut a, "l");
+    assert_eq!(row_kind(&mut a), RowKind::Open);
+    keys(&mut a, "h");
+    assert_eq!(row_kind(&mut a), RowKind::Folded);
+}
+
+#[test]
+fn collapse_all_and_expand_all() {
+    let mut a = app();
+    let u = udp_packet(&a);
+    keys(&mut a, &format!(":{u}\n\t/__udp4_lib_rcv\n"));
+    let full = a.tree_rows().len();
+    keys(&mut a, "C");
+    let rows = a.tree_rows().to_vec();
+    assert!(rows.len() < full / 4, "{} of {full}", rows.len());
+    assert!(rows.iter().all(|r| r.depth == 0));
+    // The selection moved to the root the selected call belongs to.
+    assert_eq!(node_name(&mut a), "udp_send_skb");
+    assert_eq!(row_kind(&mut a), RowKind::Folded);
+    keys(&mut a, "E");
+    assert_eq!(a.tree_rows().len(), full);
+    assert_eq!(node_name(&mut a), "udp_send_skb");
+}
+
+#[test]
+fn filter_by_interface_netns_and_function() {
+    let mut a = app();
+    let veth: Vec<u32> = a
+        .shown
+        .iter()
+        .map(|&s| a.model.packet(s))
+        .filter(|p| p.devs.iter().any(|d| d.1 == 2))
+        .map(|p| p.id)
+        .collect();
+    assert!(veth.len() >= 20, "the 20 datagrams crossed the veth pair");
+    keys(&mut a, "fiface=if2\n");
+    assert_eq!(a.mode, Mode::Normal);
+    let shown: Vec<u32> = a.shown.iter().map(|&s| a.model.packet(s).id).collect();
+    assert_eq!(shown, veth);
+    // The receiving namespace: the last one a datagram's devices were in.
+    let rx_ns = {
+        let p = a.model.packet(a.model.slot_of(udp_packet(&a)).unwrap());
+        p.devs.iter().rfind(|d| d.1 != 0).unwrap().0
+    };
+    // Editing starts from the current filter text.
+    keys(&mut a, "f");
+    assert_eq!(a.mode, Mode::Input(Prompt::Filter, "iface=if2".into()));
+    keys(&mut a, &format!(" netns={rx_ns} func=__udp4_lib_rcv\n"));
+    assert!(!a.shown.is_empty());
+    assert!(a.shown.len() < veth.len());
+    for &s in &a.shown {
+        assert!(calls(&a, a.model.packet(s).id, "__udp4_lib_rcv"));
+    }
+    // An invalid filter keeps the bar open with the error and changes nothing.
+    let before = a.shown.clone();
+    keys(&mut a, "f dur>\n");
+    assert!(matches!(a.mode, Mode::Input(Prompt::Filter, _)));
+    assert!(a.input_error.as_deref().unwrap().contains("missing value"));
+    assert_eq!(a.shown, before);
+    keys(&mut a, "\x1b");
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.shown, before);
+}
