@@ -24,9 +24,10 @@ pub struct RecordArgs {
     /// Stop once this many packets have been seen (their calls in flight still finish).
     #[arg(long, value_name = "N")]
     pub max_packets: Option<u64>,
-    /// Print "armed" on stderr once every probe is attached (for scripts that start traffic then).
+    /// At the end, print the session as one JSON object on stdout: every probe with its
+    /// status and reason, and the loss counters.
     #[arg(long)]
-    pub quiet: bool,
+    pub json: bool,
     #[command(flatten)]
     pub trace: TraceArgs,
 }
@@ -85,6 +86,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         }
     }
     let stopping = Instant::now();
+    let tracer_info = tracer.info.clone();
     let report = tracer.stop()?;
     // The reader drained the ring buffer before it hung up.
     for batch in events.iter() {
@@ -109,6 +111,23 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         report.malformed
     );
     eprintln!("stopped in {:.2} s", stopping.elapsed().as_secs_f64());
+    for line in failure_summary(&tracer_info) {
+        eprintln!("{line}");
+    }
+    if args.json {
+        let stats = serde_json::json!({
+            "backend": tracer_info.backend,
+            "kernel": tracer_info.kernel,
+            "filter": tracer_info.filter,
+            "probes": tracer_info.probes.iter().map(|p| serde_json::json!({
+                "name": p.name, "module": p.module, "status": p.status.label(), "reason": p.status.reason(),
+            })).collect::<Vec<_>>(),
+            "events": s.events, "packets": packets, "lost": s.lost,
+            "recursion_misses": s.recursion_misses, "stack_overflows": report.stack_overflows,
+            "undecodable": report.malformed,
+        });
+        println!("{stats}");
+    }
     if let Some(pid) = report.release_pid {
         eprintln!(
             "releasing {} probe links in the background (pid {pid}, log {})",
@@ -117,4 +136,34 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Probes the kernel refused, grouped by reason, a line each (names in `--json`).
+fn failure_summary(info: &vrft_ui::session::SessionInfo) -> Vec<String> {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for p in &info.probes {
+        if let vrft_ui::session::ProbeStatus::Failed(r) = &p.status {
+            by_reason
+                .entry(r.as_str())
+                .or_default()
+                .push(p.name.as_str());
+        }
+    }
+    by_reason
+        .into_iter()
+        .map(|(reason, names)| {
+            let shown: Vec<&str> = names.iter().take(5).copied().collect();
+            let more = names.len().saturating_sub(shown.len());
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            format!(
+                "failed ({reason}): {} functions: {}{tail}",
+                names.len(),
+                shown.join(", ")
+            )
+        })
+        .collect()
 }

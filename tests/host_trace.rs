@@ -370,3 +370,47 @@ fn not_root_is_one_clear_line() {
     assert!(!out.status.success());
     assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
 }
+
+/// `record --json` lists every candidate probe with its status and reason, and the loss counters.
+#[test]
+fn json_stats_list_every_probe_with_its_reason() {
+    require_root();
+    let out = out_file("json.vrft");
+    let run = Command::new(BIN)
+        .args([
+            "record",
+            "-o",
+            out.to_str().unwrap(),
+            "--duration",
+            "0.5",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let _ = std::fs::remove_file(&out);
+    let v: serde_json::Value =
+        serde_json::from_slice(&run.stdout).expect("one JSON object on stdout");
+    let probes = v["probes"].as_array().unwrap();
+    let attached = probes.iter().filter(|p| p["status"] == "attached").count();
+    assert!(attached >= 1, "{v}");
+    for p in probes.iter().filter(|p| p["status"] != "attached") {
+        assert!(
+            !p["reason"].as_str().unwrap().is_empty(),
+            "a probe not attached says why: {p}"
+        );
+    }
+    for counter in [
+        "lost",
+        "recursion_misses",
+        "stack_overflows",
+        "undecodable",
+        "events",
+    ] {
+        assert!(v[counter].is_u64(), "{counter} in {v}");
+    }
+}
