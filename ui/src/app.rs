@@ -94,6 +94,9 @@ pub struct App {
     pub folded: HashSet<u32>,
     pub tree_sel: usize,
     pub tree_offset: usize,
+    /// The selection jumped (search): the next frame scrolls it to the upper third of the pane,
+    /// so that what it calls is on screen too.
+    pub(crate) tree_recenter: bool,
     tree_rows: Vec<Row>,
     tree_key: Option<(u32, usize)>,
 
@@ -142,6 +145,7 @@ impl App {
             folded: HashSet::new(),
             tree_sel: 0,
             tree_offset: 0,
+            tree_recenter: false,
             tree_rows: Vec::new(),
             tree_key: None,
             search: None,

@@ -388,6 +388,7 @@ impl App {
         }
         self.refold();
         self.select_node(hit);
+        self.tree_recenter = true;
     }
 
     fn search_list(&mut self, forward: bool, pat: &str) {

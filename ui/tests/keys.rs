@@ -268,3 +268,23 @@ fn mouse_wheel_and_click() {
     a.on_mouse(m(MouseEventKind::Down(MouseButton::Left), 22));
     assert_eq!((a.pane, a.tree_sel), (Pane::Tree, 2));
 }
+
+#[test]
+fn a_search_hit_is_scrolled_to_the_upper_third_of_the_tree() {
+    use ratatui::{backend::TestBackend, Terminal};
+    let mut a = app(false);
+    // Packet 1 has 47 rows; an 11-row tree pane shows 10 of them under its header.
+    typed(&mut a, "g\t");
+    let mut t = Terminal::new(TestBackend::new(150, 30)).unwrap();
+    t.draw(|f| vrft_ui::views::draw(f, &mut a)).unwrap();
+    let height = a.areas.tree.height as usize;
+    typed(&mut a, "/__udp4_lib_rcv\n");
+    t.draw(|f| vrft_ui::views::draw(f, &mut a)).unwrap();
+    assert_eq!(node_name(&mut a), "__udp4_lib_rcv");
+    assert_eq!(a.tree_offset, a.tree_sel - height / 3, "sel {}", a.tree_sel);
+    // Moving afterwards scrolls as usual: the window stays put.
+    let offset = a.tree_offset;
+    typed(&mut a, "j");
+    t.draw(|f| vrft_ui::views::draw(f, &mut a)).unwrap();
+    assert_eq!(a.tree_offset, offset);
+}

@@ -24,6 +24,12 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     app.areas.tree = rows_area;
     let height = rows_area.height as usize;
     let len = app.tree_rows().len();
+    if std::mem::take(&mut app.tree_recenter) {
+        app.tree_offset = app
+            .tree_sel
+            .saturating_sub(height / 3)
+            .min(len.saturating_sub(height));
+    }
     app.tree_offset = scroll(app.tree_sel, app.tree_offset, height);
     let Some(slot) = app.selected_slot() else {
         f.render_widget(Paragraph::new("no packet selected"), inner);

@@ -1,0 +1,203 @@
+//! A real terminal: tmux runs `vrft-tui replay` on the real 6.1 recording, keys are sent
+//! the way a user types them, and every step is checked on `tmux capture-pane`. At the end
+//! the terminal must be back to the shell: no alternate screen, no UI left on it.
+//!
+//! Needs tmux (`scripts/setup.sh` installs it); without it this test fails rather than skips.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const RECORDING: &str = "tests/data/veth-udp-6.1-fentry.vrft";
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A private tmux server (own socket) with one detached session; killed on drop, also when
+/// an assertion fails.
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16, command: &str) -> Tmux {
+        match Command::new("tmux").arg("-V").output() {
+            Ok(o) if o.status.success() => {}
+            _ => panic!("tmux is missing: run scripts/setup.sh (it installs tmux)"),
+        }
+        let pid = std::process::id();
+        let t = Tmux {
+            socket: format!("vrft-test-{pid}"),
+            session: format!("vrft-replay-{pid}"),
+        };
+        let out = t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &t.session,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            command,
+        ]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    /// Types `text` literally (no key-name lookup).
+    fn type_text(&self, text: &str) {
+        let out = self.tmux(&["send-keys", "-t", &self.session, "-l", text]);
+        assert!(out.status.success(), "send-keys: {out:?}");
+    }
+
+    /// Sends named keys such as `Enter`, `Tab`.
+    fn key(&self, name: &str) {
+        let out = self.tmux(&["send-keys", "-t", &self.session, name]);
+        assert!(out.status.success(), "send-keys: {out:?}");
+    }
+
+    fn screen(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", &self.session]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn query(&self, format: &str) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", &self.session, format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Polls the pane until `ok` holds; fails with the last screen after [`TIMEOUT`].
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!("timed out waiting for {what}; the screen was:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// Rows of the packet list: lines of the top pane that start with a packet ID.
+fn list_rows(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .skip(2) // border and column header
+        .take_while(|l| !l.starts_with('└'))
+        .filter(|l| {
+            l.trim_start_matches('│')
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+        .collect()
+}
+
+#[test]
+fn replay_in_tmux_jump_fold_filter_latency_quit() {
+    let bin = env!("CARGO_BIN_EXE_vrft-tui");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+    let cmd =
+        format!("sh -c '\"{bin}\" replay \"{file}{RECORDING}\"; echo VRFT-DONE rc=$?; sleep 30'");
+    let t = Tmux::start(160, 50, &cmd);
+
+    // The UI opens on the recording, in the alternate screen.
+    let s = t.wait("the packet list", |s| s.contains("Packets 50/50"));
+    assert!(s.contains("REPLAY") && s.contains("fentry"), "{s}");
+    assert_eq!(
+        t.query("#{alternate_on}"),
+        "1",
+        "the UI uses the alternate screen"
+    );
+
+    // Jump to packet 14: the tree pane's title names it.
+    t.type_text(":14");
+    t.wait("the jump prompt", |s| s.contains("go to packet: 14"));
+    t.key("Enter");
+    let s = t.wait("packet 14's tree", |s| s.contains("┌ packet 14 "));
+    assert!(s.contains("udp_send_skb() {"), "{s}");
+
+    // Into the tree; find the UDP receive and fold / unfold it with Enter.
+    t.key("Tab");
+    t.type_text("/__udp4_lib_rcv");
+    t.key("Enter");
+    let s = t.wait("__udp4_lib_rcv selected", |s| {
+        s.contains("function  __udp4_lib_rcv")
+    });
+    assert!(s.contains("__udp4_lib_rcv() {"), "{s}");
+    assert!(s.contains("udp_unicast_rcv_skb() {"), "{s}");
+    t.key("Enter");
+    let s = t.wait("__udp4_lib_rcv folded", |s| {
+        s.contains("__udp4_lib_rcv() { ... } /* = 0 */")
+    });
+    assert!(!s.contains("udp_unicast_rcv_skb() {"), "{s}");
+    t.key("Enter");
+    let s = t.wait("__udp4_lib_rcv unfolded", |s| {
+        s.contains("udp_unicast_rcv_skb() {")
+    });
+    assert!(!s.contains("__udp4_lib_rcv() { ... }"), "{s}");
+    // C collapses every call to its root; E expands them again.
+    t.key("C");
+    t.wait("all collapsed", |s| s.contains("udp_send_skb() { ... }"));
+    t.key("E");
+    t.wait("all expanded", |s| {
+        s.contains("udp_send_skb() {") && !s.contains("udp_send_skb() { ... }")
+    });
+
+    // Filter by interface: the recording has no interface names, so the UI shows and
+    // matches the veth pair by index, `if2` (both ends are ifindex 2 in their namespace).
+    t.type_text("fiface=if2");
+    t.wait("the filter bar", |s| s.contains("filter: iface=if2"));
+    t.key("Enter");
+    let s = t.wait("the filtered list", |s| s.contains("Packets 22/50"));
+    assert!(
+        s.contains("| filter: iface=if2"),
+        "status line shows the filter:\n{s}"
+    );
+    let rows = list_rows(&s);
+    assert!(rows.len() >= 10, "{s}");
+    for r in &rows {
+        assert!(r.contains("if2>if2"), "a row without the interface: {r}");
+    }
+    // The selected packet (14) passes the filter and stays selected.
+    assert!(s.contains("┌ packet 14 "), "{s}");
+
+    // The latency view covers the shown (filtered) packets.
+    t.type_text("2");
+    let s = t.wait("the latency view", |s| {
+        s.contains("Receive latency over 22 shown packets")
+    });
+    for h in ["STAGE", "P50", "P90", "P99", "MAX", "Transmit latency"] {
+        assert!(s.contains(h), "latency view lacks {h}:\n{s}");
+    }
+    assert!(s.contains("ip_rcv -> ip_local_deliver"), "{s}");
+
+    // q quits at once in a replay; the shell's screen is back.
+    t.type_text("q");
+    let s = t.wait("the shell after quitting", |s| s.contains("VRFT-DONE"));
+    assert!(s.contains("VRFT-DONE rc=0"), "vrft-tui exits 0:\n{s}");
+    assert_eq!(t.query("#{alternate_on}"), "0", "alternate screen left");
+    for ui in ["Packets", "REPLAY", "latency", "│", "┌"] {
+        assert!(
+            !s.contains(ui),
+            "UI content {ui:?} left on the screen:\n{s}"
+        );
+    }
+    // The cursor is visible again.
+    assert_eq!(t.query("#{cursor_flag}"), "1", "cursor shown again");
+}
