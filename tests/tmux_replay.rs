@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 const RECORDING: &str = "tests/data/veth-udp-6.1-fentry.vrft";
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A private tmux server (own socket) with one detached session; killed on drop, also when
-/// an assertion fails.
+/// A private tmux server (own socket file) with one detached session; killed, and its
+/// socket removed, on drop, also when an assertion fails.
 struct Tmux {
-    socket: String,
+    socket: std::path::PathBuf,
     session: String,
 }
 
@@ -25,7 +25,7 @@ impl Tmux {
         }
         let pid = std::process::id();
         let t = Tmux {
-            socket: format!("vrft-test-{pid}"),
+            socket: std::env::temp_dir().join(format!("vrft-tmux-test-{pid}")),
             session: format!("vrft-replay-{pid}"),
         };
         let out = t.tmux(&[
@@ -45,7 +45,9 @@ impl Tmux {
 
     fn tmux(&self, args: &[&str]) -> Output {
         Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
             .args(args)
             .output()
             .expect("run tmux")
@@ -92,6 +94,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
