@@ -18,6 +18,8 @@ pub struct Cli {
     pub trace: crate::trace_args::TraceArgs,
 }
 
+// Parsed once at start-up: the size difference of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List the kernel functions that take a struct sk_buff pointer, and whether each can be traced.

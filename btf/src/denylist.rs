@@ -50,6 +50,11 @@ const DENYLIST: &[(&str, &str)] = &[
     ("bpf_probe_read_kernel*", "helper our programs call to read packet fields"),
     ("bpf_ringbuf_*", "our event output path: probing it recurses on every event"),
     ("irq_work_queue", "the ring buffer wakes its reader through irq_work"),
+    // An skb argument that is only a marker, not a packet passing through.
+    (
+        "__skb_wait_for_more_packets",
+        "its skb is the last one peeked, only compared and possibly freed already: not a packet passing through",
+    ),
     // Idle: RCU is not watching there, so BPF programs must not run.
     ("default_idle", "CPU idle: RCU is not watching"),
     ("arch_cpu_idle", "CPU idle: RCU is not watching"),

@@ -29,7 +29,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use crossbeam_channel::Receiver;
 use indicatif::{ProgressBar, ProgressStyle};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{AsRawLibbpf, MapCore, MapFlags, OpenObject, ProgramMut};
+use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramMut};
 use vrft_ui::event::{Event, FuncInfo};
 use vrft_ui::session::{Probe, ProbeStatus, SessionInfo, Stats};
 
@@ -254,7 +254,7 @@ pub fn check_privileges() -> Result<()> {
 }
 
 /// Raises the soft open-file limit: every function costs four fds (two programs, two links).
-fn raise_nofile(needed: u64) {
+pub fn raise_nofile(needed: u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -467,15 +467,7 @@ impl Tracer {
         attach_type: libbpf_sys::bpf_attach_type,
         cfg: &Config,
     ) -> Result<template::Template> {
-        let obj = self.skel.object().as_libbpf_object().as_ptr();
-        // SAFETY: the object is loaded and lives as long as the tracer.
-        let (btf, btf_fd) = unsafe {
-            (
-                libbpf_sys::bpf_object__btf(obj),
-                libbpf_sys::bpf_object__btf_fd(obj),
-            )
-        };
-        let mut tpl = template::Template::new(prog, btf, btf_fd, prog_type, attach_type);
+        let mut tpl = template::Template::new(self.skel.object(), prog, prog_type, attach_type);
         splice_filter(&mut tpl, &cfg.filter)?;
         Ok(tpl)
     }

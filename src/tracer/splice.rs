@@ -142,7 +142,7 @@ mod tests {
             vec![0, 3, 8]
         );
         // main's calls: to A (still at 3) and to B (now at 8).
-        assert_eq!(0 + 1 + out[0].imm, 3);
+        assert_eq!(1 + out[0].imm, 3);
         assert_eq!(1 + 1 + out[1].imm, 8);
         assert_eq!(out[3].imm, 7, "the body is in place");
         assert_eq!(out[8].imm, 2, "B follows the body");
@@ -169,7 +169,7 @@ mod tests {
             info.iter().map(|f| f.insn_off).collect::<Vec<_>>(),
             vec![0, 2, 3, 5]
         );
-        assert_eq!(0 + 1 + out[0].imm, 3, "main still calls B");
+        assert_eq!(1 + out[0].imm, 3, "main still calls B");
         assert_eq!(3 + 1 + out[3].imm, 2, "B still calls A");
         assert!(replace_subprog(&insns, &info, 1, &[exit()]).is_err());
     }

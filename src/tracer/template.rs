@@ -7,7 +7,7 @@
 use std::ffi::{CStr, CString};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-use libbpf_rs::{AsRawLibbpf, Program};
+use libbpf_rs::{AsRawLibbpf, Object, Program};
 use libbpf_sys::{bpf_func_info, bpf_insn, bpf_line_info};
 
 use super::splice;
@@ -37,19 +37,20 @@ unsafe fn copy_records<T: Copy>(p: *const T, n: u32) -> Vec<T> {
 }
 
 impl Template {
-    /// `btf` is the object's BTF (to name subprograms), `btf_fd` its kernel fd;
-    /// both must outlive the template.
+    /// A template of `prog`, a loaded program of `obj`, whose BTF fd must
+    /// outlive the template.
     pub fn new(
+        obj: &Object,
         prog: &Program,
-        btf: *const libbpf_sys::btf,
-        btf_fd: RawFd,
         prog_type: libbpf_sys::bpf_prog_type,
         attach_type: libbpf_sys::bpf_attach_type,
     ) -> Template {
         let raw = prog.as_libbpf_object().as_ptr();
-        // SAFETY: libbpf keeps the func/line info of a loaded program for the
-        // life of its object; btf is the object's own.
-        let (func_info, line_info, subprogs) = unsafe {
+        let obj = obj.as_libbpf_object().as_ptr();
+        // SAFETY: libbpf keeps the func/line info of a loaded program and the
+        // object's BTF for the life of the object.
+        let (func_info, line_info, subprogs, btf_fd) = unsafe {
+            let btf = libbpf_sys::bpf_object__btf(obj);
             let fi = copy_records(
                 libbpf_sys::bpf_program__func_info(raw),
                 libbpf_sys::bpf_program__func_info_cnt(raw),
@@ -72,7 +73,7 @@ impl Template {
                     (f.insn_off, name)
                 })
                 .collect();
-            (fi, li, names)
+            (fi, li, names, libbpf_sys::bpf_object__btf_fd(obj))
         };
         Template {
             insns: prog.insns().to_vec(),

@@ -10,10 +10,16 @@ use std::time::Instant;
 use super::scenario::{Outcome, Scenario};
 
 pub fn scenarios() -> Vec<Scenario> {
-    if std::env::var_os("VRFT_VM_BENCH").is_none() {
-        return Vec::new();
+    match std::env::var("VRFT_VM_BENCH").as_deref() {
+        Ok("baseline") => vec![Scenario::new(
+            "bench_baseline",
+            "trafgen attach-baseline\n",
+            |_: &Outcome| Ok(()),
+        )
+        .timeout(1500)],
+        Ok(_) => vec![bench_attach()],
+        Err(_) => Vec::new(),
     }
-    vec![bench_attach()]
 }
 
 fn bench_attach() -> Scenario {
@@ -106,6 +112,7 @@ pub fn attach_baseline() -> i32 {
     let scan = vrft_btf::scan(&vrft_btf::ScanOptions::system()).expect("BTF scan");
     let modules = vrft_tui::tracer::kernel_btf::module_btf_fds().expect("module BTF");
     let targets: Vec<_> = scan.traceable().collect();
+    vrft_tui::tracer::raise_nofile(targets.len() as u64 * 4 + 1024);
     let obj = |m: &str| modules.get(m).map_or(0, |f| f.as_raw_fd());
     let (entry, exit) = (libbpf_sys::BPF_TRACE_FENTRY, libbpf_sys::BPF_TRACE_FEXIT);
 
@@ -132,6 +139,13 @@ pub fn attach_baseline() -> i32 {
         .collect();
     let attach_time = t.elapsed();
     let attached = links.len() / 2;
+    if let Some(Err(e)) = progs.iter().find(|p| p.is_err()) {
+        let failed = progs.iter().filter(|p| p.is_err()).count();
+        println!(
+            "baseline: {failed} functions failed to load, first: {}",
+            std::io::Error::from_raw_os_error(*e)
+        );
+    }
     drop(progs);
     let t = Instant::now();
     drop(links);
