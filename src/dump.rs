@@ -22,9 +22,7 @@ pub struct DumpArgs {
 pub fn run(args: &DumpArgs) -> Result<()> {
     let rec = Recording::read(&args.file)?;
     let info = &rec.header.info;
-    let mut model = Model::new();
-    model.ingest(&rec.events);
-    model.finish();
+    let model = Model::from_events(&rec.events);
     let mut out = std::io::stdout().lock();
     writeln!(out, "# {} on {}", rec.header.backend_reason, info.kernel)?;
     match &rec.trailer {

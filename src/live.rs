@@ -44,12 +44,8 @@ pub fn run(trace: &TraceArgs) -> Result<()> {
         "{} packets, {} events; lost {}, recursion misses {}",
         outcome.packets, outcome.events, report.stats.lost, report.stats.recursion_misses
     );
-    if let Some(pid) = report.release_pid {
-        eprintln!(
-            "releasing {} probe links in the background (pid {pid}, log {})",
-            report.links,
-            crate::tracer::release::log_file().display()
-        );
+    if let Some(line) = report.release_line() {
+        eprintln!("{line}");
     }
     Ok(())
 }

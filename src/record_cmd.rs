@@ -128,12 +128,8 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         });
         println!("{stats}");
     }
-    if let Some(pid) = report.release_pid {
-        eprintln!(
-            "releasing {} probe links in the background (pid {pid}, log {})",
-            report.links,
-            crate::tracer::release::log_file().display()
-        );
+    if let Some(line) = report.release_line() {
+        eprintln!("{line}");
     }
     Ok(())
 }

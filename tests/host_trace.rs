@@ -138,9 +138,7 @@ fn records_real_packets_across_a_veth_pair() {
         .collect();
     let (ns_a, ns_b) = (veth.netns_inode(&veth.a), veth.netns_inode(&veth.b));
 
-    let mut model = Model::new();
-    model.ingest(&rec.events);
-    model.finish();
+    let model = Model::from_events(&rec.events);
     // ICMP echo requests: queued on a's eth0 (98 bytes at L2), received in b.
     let requests: Vec<_> = model
         .packets()
@@ -225,9 +223,7 @@ fn pcap_expression_and_interface_select_exactly_their_packets() {
         "{}",
         rec.header.info.filter
     );
-    let mut model = Model::new();
-    model.ingest(&rec.events);
-    model.finish();
+    let model = Model::from_events(&rec.events);
     let ns_a = veth.netns_inode(&veth.a);
     let names: Vec<&str> = rec
         .header

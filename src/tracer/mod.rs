@@ -218,6 +218,19 @@ impl StatsProbe {
     }
 }
 
+impl StopReport {
+    /// The line telling the user where the background release runs, if one does.
+    pub fn release_line(&self) -> Option<String> {
+        self.release_pid.map(|pid| {
+            format!(
+                "releasing {} probe links in the background (pid {pid}, log {})",
+                self.links,
+                release::log_file().display()
+            )
+        })
+    }
+}
+
 /// A running trace. Probes are attached but record nothing until [`Tracer::arm`].
 pub struct Tracer {
     skel: VrftSkel<'static>,

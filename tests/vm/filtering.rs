@@ -57,9 +57,7 @@ impl Traced {
     fn read(out: &Outcome, tag: &str) -> Result<Traced, String> {
         let rec =
             Recording::read(&out.path(&format!("{tag}.vrft"))).map_err(|e| format!("{e:#}"))?;
-        let mut model = Model::new();
-        model.ingest(&rec.events);
-        model.finish();
+        let model = Model::from_events(&rec.events);
         let ns = out
             .read("ns")?
             .lines()

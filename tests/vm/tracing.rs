@@ -28,15 +28,7 @@ start_record() {
   RPID=$!
 }
 # wait_armed SECONDS: until record says "armed", failing loudly if it died.
-wait_armed() {
-  i=0
-  while ! grep -q '^armed' "$OUT/record.err"; do
-    kill -0 $RPID 2>/dev/null || { cat "$OUT/record.err"; echo "vrft-tui record died" >&2; return 1; }
-    i=$((i + 1))
-    [ "$i" -le $(($1 * 5)) ] || { cat "$OUT/record.err"; echo "not armed after $1 s" >&2; return 1; }
-    sleep 0.2
-  done
-}
+wait_armed() { wait_line armed "$1"; }
 # stop_record SIGNAL: the time from the signal until the shell is back, in $OUT/stop_seconds.
 stop_record() {
   t0=$(cut -d' ' -f1 /proc/uptime)
@@ -204,9 +196,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         .iter()
         .map(|f| f.name.as_str())
         .collect();
-    let mut model = Model::new();
-    model.ingest(&rec.events);
-    model.finish();
+    let model = Model::from_events(&rec.events);
     let udp: Vec<&Packet> = model
         .packets()
         .iter()

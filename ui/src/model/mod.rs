@@ -41,6 +41,14 @@ impl Model {
         Self::default()
     }
 
+    /// The model of a complete stream (a recording): everything ingested, then finished.
+    pub fn from_events(events: &[Event]) -> Self {
+        let mut m = Self::new();
+        m.ingest(events);
+        m.finish();
+        m
+    }
+
     pub fn packets(&self) -> &[Packet] {
         &self.packets
     }
