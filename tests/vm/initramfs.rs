@@ -3,8 +3,8 @@
 //! The image is two archives back to back (the kernel unpacks each in turn):
 //! - a run part, rebuilt for every boot: the binaries under test, the test binary (traffic generator),
 //!   `/init` and the scenario scripts; left uncompressed, so nothing has to be inflated under emulation;
-//! - a base part per kernel, gzip'd and cached: busybox, the real `ip` and `ping`, their libraries,
-//!   and the kernel modules with the order to load them in.
+//! - a base part per kernel, gzip'd and cached: busybox, the real `ip`, `ping` and `tmux`, their
+//!   libraries (and tmux's locale and terminfo), and the kernel modules with the order to load them in.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;
@@ -31,6 +31,20 @@ const MODULES: &[&str] = &[
 
 /// Bump when the base layout changes, so cached base images are rebuilt.
 const BASE_FORMAT: u32 = 1;
+
+/// What `tmux` needs besides its libraries, for the live UI scenario (tests/vm/live.rs): it
+/// refuses to start without a UTF-8 locale (glibc's C.UTF-8 is a file, not built in), and
+/// the terminfo entries of the terminals a pane may claim to be. Copied at the same paths.
+const TMUX_LOCALE: &str = "/usr/lib/locale/C.utf8";
+const TERMINFO: &[&str] = &[
+    "/lib/terminfo/s/screen",
+    "/lib/terminfo/s/screen-256color",
+    "/lib/terminfo/t/tmux",
+    "/lib/terminfo/t/tmux-256color",
+    "/lib/terminfo/x/xterm-256color",
+    "/lib/terminfo/l/linux",
+    "/lib/terminfo/d/dumb",
+];
 
 /// A cpio archive in the "newc" format (see the kernel's Documentation/driver-api/early-userspace).
 #[derive(Default)]
@@ -201,15 +215,49 @@ fn which(program: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{program} not found: run scripts/setup.sh"))
 }
 
+/// The locale and terminfo files `tmux` needs in the guest (see [`TMUX_LOCALE`]): every file of
+/// the C.UTF-8 locale, which must exist, and the terminfo entries the host has.
+fn tmux_files() -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    let mut dirs = vec![PathBuf::from(TMUX_LOCALE)];
+    while let Some(dir) = dirs.pop() {
+        let entries = fs::read_dir(&dir).map_err(|e| {
+            format!(
+                "{}: {e} (tmux needs the C.UTF-8 locale in the guest; run scripts/setup.sh)",
+                dir.display()
+            )
+        })?;
+        for entry in entries {
+            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    if !files.iter().any(|f| f.ends_with("LC_CTYPE")) {
+        return Err(format!(
+            "{TMUX_LOCALE}/LC_CTYPE is missing: tmux needs it in the guest"
+        ));
+    }
+    files.sort();
+    files.extend(TERMINFO.iter().map(PathBuf::from).filter(|p| p.is_file()));
+    Ok(files)
+}
+
 /// The cached gzip'd base archive for `kernel`, built on first use.
 pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
     let busybox = which("busybox")?;
     let ip = which("ip")?;
     let ping = which("ping")?;
+    let tmux = which("tmux")?;
+    let terminal_files = tmux_files()?;
     let modules = kernel.module_load_order(MODULES)?;
 
     // Rebuild when any input changes: key the file name on the inputs' paths, sizes and mtimes.
-    let mut inputs = vec![busybox.clone(), ip.clone(), ping.clone()];
+    let mut inputs = vec![busybox.clone(), ip.clone(), ping.clone(), tmux.clone()];
+    inputs.extend(terminal_files.iter().cloned());
     inputs.extend(modules.iter().cloned());
     let mut hasher = DefaultHasher::new();
     (BASE_FORMAT, &kernel.release).hash(&mut hasher);
@@ -236,6 +284,11 @@ pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
     cpio.host_binary("bin/busybox", &busybox)?;
     cpio.host_binary("bin/ip", &ip)?;
     cpio.host_binary("bin/ping", &ping)?;
+    cpio.host_binary("bin/tmux", &tmux)?;
+    for path in &terminal_files {
+        let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        cpio.file(&path.to_string_lossy(), 0o644, &data);
+    }
     let applets = Command::new(&busybox)
         .arg("--list")
         .output()
