@@ -143,7 +143,9 @@ impl Model {
                         let p = &mut self.packets[slot as usize];
                         p.nodes[fr.node as usize].set_exit(ev.ts_ns, ev.ret, ev.flags);
                         p.open -= 1;
-                        if p.open == 0 && p.flags & flags::FREED != 0 {
+                        // Its calls have all returned: give back the growth slack now
+                        // rather than at the end of the stream, to keep live memory low.
+                        if p.open == 0 {
                             p.shrink();
                         }
                     }
