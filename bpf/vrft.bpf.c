@@ -235,16 +235,20 @@ static __always_inline struct hdrs parse(struct vrft_pkt *p, __u32 len, int l2)
 	return h;
 }
 
-/* Copies the frame at head + off (linear data ends at end) into the buffer. */
+/* Copies the frame at head + off (linear data ends at end) into the buffer:
+ * at most PKT_CAP - 1 bytes, so that one mask proves the bound. */
 static __always_inline __u32 copy_frame(struct vrft_pkt *p, unsigned char *head, __u32 off, __u32 end)
 {
-	__u32 n;
+	__u64 n;
 
 	if (off >= end)
 		return 0;
 	n = end - off;
-	if (n > PKT_CAP)
-		n = PKT_CAP;
+	if (n > PKT_CAP - 1)
+		n = PKT_CAP - 1;
+	/* Older verifiers (6.1) lose the bound above when clang hands the helper
+	 * another copy of n; masking in the register the call uses keeps it. */
+	asm volatile("%[n] &= 255" : [n] "+r"(n));
 	if (bpf_probe_read_kernel(p->data, n, head + off))
 		return 0;
 	return n;

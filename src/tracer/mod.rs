@@ -520,6 +520,7 @@ impl Tracer {
         if plain {
             eprintln!("verifying {} functions on {threads} threads", targets.len());
         }
+        let verify_start = Instant::now();
         let progs = fentry::load_all(
             &entry,
             &exit,
@@ -542,8 +543,9 @@ impl Tracer {
             bail!("interrupted while verifying; nothing was attached");
         }
         if plain {
-            eprintln!("attaching {} functions", targets.len());
+            eprintln!("attaching {} functions (verified in {:.1} s)", targets.len(), verify_start.elapsed().as_secs_f64());
         }
+        let attach_start = Instant::now();
         bar.set_position(0);
         bar.set_prefix("attaching");
         bar.reset_eta();
@@ -575,6 +577,9 @@ impl Tracer {
             bar.inc(1);
         }
         bar.finish_and_clear();
+        if plain {
+            eprintln!("attached in {:.1} s", attach_start.elapsed().as_secs_f64());
+        }
         Ok(())
     }
 
