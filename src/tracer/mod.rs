@@ -543,7 +543,11 @@ impl Tracer {
             bail!("interrupted while verifying; nothing was attached");
         }
         if plain {
-            eprintln!("attaching {} functions (verified in {:.1} s)", targets.len(), verify_start.elapsed().as_secs_f64());
+            eprintln!(
+                "attaching {} functions (verified in {:.1} s)",
+                targets.len(),
+                verify_start.elapsed().as_secs_f64()
+            );
         }
         let attach_start = Instant::now();
         bar.set_position(0);
