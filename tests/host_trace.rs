@@ -350,18 +350,16 @@ fn forced_backend_that_the_kernel_refuses_says_so() {
 #[test]
 fn not_root_is_one_clear_line() {
     require_root();
+    // A copy that nobody can reach, wherever the checkout lives.
+    let bin = std::env::temp_dir().join(format!("vrft-tui-nobody-{}", std::process::id()));
+    std::fs::copy(BIN, &bin).unwrap();
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-            "record",
-            "-o",
-            "/tmp/x.vrft",
-        ])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["record", "-o", "/tmp/x.vrft"])
         .output()
         .expect("setpriv (util-linux)");
+    std::fs::remove_file(&bin).unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
