@@ -60,14 +60,6 @@ impl VmlinuxBtf {
         Ok(VmlinuxBtf(btf))
     }
 
-    fn has(&self, name: &str, kind: u32) -> bool {
-        let Ok(c) = CString::new(name) else {
-            return false;
-        };
-        // SAFETY: valid btf object and NUL-terminated name.
-        unsafe { libbpf_sys::btf__find_by_name_kind(self.0, c.as_ptr(), kind) > 0 }
-    }
-
     /// The BTF id a tp_btf program attaches with, if the tracepoint `name`
     /// (e.g. "net_dev_queue") exists in this kernel.
     pub fn tracepoint_btf_id(&self, name: &str) -> Option<u32> {
@@ -77,11 +69,6 @@ impl VmlinuxBtf {
             libbpf_sys::btf__find_by_name_kind(self.0, c.as_ptr(), libbpf_sys::BTF_KIND_TYPEDEF)
         };
         (id > 0).then_some(id as u32)
-    }
-
-    /// Whether a kernel function (or kfunc) of this name is described in BTF.
-    pub fn has_func(&self, name: &str) -> bool {
-        self.has(name, libbpf_sys::BTF_KIND_FUNC)
     }
 
     /// Names of `enum skb_drop_reason`, by value, to show why packets were dropped.
