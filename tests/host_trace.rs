@@ -129,13 +129,7 @@ fn records_real_packets_across_a_veth_pair() {
     std::fs::remove_file(&out).unwrap();
     let trailer = rec.trailer.as_ref().expect("trailer written at the end");
     assert_eq!(trailer.stats.lost, 0, "ring buffer losses at 10 packets/s");
-    let names: Vec<&str> = rec
-        .header
-        .info
-        .functions
-        .iter()
-        .map(|f| f.name.as_str())
-        .collect();
+    let info = &rec.header.info;
     let (ns_a, ns_b) = (veth.netns_inode(&veth.a), veth.netns_inode(&veth.b));
 
     let model = Model::from_events(&rec.events);
@@ -147,7 +141,7 @@ fn records_real_packets_across_a_veth_pair() {
             let seq: Vec<(&str, u32)> = p
                 .nodes
                 .iter()
-                .map(|n| (names[n.func as usize], p.dev(n).0))
+                .map(|n| (info.func_name(n.func), p.dev(n).0))
                 .collect();
             let queued = seq
                 .iter()
@@ -225,13 +219,7 @@ fn pcap_expression_and_interface_select_exactly_their_packets() {
     );
     let model = Model::from_events(&rec.events);
     let ns_a = veth.netns_inode(&veth.a);
-    let names: Vec<&str> = rec
-        .header
-        .info
-        .functions
-        .iter()
-        .map(|f| f.name.as_str())
-        .collect();
+    let info = &rec.header.info;
     let paths: Vec<String> = model
         .packets()
         .iter()
@@ -239,7 +227,7 @@ fn pcap_expression_and_interface_select_exactly_their_packets() {
             let calls: Vec<String> = p
                 .nodes
                 .iter()
-                .map(|n| format!("{}@{}/{}", names[n.func as usize], p.dev(n).0, n.len))
+                .map(|n| format!("{}@{}/{}", info.func_name(n.func), p.dev(n).0, n.len))
                 .collect();
             format!("{}: {}", p.id, calls.join(" "))
         })
@@ -251,7 +239,7 @@ fn pcap_expression_and_interface_select_exactly_their_packets() {
         .filter(|p| {
             p.nodes
                 .iter()
-                .any(|n| names[n.func as usize] == "net:net_dev_queue")
+                .any(|n| info.func_name(n.func) == "net:net_dev_queue")
         })
         .collect();
     assert_eq!(

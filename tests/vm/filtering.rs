@@ -85,11 +85,7 @@ impl Traced {
                 .get(&netns)
                 .cloned()
                 .unwrap_or_else(|| netns.to_string());
-            let dev = info
-                .interfaces
-                .iter()
-                .find(|i| i.netns == netns && i.ifindex == ifindex)
-                .map_or(format!("if{ifindex}"), |i| i.name.clone());
+            let dev = info.ifname(netns, ifindex);
             let hop = format!("{ns}:{dev}");
             if path.last() != Some(&hop) {
                 path.push(hop);
@@ -275,19 +271,12 @@ fn pcap_port() -> Scenario {
         }
         // A 7778 datagram with the same sequence number would have merged into
         // one of these ids: each must have crossed the veth pair exactly once.
-        let names: Vec<&str> = t
-            .rec
-            .header
-            .info
-            .functions
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
+        let info = &t.rec.header.info;
         for p in t.model.packets() {
             let xmits = p
                 .nodes
                 .iter()
-                .filter(|n| names[n.func as usize] == "veth_xmit")
+                .filter(|n| info.func_name(n.func) == "veth_xmit")
                 .count();
             if xmits != 1 {
                 return Err(format!(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use vrft_tui::record::Recording;
 use vrft_ui::model::{Model, Node, Packet, ROOT};
+use vrft_ui::session::SessionInfo;
 
 use super::scenario::{Outcome, Scenario};
 use super::topology::{veth, Flow};
@@ -189,13 +190,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
             trailer.stats.lost
         ));
     }
-    let names: Vec<&str> = rec
-        .header
-        .info
-        .functions
-        .iter()
-        .map(|f| f.name.as_str())
-        .collect();
+    let info = &rec.header.info;
     let model = Model::from_events(&rec.events);
     let udp: Vec<&Packet> = model
         .packets()
@@ -203,7 +198,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         .filter(|p| {
             p.nodes
                 .iter()
-                .any(|n| names[n.func as usize] == "__udp4_lib_rcv")
+                .any(|n| info.func_name(n.func) == "__udp4_lib_rcv")
         })
         .collect();
     if udp.len() != sent {
@@ -213,7 +208,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         ));
     }
     for p in udp {
-        let tree = Tree { p, names: &names };
+        let tree = Tree { p, info };
         tree.check_encloses(&["__dev_queue_xmit", "dev_hard_start_xmit", "veth_xmit"])?;
         tree.check_encloses(&["__netif_receive_skb", "ip_rcv", "__udp4_lib_rcv"])?;
         tree.check_durations()?;
@@ -223,12 +218,12 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
 
 struct Tree<'a> {
     p: &'a Packet,
-    names: &'a [&'a str],
+    info: &'a SessionInfo,
 }
 
 impl Tree<'_> {
     fn name(&self, n: &Node) -> &str {
-        self.names[n.func as usize]
+        self.info.func_name(n.func)
     }
 
     /// Some call to `chain[last]` has calls to the earlier names among its
