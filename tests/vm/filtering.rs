@@ -32,8 +32,6 @@ until grep -q '^armed' "$OUT/{tag}.err"; do
   i=$((i + 1)); [ $i -lt 600 ] || {{ cat "$OUT/{tag}.err"; exit 1; }}
   sleep 0.2
 done
-# A flow run again must wait for its new receiver, not the last round's ready file.
-rm -f "$OUT"/*.ready
 {traffic}
 sleep 1
 kill -INT $rec

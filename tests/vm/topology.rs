@@ -142,6 +142,7 @@ impl Flow {
         } = self;
         format!(
             r#"
+rm -f "$OUT/{tag}.ready"  # a flow run again waits for its new receiver
 at {to} trafgen recv --proto {proto} --bind 0.0.0.0:{port} --count {count} --ready "$OUT/{tag}.ready" --ids "$OUT/{tag}.ids" &
 rx_{tag}=$!
 wait_file "$OUT/{tag}.ready"
