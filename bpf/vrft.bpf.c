@@ -362,17 +362,17 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, __u8 *flags)
 {
 	__u64 key = (__u64)skb;
-	__u64 head = (__u64)BPF_CORE_READ(skb, head);
 	struct vrft_track *t = bpf_map_lookup_elem(&tracked, &key);
 	struct vrft_track fresh = {};
-
 	__u32 id = 0;
 
-	if (t && t->head == head)
+	/* skb->head is read only where it is compared or kept: a packet the
+	 * filter rejects costs the lookup and the filter, nothing more. */
+	if (t && t->head == (__u64)BPF_CORE_READ(skb, head))
 		return t;
 	if (!vrft_filter(skb, &id))
 		return 0;
-	fresh.head = head;
+	fresh.head = (__u64)BPF_CORE_READ(skb, head);
 	/* Packets without a payload id get counter ids with the top bit set,
 	 * so that the two kinds never collide. */
 	if (!id_from_payload)
