@@ -168,6 +168,10 @@ pub struct StopReport {
     pub links: usize,
 }
 
+/// Indexes of `enum vrft_counter` (bpf/vrft.bpf.c).
+const CNT_RINGBUF_DROPS: u32 = 0;
+const CNT_STACK_OVERFLOW: u32 = 1;
+
 /// Reads the tracer's loss counters; valid while the [`Tracer`] it came from is alive.
 pub struct StatsProbe {
     counters: libbpf_rs::MapHandle,
@@ -211,7 +215,7 @@ impl StatsProbe {
     pub fn read(&self) -> Stats {
         Stats {
             events: self.reader.events.load(Ordering::Relaxed),
-            lost: self.counter(0),
+            lost: self.counter(CNT_RINGBUF_DROPS),
             recursion_misses: self.recursion_misses(),
             ..Default::default()
         }
@@ -717,11 +721,6 @@ impl Tracer {
         })
     }
 
-    /// The counters so far.
-    pub fn stats(&self) -> Stats {
-        self.stats_probe().map(|p| p.read()).unwrap_or_default()
-    }
-
     /// Disarms every probe at once, drains the ring buffer, collects the loss
     /// counters, and releases the probes (in the background unless `--wait-detach`).
     pub fn stop(mut self) -> Result<StopReport> {
@@ -731,9 +730,10 @@ impl Tracer {
             r.join()
                 .map_err(|_| anyhow!("the ring buffer reader panicked"))??;
         }
+        let probe = self.stats_probe()?;
         let mut report = StopReport {
-            stats: self.stats(),
-            stack_overflows: self.stats_probe().map_or(0, |p| p.counter(1)),
+            stats: probe.read(),
+            stack_overflows: probe.counter(CNT_STACK_OVERFLOW),
             malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
             links: self.probed.len() * 2,
             ..Default::default()
