@@ -396,3 +396,18 @@ fn json_stats_list_every_probe_with_its_reason() {
         assert!(v[counter].is_u64(), "{counter} in {v}");
     }
 }
+
+/// `list` with missing or corrupt BTF fails in one line, naming the file and the fix.
+#[test]
+fn list_bad_btf_is_one_line() {
+    let err = one_line_error(&["list", "--btf", "/nonexistent/vmlinux"]);
+    assert!(err.contains("/nonexistent/vmlinux"), "{err}");
+    let text = out_file("not-btf");
+    std::fs::write(&text, "this is not BTF\n").unwrap();
+    let t = text.to_str().unwrap();
+    let err = one_line_error(&["list", "--btf", t]);
+    assert!(err.contains(t), "{err}");
+    let err = one_line_error(&["list", "--module-btf", t]);
+    assert!(err.contains(t), "{err}");
+    std::fs::remove_file(&text).unwrap();
+}
