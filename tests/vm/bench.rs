@@ -4,10 +4,11 @@
 //! Baseline, measured in the same boot: the plain serial loop, one trivial
 //! program (`r0 = 0; exit`) per fentry and per fexit of every traceable function.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use super::scenario::{Outcome, Scenario};
+use super::trivial::{attach, load_trivial};
 
 pub fn scenarios() -> Vec<Scenario> {
     match std::env::var("VRFT_VM_BENCH").as_deref() {
@@ -17,6 +18,8 @@ pub fn scenarios() -> Vec<Scenario> {
             |_: &Outcome| Ok(()),
         )
         .timeout(1500)],
+        // The per-hit benchmark (bench_hits.rs) alone.
+        Ok("hits") => Vec::new(),
         Ok(_) => vec![bench_attach()],
         Err(_) => Vec::new(),
     }
@@ -45,66 +48,6 @@ fi
         Ok(())
     })
     .timeout(3000)
-}
-
-fn load_trivial(
-    attach_type: libbpf_sys::bpf_attach_type,
-    btf_id: u32,
-    obj_fd: i32,
-) -> Result<OwnedFd, i32> {
-    // r0 = 0; exit
-    let insns = [
-        libbpf_sys::bpf_insn {
-            code: 0xb7,
-            _bitfield_align_1: [],
-            _bitfield_1: Default::default(),
-            off: 0,
-            imm: 0,
-        },
-        libbpf_sys::bpf_insn {
-            code: 0x95,
-            _bitfield_align_1: [],
-            _bitfield_1: Default::default(),
-            off: 0,
-            imm: 0,
-        },
-    ];
-    let mut opts = libbpf_sys::bpf_prog_load_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
-        expected_attach_type: attach_type,
-        attach_btf_id: btf_id,
-        attach_btf_obj_fd: obj_fd as u32,
-        ..Default::default()
-    };
-    // SAFETY: the instructions and options live across the call.
-    let fd = unsafe {
-        libbpf_sys::bpf_prog_load(
-            libbpf_sys::BPF_PROG_TYPE_TRACING,
-            c"base".as_ptr(),
-            c"GPL".as_ptr(),
-            insns.as_ptr(),
-            insns.len() as _,
-            &mut opts,
-        )
-    };
-    // SAFETY: a fresh fd.
-    if fd < 0 {
-        Err(-fd)
-    } else {
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
-
-fn attach(prog: &OwnedFd, attach_type: libbpf_sys::bpf_attach_type) -> Result<OwnedFd, i32> {
-    // SAFETY: a valid program fd; no options.
-    let fd =
-        unsafe { libbpf_sys::bpf_link_create(prog.as_raw_fd(), 0, attach_type, std::ptr::null()) };
-    // SAFETY: a fresh fd.
-    if fd < 0 {
-        Err(-fd)
-    } else {
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
 }
 
 /// `vm attach-baseline`: the serial loop over every traceable function, timed per phase.
