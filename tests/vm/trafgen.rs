@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 
+use super::bench_hits::{ProgSnapshot, Round};
+
 #[derive(Parser)]
 #[command(
     name = "vm trafgen",
@@ -51,6 +53,53 @@ enum Cmd {
         #[arg(long)]
         ids: Option<PathBuf>,
     },
+    /// Send UDP datagrams as fast as possible for SECONDS (or until the file UNTIL exists),
+    /// then print how many went out.
+    Flood {
+        #[arg(long)]
+        to: SocketAddr,
+        #[arg(long)]
+        seconds: f64,
+        #[arg(long)]
+        until: Option<PathBuf>,
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Run on this CPU only.
+        #[arg(long)]
+        cpu: Option<usize>,
+    },
+    /// Count a UDP flood: after WARMUP seconds, ROUNDS rounds of SECS seconds, each printed as
+    /// one JSON line (`bench_hits::Round`). The rate is counted where packets enter the
+    /// receiving namespace (device DEV's rx_packets in /proc/net/dev), so a slow reader does
+    /// not hide the kernel's rate; what reached UDP and what we read are counted too.
+    Sink {
+        #[arg(long)]
+        bind: SocketAddr,
+        #[arg(long, default_value = "eth0")]
+        dev: String,
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+        /// Take every BPF program's run count and run time at the edges of each round
+        /// (kernel.bpf_stats_enabled must be 1: the caller sets it while no packet flows).
+        #[arg(long)]
+        bpf_stats: bool,
+        /// Seconds to wait for the first datagram.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+        /// Created once the socket is bound.
+        #[arg(long)]
+        ready: Option<PathBuf>,
+        /// Run on this CPU only.
+        #[arg(long)]
+        cpu: Option<usize>,
+        /// Which repetition of the measurement this is, copied into the output.
+        #[arg(long, default_value_t = 1)]
+        rep: u32,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,6 +123,38 @@ pub fn main(args: &[String]) -> i32 {
 
 fn run(cmd: Cmd) -> std::io::Result<()> {
     match cmd {
+        Cmd::Flood {
+            to,
+            seconds,
+            until,
+            size,
+            cpu,
+        } => flood(to, seconds, &until, size, cpu),
+        Cmd::Sink {
+            bind,
+            dev,
+            warmup,
+            rounds,
+            secs,
+            bpf_stats,
+            timeout,
+            ready,
+            cpu,
+            rep,
+        } => sink(
+            bind,
+            &dev,
+            &Rounds {
+                warmup,
+                rounds,
+                secs,
+                bpf_stats,
+                rep,
+            },
+            timeout,
+            &ready,
+            cpu,
+        ),
         Cmd::Send {
             proto,
             to,
@@ -207,4 +288,248 @@ fn is_timeout(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     )
+}
+
+/// Pins the calling thread to one CPU, so sender and receiver do not share one.
+fn pin(cpu: Option<usize>) -> std::io::Result<()> {
+    let Some(cpu) = cpu else { return Ok(()) };
+    // SAFETY: a zeroed cpu_set_t is the empty set; the call only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn flood(
+    to: SocketAddr,
+    seconds: f64,
+    until: &Option<PathBuf>,
+    size: usize,
+    cpu: Option<usize>,
+) -> std::io::Result<()> {
+    pin(cpu)?;
+    let sock = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
+    // Connected: no route lookup per datagram, as a real flood would do.
+    sock.connect(to)?;
+    let mut buf = vec![0u8; size.max(4)];
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(seconds);
+    let (mut sent, mut errors, mut id) = (0u64, 0u64, 0u32);
+    loop {
+        // One clock read and one stat per 256 datagrams.
+        if id % 256 == 0 && (Instant::now() >= end || until.as_ref().is_some_and(|f| f.exists())) {
+            break;
+        }
+        id = id.wrapping_add(1);
+        buf[..4].copy_from_slice(&id.to_be_bytes());
+        match sock.send(&buf) {
+            Ok(_) => sent += 1,
+            // A full queue or a port-unreachable reply to an earlier datagram: keep going.
+            Err(_) => errors += 1,
+        }
+    }
+    let took = start.elapsed().as_secs_f64();
+    println!(
+        "trafgen: flood sent {sent} datagrams of {} bytes to {to} in {took:.1} s ({:.0}/s), {errors} send errors",
+        buf.len(),
+        sent as f64 / took
+    );
+    Ok(())
+}
+
+/// What the sink measures after the first datagram arrived.
+struct Rounds {
+    warmup: f64,
+    rounds: u32,
+    secs: f64,
+    bpf_stats: bool,
+    rep: u32,
+}
+
+/// The namespace's UDP counters (/proc/net/snmp).
+#[derive(Clone, Copy, Default)]
+struct UdpMib {
+    /// Datagrams read by applications (the kernel counts them in recvmsg).
+    in_datagrams: u64,
+    /// Datagrams that reached a socket but were dropped (full buffer, memory).
+    in_errors: u64,
+}
+
+impl UdpMib {
+    fn read() -> std::io::Result<UdpMib> {
+        let text = fs::read_to_string("/proc/net/snmp")?;
+        let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
+        let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+            return Err(std::io::Error::other("no Udp lines in /proc/net/snmp"));
+        };
+        let field = |want: &str| -> u64 {
+            names
+                .split_whitespace()
+                .zip(values.split_whitespace())
+                .find(|(n, _)| *n == want)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(UdpMib {
+            in_datagrams: field("InDatagrams"),
+            in_errors: field("InErrors"),
+        })
+    }
+
+    fn reached(&self) -> u64 {
+        self.in_datagrams + self.in_errors
+    }
+}
+
+/// Packets device `dev` of our namespace received (/proc/net/dev).
+fn dev_rx_packets(dev: &str) -> std::io::Result<u64> {
+    let text = fs::read_to_string("/proc/net/dev")?;
+    text.lines()
+        .find_map(|l| {
+            let (name, counters) = l.split_once(':')?;
+            // rx bytes, then rx packets
+            (name.trim() == dev).then(|| counters.split_whitespace().nth(1)?.parse().ok())?
+        })
+        .ok_or_else(|| std::io::Error::other(format!("no device {dev} in /proc/net/dev")))
+}
+
+/// Counters at one instant.
+#[derive(Clone, Copy)]
+struct Sample {
+    at: Instant,
+    read: u64,
+    rx: u64,
+    udp: UdpMib,
+}
+
+impl Sample {
+    fn take(dev: &str, read: u64) -> std::io::Result<Sample> {
+        Ok(Sample {
+            at: Instant::now(),
+            read,
+            rx: dev_rx_packets(dev)?,
+            udp: UdpMib::read()?,
+        })
+    }
+}
+
+/// The edge of a round: counters, then (with BPF statistics) every program's counters and the
+/// packet counters again, since reading thousands of programs takes a while.
+struct Edge {
+    first: Sample,
+    progs: Option<ProgSnapshot>,
+    last: Sample,
+}
+
+impl Edge {
+    fn take(dev: &str, read: u64, progs: bool) -> std::io::Result<Edge> {
+        let first = Sample::take(dev, read)?;
+        if !progs {
+            return Ok(Edge {
+                first,
+                progs: None,
+                last: first,
+            });
+        }
+        let snap = ProgSnapshot::take();
+        Ok(Edge {
+            first,
+            progs: Some(snap),
+            last: Sample::take(dev, read)?,
+        })
+    }
+
+    /// Packets received, at the middle of the edge (when the programs were read, on average).
+    fn rx_mid(&self) -> f64 {
+        (self.first.rx + self.last.rx) as f64 / 2.0
+    }
+}
+
+fn sink(
+    bind: SocketAddr,
+    dev: &str,
+    plan: &Rounds,
+    timeout: u64,
+    ready: &Option<PathBuf>,
+    cpu: Option<usize>,
+) -> std::io::Result<()> {
+    pin(cpu)?;
+    let sock = UdpSocket::bind(bind)?;
+    // 16 MiB of socket buffer: a reader descheduled for a moment (the emulator's threads share
+    // the host's cores) must not drop datagrams, which would change the packets' path.
+    let bytes: libc::c_int = 16 << 20;
+    // SAFETY: setsockopt reads an int from a local; SO_RCVBUFFORCE needs CAP_NET_ADMIN (root).
+    if unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&sock),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&bytes as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    } != 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    signal_ready(ready)?;
+    let mut buf = vec![0u8; 65536];
+    sock.set_read_timeout(Some(Duration::from_secs(timeout)))?;
+    sock.recv(&mut buf).map_err(|e| {
+        std::io::Error::other(format!("no datagram on {bind} within {timeout} s: {e}"))
+    })?;
+    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let mut read = 1u64;
+    let mut drain = |until: Instant, read: &mut u64| -> std::io::Result<()> {
+        while Instant::now() < until {
+            match sock.recv(&mut buf) {
+                Ok(_) => *read += 1,
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    };
+    drain(
+        Instant::now() + Duration::from_secs_f64(plan.warmup),
+        &mut read,
+    )?;
+    let stats = plan.bpf_stats;
+    if stats && fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")?.trim() != "1" {
+        return Err(std::io::Error::other(
+            "--bpf-stats: kernel.bpf_stats_enabled is not 1",
+        ));
+    }
+    for round in 1..=plan.rounds {
+        let start = Edge::take(dev, read, stats)?;
+        drain(
+            start.last.at + Duration::from_secs_f64(plan.secs),
+            &mut read,
+        )?;
+        let end = Edge::take(dev, read, stats)?;
+        let (a, b) = (start.last, end.first);
+        let r = Round {
+            rep: plan.rep,
+            round,
+            bpf_stats: stats,
+            secs: b.at.duration_since(a.at).as_secs_f64(),
+            rx: b.rx - a.rx,
+            reached_udp: b.udp.reached() - a.udp.reached(),
+            read: b.read - a.read,
+            dropped: b.udp.in_errors - a.udp.in_errors,
+            packets_mid: end.rx_mid() - start.rx_mid(),
+            progs: match (&start.progs, &end.progs) {
+                (Some(s), Some(e)) => e.since(s),
+                _ => Vec::new(),
+            },
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&r).map_err(std::io::Error::other)?
+        );
+    }
+    Ok(())
 }
