@@ -6,6 +6,8 @@
 
 #[path = "vm/bench.rs"]
 mod bench;
+#[path = "vm/bench_hits.rs"]
+mod bench_hits;
 #[path = "vm/bpf_objects.rs"]
 mod bpf_objects;
 #[path = "vm/filtering.rs"]
@@ -28,6 +30,8 @@ mod topology;
 mod tracing;
 #[path = "vm/trafgen.rs"]
 mod trafgen;
+#[path = "vm/trivial.rs"]
+mod trivial;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -48,6 +52,7 @@ fn main() {
         match argv.get(2).map(String::as_str) {
             Some("bpf-objects") => std::process::exit(bpf_objects::main()),
             Some("attach-baseline") => std::process::exit(bench::attach_baseline()),
+            Some("trivial-probes") => std::process::exit(bench_hits::trivial_probes(&argv[3..])),
             _ => {}
         }
         std::process::exit(trafgen::main(&argv[2..]));
@@ -59,6 +64,7 @@ fn main() {
         .chain(live::scenarios())
         .chain(tracing::scenarios())
         .chain(bench::scenarios())
+        .chain(bench_hits::scenarios())
         .map(Arc::new)
         .collect();
 
