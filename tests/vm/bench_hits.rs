@@ -64,25 +64,25 @@ wait_for() {
     sleep 0.2
   done
 }
-# flood TAG REP N [SINK ARGS]: flood a -> b for N rounds; the sink in b prints one JSON line per round.
+# flood TAG REP N [SINK ARGS]: flood a -> b for N rounds; the sink in b prints one JSON line per
+# round, then stops the flood and reads what is left.
 flood() {
   tag=$1; rep=$2; n=$3; shift 3
   rm -f "$OUT/$tag.ready" "$OUT/$tag.stop"
   at b trafgen sink --bind 0.0.0.0:@PORT@ --warmup @WARMUP@ --rounds $n --secs @SECS@ --cpu 1 --rep $rep \
-    --ready "$OUT/$tag.ready" "$@" >> "$OUT/$tag.rounds" &
+    --ready "$OUT/$tag.ready" --done "$OUT/$tag.stop" "$@" >> "$OUT/$tag.rounds" &
   sink=$!
   wait_for "$OUT/$tag.ready" $sink 20
   at a trafgen flood --to @B@:@PORT@ --seconds 300 --until "$OUT/$tag.stop" --size 64 --cpu 0 > "$OUT/$tag.flood" &
   fl=$!
   wait $sink
-  touch "$OUT/$tag.stop"
   wait $fl
   echo "$tag $rep: $(cat "$OUT/$tag.flood")"
 }
 # measure TAG REP N [stats]: N rounds for throughput, then (stats) one more with BPF statistics on.
-# Switching the statistics patches kernel text (a static key); under emulation a CPU running
-# through a site being patched has died on the int3 (6.12, in bpf_trace_run1), so they are
-# switched only while no packet flows.
+# Switching the statistics patches kernel text (a static key), as attaching and releasing do;
+# under emulation a CPU running through a site being patched has died on the int3 (6.12, in
+# bpf_trace_run1 and at ip_send_skb's fentry call), so the text is patched only while no packet flows.
 measure() {
   echo "$1 $2 $(cut -d' ' -f1 /proc/uptime)" >> "$OUT/timeline"
   flood $1 $2 $3
@@ -107,6 +107,9 @@ trivial() {
 # vrft TAG REP N ARGS...: vrft-tui record ARGS while the flood is measured, then stopped.
 vrft() {
   tag=$1; rep=$2; n=$3; shift 3
+  # The child truncates the file only once it runs: the last turn's "armed" must be gone first
+  # (attaching while the flood runs can kill the emulated guest, as above).
+  rm -f "$OUT/$tag.err"
   vrft-tui record -o "/tmp/$tag.vrft" "$@" 2> "$OUT/$tag.err" &
   rp=$!
   wait_for "$OUT/$tag.err" $rp 1500 armed

@@ -99,6 +99,10 @@ enum Cmd {
         /// Which repetition of the measurement this is, copied into the output.
         #[arg(long, default_value_t = 1)]
         rep: u32,
+        /// Created after the last round (the flood's --until); the sink then reads on until
+        /// the flood has stopped, so no datagram meets a closed port or a purged queue.
+        #[arg(long)]
+        done: Option<PathBuf>,
     },
 }
 
@@ -141,6 +145,7 @@ fn run(cmd: Cmd) -> std::io::Result<()> {
             ready,
             cpu,
             rep,
+            done,
         } => sink(
             bind,
             &dev,
@@ -153,6 +158,7 @@ fn run(cmd: Cmd) -> std::io::Result<()> {
             },
             timeout,
             &ready,
+            &done,
             cpu,
         ),
         Cmd::Send {
@@ -455,6 +461,7 @@ fn sink(
     plan: &Rounds,
     timeout: u64,
     ready: &Option<PathBuf>,
+    done: &Option<PathBuf>,
     cpu: Option<usize>,
 ) -> std::io::Result<()> {
     pin(cpu)?;
@@ -530,6 +537,11 @@ fn sink(
             "{}",
             serde_json::to_string(&r).map_err(std::io::Error::other)?
         );
+    }
+    if let Some(done) = done {
+        fs::write(done, "")?;
+        // Until 100 ms pass without a datagram.
+        while sock.recv(&mut buf).is_ok() {}
     }
     Ok(())
 }
