@@ -74,15 +74,20 @@ pub struct Config {
     /// The filter as the user wrote it, for the status line and recordings.
     pub filter_text: String,
     pub filter: FilterConfig,
+    /// `--skb-fields`, resolved in this kernel's BTF.
+    pub skb_fields: Vec<vrft_btf::SkbField>,
 }
+
+/// The most interfaces and namespaces one filter holds (`MAX_FILTER_DEVS` in bpf/vrft.bpf.c).
+pub const MAX_FILTER_DEVS: usize = 8;
 
 /// What the BPF side filters on, resolved and compiled before anything loads.
 #[derive(Clone, Debug, Default)]
 pub struct FilterConfig {
-    /// Only packets on this interface (0: any).
-    pub ifindex: u32,
-    /// Only packets in this network namespace (inode; 0: any).
-    pub netns: u32,
+    /// Only packets on one of these interfaces: (netns inode, ifindex); empty: any.
+    pub devs: Vec<(u32, u32)>,
+    /// Only packets in one of these network namespaces (inodes); empty: any.
+    pub netns: Vec<u32>,
     /// The pcap/flow filter, translated to eBPF for both header starts.
     pub pcap: Option<vrft_filter::PacketFilter>,
     /// Match the inner frame of VXLAN packets.
@@ -166,6 +171,8 @@ pub struct StopReport {
     /// Pid of the background release, when one was started.
     pub release_pid: Option<u32>,
     pub links: usize,
+    /// See [`StatsProbe::verified_insns_max`].
+    pub verified_insns_max: (u32, u32),
 }
 
 /// Indexes of `enum vrft_counter` (bpf/vrft.bpf.c).
@@ -175,8 +182,10 @@ const CNT_STACK_OVERFLOW: u32 = 1;
 /// Reads the tracer's loss counters; valid while the [`Tracer`] it came from is alive.
 pub struct StatsProbe {
     counters: libbpf_rs::MapHandle,
-    /// Program fds owned by the tracer, for their recursion-miss counters.
+    /// Program fds owned by the tracer, for their recursion-miss counters: the
+    /// function probe clones first, then the tracepoint and kprobe programs.
     progs: Vec<RawFd>,
+    func_progs: usize,
     reader: Arc<reader::ReaderStats>,
 }
 
@@ -193,23 +202,36 @@ impl StatsProbe {
         }
     }
 
+    /// What the kernel tells of each of these programs.
+    fn prog_infos<'a>(fds: &'a [RawFd]) -> impl Iterator<Item = libbpf_sys::bpf_prog_info> + 'a {
+        fds.iter().filter_map(|&fd| {
+            let mut info = libbpf_sys::bpf_prog_info::default();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+            // SAFETY: info is a local the kernel fills up to len.
+            let ok = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
+            ok.then_some(info)
+        })
+    }
+
     /// Probe runs the kernel skipped because another BPF program ran on that CPU.
     fn recursion_misses(&self) -> u64 {
-        self.progs
-            .iter()
-            .map(|&fd| {
-                let mut info = libbpf_sys::bpf_prog_info::default();
-                let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
-                // SAFETY: info is a local the kernel fills up to len.
-                let ok =
-                    unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
-                if ok {
-                    info.recursion_misses
-                } else {
-                    0
-                }
-            })
+        Self::prog_infos(&self.progs)
+            .map(|i| i.recursion_misses)
             .sum()
+    }
+
+    /// The most instructions the verifier walked for one function probe clone and
+    /// for one other program: what loading costs per traced function, and the
+    /// number that explodes when the paths through the BPF code multiply.
+    pub fn verified_insns_max(&self) -> (u32, u32) {
+        let (funcs, others) = self.progs.split_at(self.func_progs);
+        let max = |fds| {
+            Self::prog_infos(fds)
+                .map(|i| i.verified_insns)
+                .max()
+                .unwrap_or(0)
+        };
+        (max(funcs), max(others))
     }
 
     pub fn read(&self) -> Stats {
@@ -382,8 +404,24 @@ impl Tracer {
             .as_deref_mut()
             .context("the BPF object has no .rodata")?;
         let f = &cfg.filter;
-        ro.filter_ifindex = f.ifindex;
-        ro.filter_netns = f.netns;
+        for (slot, &(netns, ifindex)) in ro.filter_devs.iter_mut().zip(&f.devs) {
+            slot.netns = netns;
+            slot.ifindex = ifindex;
+        }
+        ro.filter_ndevs = f.devs.len().min(MAX_FILTER_DEVS) as u32;
+        for (slot, &ns) in ro.filter_netns.iter_mut().zip(&f.netns) {
+            *slot = ns;
+        }
+        ro.filter_nnetns = f.netns.len().min(MAX_FILTER_DEVS) as u32;
+        for (slot, sf) in ro.skb_fields.iter_mut().zip(&cfg.skb_fields) {
+            slot.off = sf.offset;
+            slot.size = sf.size;
+            slot.shinfo = u8::from(sf.shinfo);
+            slot.shift = sf.shift;
+            slot.bits = sf.bits;
+            slot.be = u8::from(sf.big_endian);
+        }
+        ro.skb_nfields = cfg.skb_fields.len().min(vrft_btf::MAX_FIELDS) as u8;
         ro.filter_pcap = u8::from(f.pcap.is_some());
         ro.filter_inner = u8::from(f.inner);
         ro.id_from_payload = u8::from(f.payload_id);
@@ -425,6 +463,7 @@ impl Tracer {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
+            skb_fields: cfg.skb_fields.iter().map(|f| f.name.clone()).collect(),
             ..Default::default()
         };
         let probe_targets = backend != Backend::Tracepoint;
@@ -707,16 +746,21 @@ impl Tracer {
 
     /// A handle that reads the loss counters from another thread (the UI's status line).
     pub fn stats_probe(&self) -> Result<StatsProbe> {
-        let progs = self
+        let funcs: Vec<RawFd> = self
             .probed
             .iter()
             .flat_map(|p| p.progs.iter())
-            .chain(&self.cheap_progs)
             .map(|f| f.as_raw_fd())
+            .collect();
+        let func_progs = funcs.len();
+        let progs = funcs
+            .into_iter()
+            .chain(self.cheap_progs.iter().map(|f| f.as_raw_fd()))
             .collect();
         Ok(StatsProbe {
             counters: libbpf_rs::MapHandle::try_from(&self.skel.maps.counters)?,
             progs,
+            func_progs,
             reader: self.reader_stats.clone(),
         })
     }
@@ -736,6 +780,7 @@ impl Tracer {
             stack_overflows: probe.counter(CNT_STACK_OVERFLOW),
             malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
             links: self.probed.len() * 2,
+            verified_insns_max: probe.verified_insns_max(),
             ..Default::default()
         };
         report.release_pid = self.release_now();

@@ -50,6 +50,33 @@ for ns in a b; do for dev in lo eth0 vxlan0; do ip -n $ns link set $dev up; done
     }
 }
 
+/// A GENEVE overlay (VNI 43, `gnv0`, Ethernet inside) between namespaces `a` and `b` over a
+/// veth underlay (`eth0`), on GENEVE's standard port 6081.
+pub mod geneve {
+    pub const UNDERLAY_A: &str = "10.41.0.1";
+    pub const UNDERLAY_B: &str = "10.41.0.2";
+    pub const OVERLAY_A: &str = "10.42.0.1";
+    pub const OVERLAY_B: &str = "10.42.0.2";
+    pub const VNI: u32 = 43;
+
+    pub fn setup() -> String {
+        format!(
+            r#"
+ip netns add a
+ip netns add b
+ip -n a link add eth0 type veth peer name eth0 netns b
+ip -n a addr add {UNDERLAY_A}/24 dev eth0
+ip -n b addr add {UNDERLAY_B}/24 dev eth0
+ip -n a link add gnv0 type geneve id {VNI} remote {UNDERLAY_B}
+ip -n b link add gnv0 type geneve id {VNI} remote {UNDERLAY_A}
+ip -n a addr add {OVERLAY_A}/24 dev gnv0
+ip -n b addr add {OVERLAY_B}/24 dev gnv0
+for ns in a b; do for dev in lo eth0 gnv0; do ip -n $ns link set $dev up; done; done
+"#
+        )
+    }
+}
+
 /// Namespaces `a` and `b`, each with `eth0` plugged into bridge `br0` in namespace `br`
 /// (ports `port-a` and `port-b`). STP is off, so the ports forward at once.
 pub mod bridge {
