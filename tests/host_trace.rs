@@ -100,6 +100,16 @@ fn start_record(out: &PathBuf, extra: &[&str]) -> (Child, String) {
     (child, text)
 }
 
+/// Starts recording what is first seen on a's eth0, with `extra` arguments, into `name`.
+fn record_on_eth0_of_a(veth: &VethPair, name: &str, extra: &[&str]) -> (Child, PathBuf) {
+    let out = out_file(name);
+    let ns = format!("/run/netns/{}", veth.a);
+    let mut args = vec!["--netns", &ns, "--iface", "eth0"];
+    args.extend_from_slice(extra);
+    let (child, _) = start_record(&out, &args);
+    (child, out)
+}
+
 fn stop(mut child: Child) {
     // SAFETY: plain kill(2) on our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -197,14 +207,7 @@ fn send_udp(veth: &VethPair, port: u16, count: u32, payload: &str) {
 fn pcap_expression_and_interface_select_exactly_their_packets() {
     require_root();
     let veth = VethPair::new("p");
-    let out = out_file("pcap.vrft");
-    let ns_arg = format!("/run/netns/{}", veth.a);
-    let (child, _) = start_record(
-        &out,
-        &[
-            "--netns", &ns_arg, "--iface", "eth0", "udp", "dst", "port", "7777",
-        ],
-    );
+    let (child, out) = record_on_eth0_of_a(&veth, "pcap.vrft", &["udp", "dst", "port", "7777"]);
     // 3-byte payloads to 7777 (31 bytes at L3), 9-byte ones to 8888 (37 bytes).
     send_udp(&veth, 7777, 3, "abc");
     send_udp(&veth, 8888, 4, "abcdefghi");
@@ -290,15 +293,10 @@ fn send_udp_gso(veth: &VethPair, port: u16) {
 fn flows_and_skb_fields_are_read_from_real_packets() {
     require_root();
     let veth = VethPair::new("f");
-    let out = out_file("fields.vrft");
-    let ns_arg = format!("/run/netns/{}", veth.a);
-    let (child, _) = start_record(
-        &out,
+    let (child, out) = record_on_eth0_of_a(
+        &veth,
+        "fields.vrft",
         &[
-            "--netns",
-            &ns_arg,
-            "--iface",
-            "eth0",
             "--skb-fields",
             "len,protocol,mark,gso_size,gso_segs,pkt_type",
         ],
@@ -510,20 +508,19 @@ fn not_root_is_one_clear_line() {
     assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
 }
 
-/// `record --json` lists every candidate probe with its status and reason, and the loss counters.
-#[test]
-fn json_stats_list_every_probe_with_its_reason() {
-    require_root();
-    let out = out_file("json.vrft");
+/// Runs `record --duration SECS --json` with `extra` and returns the JSON it printed.
+fn record_json(name: &str, secs: &str, extra: &[&str]) -> serde_json::Value {
+    let out = out_file(name);
     let run = Command::new(BIN)
         .args([
             "record",
             "-o",
             out.to_str().unwrap(),
             "--duration",
-            "0.5",
+            secs,
             "--json",
         ])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -532,8 +529,14 @@ fn json_stats_list_every_probe_with_its_reason() {
         String::from_utf8_lossy(&run.stderr)
     );
     let _ = std::fs::remove_file(&out);
-    let v: serde_json::Value =
-        serde_json::from_slice(&run.stdout).expect("one JSON object on stdout");
+    serde_json::from_slice(&run.stdout).expect("one JSON object on stdout")
+}
+
+/// `record --json` lists every candidate probe with its status and reason, and the loss counters.
+#[test]
+fn json_stats_list_every_probe_with_its_reason() {
+    require_root();
+    let v = record_json("json.vrft", "0.5", &[]);
     let probes = v["probes"].as_array().unwrap();
     let attached = probes.iter().filter(|p| p["status"] == "attached").count();
     assert!(attached >= 1, "{v}");
@@ -579,26 +582,7 @@ fn verifier_work_per_program_stays_small() {
             8_000,
         ),
     ] {
-        let out = out_file("verifier.vrft");
-        let run = Command::new(BIN)
-            .args([
-                "record",
-                "-o",
-                out.to_str().unwrap(),
-                "--duration",
-                "0.2",
-                "--json",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let _ = std::fs::remove_file(&out);
-        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let v = record_json("verifier.vrft", "0.2", args);
         // This kernel allows only tracepoints, which also read the flow.
         let insns = v["verified_insns_max"]["other"].as_u64().unwrap();
         eprintln!("{args:?}: {insns} verified instructions");
