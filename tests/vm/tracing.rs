@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use vrft_tui::record::Recording;
-use vrft_ui::model::{Model, Node, Packet, ROOT};
+use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
 use vrft_ui::session::SessionInfo;
 
 use super::scenario::{Outcome, Scenario};
@@ -78,8 +78,14 @@ fn trace_veth(
     } else {
         ""
     };
+    // The kprobe backend also carries --skb-fields (the fentry one does in tests/vm/filtering.rs).
+    let fields = if backend == "kprobe" {
+        "--skb-fields len,protocol "
+    } else {
+        ""
+    };
     let script = format!(
-        "{RECORD_HELPERS}{}\n{debug}start_record --json --backend {backend}\nwait_armed 500\n{}\nsleep 1\n\
+        "{RECORD_HELPERS}{}\n{debug}start_record --json {fields}--backend {backend}\nwait_armed 500\n{}\nsleep 1\n\
          stop_record INT\nvrft-tui dump \"$OUT/rec.vrft\" > \"$OUT/dump.txt\"\n",
         veth::setup(),
         udp.script()
@@ -227,6 +233,24 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         let want = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
         if !(flow.starts_with(&want.0) && flow.ends_with(&want.1)) {
             return Err(format!("packet {}: flow '{flow}', want {want:?}", p.id));
+        }
+        if !info.skb_fields.is_empty() {
+            for n in p
+                .nodes
+                .iter()
+                .filter(|n| n.has(node_flags::EXITED) && !n.has(node_flags::NO_ENTRY))
+            {
+                let v = p.fields(n);
+                // (skb->protocol is still 0 on transmit until the IP layer sets it.)
+                if v.len() != 2 || v[0] != u64::from(n.len) || ![0, 0x0800].contains(&v[1]) {
+                    return Err(format!(
+                        "packet {}: {} has --skb-fields {v:?}, want [len {}, 0 or 0x800]",
+                        p.id,
+                        info.func_name(n.func),
+                        n.len
+                    ));
+                }
+            }
         }
         let tree = Tree { p, info };
         tree.check_encloses(&["__dev_queue_xmit", "dev_hard_start_xmit", "veth_xmit"])?;
