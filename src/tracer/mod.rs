@@ -15,7 +15,6 @@ pub mod splice;
 pub mod template;
 pub mod wire;
 
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -251,6 +250,17 @@ pub struct Tracer {
     reader_stats: Arc<reader::ReaderStats>,
     wait_detach: bool,
     pub attach_time: Duration,
+}
+
+/// What the fentry attach loop did.
+#[derive(Default)]
+struct AttachLoop {
+    /// Probe rows by target index.
+    rows: Vec<Option<Probe>>,
+    attached: usize,
+    failed: usize,
+    /// Time the loop spent waiting for the loader threads.
+    waited: Duration,
 }
 
 /// The skeleton outlives every borrow of it for the life of the process.
@@ -489,106 +499,123 @@ impl Tracer {
         Ok(tpl)
     }
 
+    /// Attaches the entry and exit clones of every target, verifying them on
+    /// `cfg.load_threads` loader threads while this thread attaches (see [`fentry`]).
     fn attach_fentry(
         &mut self,
         targets: &[Target],
         cfg: &Config,
         interrupted: &AtomicBool,
     ) -> Result<()> {
-        let threads = cfg.load_threads;
         let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
-        let entry = self.template(
-            &self.skel.progs.vrft_fentry,
-            tracing,
-            libbpf_sys::BPF_TRACE_FENTRY,
-            cfg,
-        )?;
-        let exit = self.template(
-            &self.skel.progs.vrft_fexit,
-            tracing,
-            libbpf_sys::BPF_TRACE_FEXIT,
-            cfg,
-        )?;
-        let modules: HashMap<String, OwnedFd> = kernel_btf::module_btf_fds()?;
-        let obj_fd = |m: &str| -> RawFd { modules.get(m).map_or(0, |fd| fd.as_raw_fd()) };
-
+        let clones = fentry::Clones {
+            entry: self.template(
+                &self.skel.progs.vrft_fentry,
+                tracing,
+                libbpf_sys::BPF_TRACE_FENTRY,
+                cfg,
+            )?,
+            exit: self.template(
+                &self.skel.progs.vrft_fexit,
+                tracing,
+                libbpf_sys::BPF_TRACE_FEXIT,
+                cfg,
+            )?,
+            modules: kernel_btf::module_btf_fds()?,
+        };
+        let threads = cfg.load_threads.max(1);
         let bar = ProgressBar::new(targets.len() as u64).with_style(
             ProgressStyle::with_template(
                 "{prefix:>9} {bar:30} {pos}/{len} functions {msg} ({per_sec})",
             )
             .expect("valid template"),
         );
-        bar.set_prefix("verifying");
+        bar.set_prefix("attaching");
         // Without a terminal the bar is hidden; scripts and logs get the phases as lines.
         let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
         if plain {
-            eprintln!("verifying {} functions on {threads} threads", targets.len());
-        }
-        let verify_start = Instant::now();
-        let progs = fentry::load_all(
-            &entry,
-            &exit,
-            targets,
-            &obj_fd,
-            threads,
-            interrupted,
-            &|| bar.inc(1),
-        );
-        // The templates load for the first target; a clone refused for every
-        // target means the kernel refuses fentry here (e.g. lockdown).
-        if let Some(Err(e)) = progs.first() {
-            if progs.iter().all(|p| p.is_err()) {
-                bar.finish_and_clear();
-                bail!("{e}");
-            }
-        }
-        if interrupted.load(Ordering::Relaxed) {
-            bar.finish_and_clear();
-            bail!("interrupted while verifying; nothing was attached");
-        }
-        if plain {
             eprintln!(
-                "attaching {} functions (verified in {:.1} s)",
-                targets.len(),
-                verify_start.elapsed().as_secs_f64()
+                "attaching {} functions, verifying them on {threads} threads meanwhile",
+                targets.len()
             );
         }
-        let attach_start = Instant::now();
-        bar.set_position(0);
-        bar.set_prefix("attaching");
-        bar.reset_eta();
-        let (mut attached, mut failed) = (0usize, 0usize);
-        // Function ids are positions in the function table, built in target order.
-        for (id, (t, p)) in (0u32..).zip(targets.iter().zip(progs)) {
+        let start = Instant::now();
+        let (done, verified_at) = std::thread::scope(|s| {
+            let loaders = clones.spawn_loaders(s, targets, threads, interrupted);
+            let done = self.attach_verified(&clones, targets, &loaders.results, &bar, interrupted);
+            (done, loaders.finished())
+        });
+        bar.finish_and_clear();
+        let done = done?;
+        if plain {
+            let verified = verified_at.map_or(0.0, |t| (t - start).as_secs_f64());
+            eprintln!(
+                "attached in {:.1} s: {} attached, {} failed; verified after {verified:.1} s, \
+                 attaching waited {:.1} s for it",
+                start.elapsed().as_secs_f64(),
+                done.attached,
+                done.failed,
+                done.waited.as_secs_f64()
+            );
+        }
+        // Rows in target order, as the function table; targets never tried (Ctrl-C) have none.
+        self.info.probes.extend(done.rows.into_iter().flatten());
+        Ok(())
+    }
+
+    /// The serial attach loop: attaches each verified pair as it arrives, until
+    /// every target is done or Ctrl-C. Fails only if the kernel refuses every clone.
+    fn attach_verified(
+        &mut self,
+        clones: &fentry::Clones,
+        targets: &[Target],
+        verified: &Receiver<fentry::Verified>,
+        bar: &ProgressBar,
+        interrupted: &AtomicBool,
+    ) -> Result<AttachLoop> {
+        let mut done = AttachLoop {
+            rows: (0..targets.len()).map(|_| None).collect(),
+            ..Default::default()
+        };
+        let mut refusal = fentry::Refusal::new(targets.len());
+        loop {
+            let wait = Instant::now();
+            // Disconnected once the loaders are done: every target verified, or Ctrl-C.
+            let Ok(v) = verified.recv() else { break };
+            done.waited += wait.elapsed();
             if interrupted.load(Ordering::Relaxed) {
                 break;
             }
-            let status = match p.and_then(|p| fentry::attach_pair(&entry, &exit, p, t.cookie(id))) {
+            if let Some(e) = refusal.check(&v.progs) {
+                bail!("{e}");
+            }
+            // Function ids are positions in the function table, built in target
+            // order, whatever order the pairs are verified in.
+            let (t, id) = (&targets[v.index], v.index as u32);
+            let status = match v.progs.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
                 Ok(probed) => {
                     self.probed.push(probed);
-                    attached += 1;
+                    done.attached += 1;
                     ProbeStatus::Attached
                 }
                 Err(e) => {
-                    failed += 1;
+                    done.failed += 1;
                     ProbeStatus::Failed(e)
                 }
             };
-            let attached_ok = status == ProbeStatus::Attached;
-            self.info.probes.push(Probe {
+            done.rows[v.index] = Some(Probe {
                 name: t.name.clone(),
                 module: t.module.clone(),
+                func: (status == ProbeStatus::Attached).then_some(id),
                 status,
-                func: attached_ok.then_some(id),
             });
-            bar.set_message(format!("attached {attached}, failed {failed}"));
+            bar.set_message(format!(
+                "attached {}, failed {}",
+                done.attached, done.failed
+            ));
             bar.inc(1);
         }
-        bar.finish_and_clear();
-        if plain {
-            eprintln!("attached in {:.1} s", attach_start.elapsed().as_secs_f64());
-        }
-        Ok(())
+        Ok(done)
     }
 
     fn attach_kprobe(&mut self, targets: &[Target], cfg: &Config) -> Result<()> {
