@@ -117,6 +117,14 @@ impl Clones {
         stop: &AtomicBool,
         tx: &Sender<Verified>,
     ) -> Instant {
+        // EXPERIMENT (temporary): loaders at a lower priority than the attach loop.
+        if let Some(n) = std::env::var("VRFT_EXPERIMENT_NICE")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            // SAFETY: plain syscalls; on Linux the nice value of a tid is per thread.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as u32, n) };
+        }
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             if index >= targets.len() || stop.load(Ordering::Relaxed) {

@@ -542,6 +542,21 @@ impl Tracer {
         let start = Instant::now();
         let (done, verified_at) = std::thread::scope(|s| {
             let loaders = clones.spawn_loaders(s, targets, threads, interrupted);
+            // EXPERIMENT (temporary): verify everything first, as before the pipeline.
+            if std::env::var_os("VRFT_EXPERIMENT_VERIFY_FIRST").is_some() {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                for v in loaders.results.iter() {
+                    let _ = tx.send(v);
+                }
+                drop(tx);
+                let at = loaders.finished();
+                eprintln!(
+                    "experiment: verified first, in {:.1} s",
+                    start.elapsed().as_secs_f64()
+                );
+                let done = self.attach_verified(&clones, targets, &rx, &bar, interrupted);
+                return (done, at);
+            }
             let done = self.attach_verified(&clones, targets, &loaders.results, &bar, interrupted);
             (done, loaders.finished())
         });
