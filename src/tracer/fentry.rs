@@ -3,18 +3,18 @@
 //! that function's BTF id (as retsnoop does), and each clone gets a link whose
 //! BPF cookie tells the program which function it is on.
 //!
-//! Verifying a pair of clones costs a few milliseconds of CPU and is independent
-//! per target; attaching it costs about 30 ms, mostly waiting on global kernel
-//! locks, so attaching stays serial. Loader threads therefore verify while the
-//! calling thread attaches what they have verified: the attach loop starts with
-//! the first verified pair, and verification hides behind it.
+//! Verifying a pair of clones is CPU work, independent per target, so loader
+//! threads share it. Attaching stays serial (the kernel serialises it under
+//! global locks) and starts only once everything is verified: overlapping the
+//! two was measured slower in the VM (docs/BENCHMARKS.md): with loaders beside
+//! it the attach loop ran about 1.5x slower, which cost far more time than the
+//! verification it hid.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{Scope, ScopedJoinHandle};
-use std::time::Instant;
+use std::thread::Scope;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -54,26 +54,6 @@ pub struct Verified {
     pub progs: Result<[OwnedFd; 2], String>,
 }
 
-/// Loader threads started by [`Clones::spawn_loaders`].
-pub struct Loaders<'scope> {
-    /// Verified pairs in the order they finish: about target order, since the
-    /// threads take the targets in turn.
-    pub results: Receiver<Verified>,
-    threads: Vec<ScopedJoinHandle<'scope, Instant>>,
-}
-
-impl Loaders<'_> {
-    /// Stops the loaders (a closed channel ends them after their current load)
-    /// and returns when the last one finished.
-    pub fn finished(self) -> Option<Instant> {
-        drop(self.results);
-        self.threads
-            .into_iter()
-            .map(|t| t.join().expect("loader thread panicked"))
-            .max()
-    }
-}
-
 impl Clones {
     fn obj_fd(&self, module: &str) -> RawFd {
         self.modules.get(module).map_or(0, |fd| fd.as_raw_fd())
@@ -87,26 +67,24 @@ impl Clones {
         Ok([entry, exit])
     }
 
-    /// Starts `threads` loader threads in `scope` that verify every target until
-    /// all are done, `stop` is set (Ctrl-C) or the results are dropped.
-    pub fn spawn_loaders<'scope, 'env>(
+    /// Starts `threads` loader threads in `scope` that verify every target
+    /// until all are done, `stop` is set (Ctrl-C) or the results are dropped.
+    /// Results come in the order they finish, about target order, since the
+    /// threads take the targets in turn.
+    pub fn verify_all<'scope, 'env>(
         &'env self,
         scope: &'scope Scope<'scope, 'env>,
         targets: &'env [Target],
         threads: usize,
         stop: &'env AtomicBool,
-    ) -> Loaders<'scope> {
-        // Unbounded: verification runs ahead of attaching and is then done,
-        // instead of competing with the attach loop for the CPUs until the end.
+    ) -> Receiver<Verified> {
         let (tx, results) = crossbeam_channel::unbounded();
         let next = Arc::new(AtomicUsize::new(0));
-        let threads = (0..threads.max(1))
-            .map(|_| {
-                let (tx, next) = (tx.clone(), next.clone());
-                scope.spawn(move || self.verify_from(&next, targets, stop, &tx))
-            })
-            .collect();
-        Loaders { results, threads }
+        for _ in 0..threads.max(1) {
+            let (tx, next) = (tx.clone(), next.clone());
+            scope.spawn(move || self.verify_from(&next, targets, stop, &tx));
+        }
+        results
     }
 
     /// One loader: takes the next unverified target until there is none.
@@ -116,27 +94,18 @@ impl Clones {
         targets: &[Target],
         stop: &AtomicBool,
         tx: &Sender<Verified>,
-    ) -> Instant {
-        // EXPERIMENT (temporary): loaders at a lower priority than the attach loop.
-        if let Some(n) = std::env::var("VRFT_EXPERIMENT_NICE")
-            .ok()
-            .and_then(|n| n.parse().ok())
-        {
-            // SAFETY: plain syscalls; on Linux the nice value of a tid is per thread.
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as u32, n) };
-        }
+    ) {
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             if index >= targets.len() || stop.load(Ordering::Relaxed) {
-                break;
+                return;
             }
             let progs = self.verify(&targets[index]);
-            // A closed channel: the attach loop has given up (backend refused).
+            // A closed channel: the caller has given up (backend refused).
             if tx.send(Verified { index, progs }).is_err() {
-                break;
+                return;
             }
         }
-        Instant::now()
     }
 
     /// Attaches both clones of one function, or neither: an entry without its
@@ -149,6 +118,29 @@ impl Clones {
             links: [e, x],
         })
     }
+}
+
+/// Loaded clones by target index; `None` for targets never tried (Ctrl-C).
+pub type Loaded = Vec<Option<Result<[OwnedFd; 2], String>>>;
+
+/// Gathers the loaders' results by target index until they are done (every
+/// target verified, or Ctrl-C), calling `progress` for each. `Err(first error)`
+/// as soon as the results show that the kernel refuses every clone.
+pub fn collect(
+    results: Receiver<Verified>,
+    targets: usize,
+    progress: &dyn Fn(),
+) -> Result<Loaded, String> {
+    let mut loaded: Loaded = (0..targets).map(|_| None).collect();
+    let mut refusal = Refusal::new(targets);
+    for v in results {
+        if let Some(e) = refusal.check(&v.progs) {
+            return Err(e);
+        }
+        loaded[v.index] = Some(v.progs);
+        progress();
+    }
+    Ok(loaded)
 }
 
 /// Results looked at before deciding that the kernel refuses fentry clones

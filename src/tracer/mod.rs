@@ -252,17 +252,6 @@ pub struct Tracer {
     pub attach_time: Duration,
 }
 
-/// What the fentry attach loop did.
-#[derive(Default)]
-struct AttachLoop {
-    /// Probe rows by target index.
-    rows: Vec<Option<Probe>>,
-    attached: usize,
-    failed: usize,
-    /// Time the loop spent waiting for the loader threads.
-    waited: Duration,
-}
-
 /// The skeleton outlives every borrow of it for the life of the process.
 fn open_skel() -> Result<OpenVrftSkel<'static>> {
     let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
@@ -499,8 +488,9 @@ impl Tracer {
         Ok(tpl)
     }
 
-    /// Attaches the entry and exit clones of every target, verifying them on
-    /// `cfg.load_threads` loader threads while this thread attaches (see [`fentry`]).
+    /// Verifies the entry and exit clones of every target on
+    /// `cfg.load_threads` threads, then attaches them one function at a time
+    /// (why not both at once: see [`fentry`]).
     fn attach_fentry(
         &mut self,
         targets: &[Target],
@@ -530,107 +520,76 @@ impl Tracer {
             )
             .expect("valid template"),
         );
-        bar.set_prefix("attaching");
+        bar.set_prefix("verifying");
         // Without a terminal the bar is hidden; scripts and logs get the phases as lines.
         let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
         if plain {
-            eprintln!(
-                "attaching {} functions, verifying them on {threads} threads meanwhile",
-                targets.len()
-            );
+            eprintln!("verifying {} functions on {threads} threads", targets.len());
         }
-        let start = Instant::now();
-        let (done, verified_at) = std::thread::scope(|s| {
-            let loaders = clones.spawn_loaders(s, targets, threads, interrupted);
-            // EXPERIMENT (temporary): verify everything first, as before the pipeline.
-            if std::env::var_os("VRFT_EXPERIMENT_VERIFY_FIRST").is_some() {
-                let (tx, rx) = crossbeam_channel::unbounded();
-                for v in loaders.results.iter() {
-                    let _ = tx.send(v);
-                }
-                drop(tx);
-                let at = loaders.finished();
-                eprintln!(
-                    "experiment: verified first, in {:.1} s",
-                    start.elapsed().as_secs_f64()
-                );
-                let done = self.attach_verified(&clones, targets, &rx, &bar, interrupted);
-                return (done, at);
-            }
-            let done = self.attach_verified(&clones, targets, &loaders.results, &bar, interrupted);
-            (done, loaders.finished())
+        let verify_start = Instant::now();
+        let loaded = std::thread::scope(|s| {
+            let results = clones.verify_all(s, targets, threads, interrupted);
+            fentry::collect(results, targets.len(), &|| bar.inc(1))
         });
-        bar.finish_and_clear();
-        let done = done?;
+        let loaded = match loaded {
+            Ok(l) if !interrupted.load(Ordering::Relaxed) => l,
+            // The templates load for the first target; clones refused from
+            // the first on mean the kernel refuses fentry here (e.g. lockdown).
+            Err(e) => {
+                bar.finish_and_clear();
+                bail!("{e}");
+            }
+            Ok(_) => {
+                bar.finish_and_clear();
+                bail!("interrupted while verifying; nothing was attached");
+            }
+        };
         if plain {
-            let verified = verified_at.map_or(0.0, |t| (t - start).as_secs_f64());
             eprintln!(
-                "attached in {:.1} s: {} attached, {} failed; verified after {verified:.1} s, \
-                 attaching waited {:.1} s for it",
-                start.elapsed().as_secs_f64(),
-                done.attached,
-                done.failed,
-                done.waited.as_secs_f64()
+                "attaching {} functions (verified in {:.1} s)",
+                targets.len(),
+                verify_start.elapsed().as_secs_f64()
             );
         }
-        // Rows in target order, as the function table; targets never tried (Ctrl-C) have none.
-        self.info.probes.extend(done.rows.into_iter().flatten());
-        Ok(())
-    }
-
-    /// The serial attach loop: attaches each verified pair as it arrives, until
-    /// every target is done or Ctrl-C. Fails only if the kernel refuses every clone.
-    fn attach_verified(
-        &mut self,
-        clones: &fentry::Clones,
-        targets: &[Target],
-        verified: &Receiver<fentry::Verified>,
-        bar: &ProgressBar,
-        interrupted: &AtomicBool,
-    ) -> Result<AttachLoop> {
-        let mut done = AttachLoop {
-            rows: (0..targets.len()).map(|_| None).collect(),
-            ..Default::default()
-        };
-        let mut refusal = fentry::Refusal::new(targets.len());
-        loop {
-            let wait = Instant::now();
-            // Disconnected once the loaders are done: every target verified, or Ctrl-C.
-            let Ok(v) = verified.recv() else { break };
-            done.waited += wait.elapsed();
+        let attach_start = Instant::now();
+        bar.set_position(0);
+        bar.set_prefix("attaching");
+        bar.reset_eta();
+        let (mut attached, mut failed) = (0usize, 0usize);
+        // Function ids are positions in the function table, built in target order.
+        for (id, (t, progs)) in (0u32..).zip(targets.iter().zip(loaded)) {
             if interrupted.load(Ordering::Relaxed) {
                 break;
             }
-            if let Some(e) = refusal.check(&v.progs) {
-                bail!("{e}");
-            }
-            // Function ids are positions in the function table, built in target
-            // order, whatever order the pairs are verified in.
-            let (t, id) = (&targets[v.index], v.index as u32);
-            let status = match v.progs.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
+            let progs = progs.unwrap_or_else(|| Err("not verified".to_string()));
+            let status = match progs.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
                 Ok(probed) => {
                     self.probed.push(probed);
-                    done.attached += 1;
+                    attached += 1;
                     ProbeStatus::Attached
                 }
                 Err(e) => {
-                    done.failed += 1;
+                    failed += 1;
                     ProbeStatus::Failed(e)
                 }
             };
-            done.rows[v.index] = Some(Probe {
+            self.info.probes.push(Probe {
                 name: t.name.clone(),
                 module: t.module.clone(),
                 func: (status == ProbeStatus::Attached).then_some(id),
                 status,
             });
-            bar.set_message(format!(
-                "attached {}, failed {}",
-                done.attached, done.failed
-            ));
+            bar.set_message(format!("attached {attached}, failed {failed}"));
             bar.inc(1);
         }
-        Ok(done)
+        bar.finish_and_clear();
+        if plain {
+            eprintln!(
+                "attached in {:.1} s: {attached} attached, {failed} failed",
+                attach_start.elapsed().as_secs_f64()
+            );
+        }
+        Ok(())
     }
 
     fn attach_kprobe(&mut self, targets: &[Target], cfg: &Config) -> Result<()> {

@@ -26,10 +26,8 @@ pub fn scenarios() -> Vec<Scenario> {
 /// The one-loader-thread run goes last and releases in the background: its
 /// attach is what it is there for, and the guest powers off instead of waiting
 /// minutes for a second foreground release.
-const RUNS: [(&str, &str); 5] = [
+const RUNS: [(&str, &str); 3] = [
     ("fentry.txt", "--backend fentry --wait-detach"),
-    ("seq.txt", "--backend fentry --wait-detach --experiment"),
-    ("nice.txt", "--backend fentry --wait-detach --nice"),
     ("kprobe.txt", "--backend kprobe"),
     ("fentry1.txt", "--backend fentry --load-threads 1"),
 ];
@@ -50,16 +48,8 @@ trafgen attach-baseline > "$OUT/baseline.txt"
 "#,
     );
     for (file, args) in RUNS {
-        let (env, args) = if let Some(a) = args.strip_suffix(" --experiment") {
-            ("env VRFT_EXPERIMENT_VERIFY_FIRST=1 ", a)
-        } else if let Some(a) = args.strip_suffix(" --nice") {
-            ("env VRFT_EXPERIMENT_NICE=19 ", a)
-        } else {
-            ("", args)
-        };
-        let run = format!(
-            "stamped \"$OUT/{file}\" {env}vrft-tui record -o /tmp/b.vrft {args} --duration 1\n"
-        );
+        let run =
+            format!("stamped \"$OUT/{file}\" vrft-tui record -o /tmp/b.vrft {args} --duration 1\n");
         if args.contains("kprobe") {
             // Kprobe sessions (6.10+): bpf_session_cookie is their kfunc.
             script.push_str(&format!(
