@@ -15,7 +15,6 @@ pub mod splice;
 pub mod template;
 pub mod wire;
 
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -528,29 +527,32 @@ impl Tracer {
         Ok(tpl)
     }
 
+    /// Verifies the entry and exit clones of every target on
+    /// `cfg.load_threads` threads, then attaches them one function at a time
+    /// (why not both at once: see [`fentry`]).
     fn attach_fentry(
         &mut self,
         targets: &[Target],
         cfg: &Config,
         interrupted: &AtomicBool,
     ) -> Result<()> {
-        let threads = cfg.load_threads;
         let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
-        let entry = self.template(
-            &self.skel.progs.vrft_fentry,
-            tracing,
-            libbpf_sys::BPF_TRACE_FENTRY,
-            cfg,
-        )?;
-        let exit = self.template(
-            &self.skel.progs.vrft_fexit,
-            tracing,
-            libbpf_sys::BPF_TRACE_FEXIT,
-            cfg,
-        )?;
-        let modules: HashMap<String, OwnedFd> = kernel_btf::module_btf_fds()?;
-        let obj_fd = |m: &str| -> RawFd { modules.get(m).map_or(0, |fd| fd.as_raw_fd()) };
-
+        let clones = fentry::Clones {
+            entry: self.template(
+                &self.skel.progs.vrft_fentry,
+                tracing,
+                libbpf_sys::BPF_TRACE_FENTRY,
+                cfg,
+            )?,
+            exit: self.template(
+                &self.skel.progs.vrft_fexit,
+                tracing,
+                libbpf_sys::BPF_TRACE_FEXIT,
+                cfg,
+            )?,
+            modules: kernel_btf::module_btf_fds()?,
+        };
+        let threads = cfg.load_threads.max(1);
         let bar = ProgressBar::new(targets.len() as u64).with_style(
             ProgressStyle::with_template(
                 "{prefix:>9} {bar:30} {pos}/{len} functions {msg} ({per_sec})",
@@ -564,27 +566,23 @@ impl Tracer {
             eprintln!("verifying {} functions on {threads} threads", targets.len());
         }
         let verify_start = Instant::now();
-        let progs = fentry::load_all(
-            &entry,
-            &exit,
-            targets,
-            &obj_fd,
-            threads,
-            interrupted,
-            &|| bar.inc(1),
-        );
-        // The templates load for the first target; a clone refused for every
-        // target means the kernel refuses fentry here (e.g. lockdown).
-        if let Some(Err(e)) = progs.first() {
-            if progs.iter().all(|p| p.is_err()) {
+        let loaded = std::thread::scope(|s| {
+            let results = clones.verify_all(s, targets, threads, interrupted);
+            fentry::collect(results, targets.len(), &|| bar.inc(1))
+        });
+        let loaded = match loaded {
+            Ok(l) if !interrupted.load(Ordering::Relaxed) => l,
+            // The templates load for the first target; clones refused from
+            // the first on mean the kernel refuses fentry here (e.g. lockdown).
+            Err(e) => {
                 bar.finish_and_clear();
                 bail!("{e}");
             }
-        }
-        if interrupted.load(Ordering::Relaxed) {
-            bar.finish_and_clear();
-            bail!("interrupted while verifying; nothing was attached");
-        }
+            Ok(_) => {
+                bar.finish_and_clear();
+                bail!("interrupted while verifying; nothing was attached");
+            }
+        };
         if plain {
             eprintln!(
                 "attaching {} functions (verified in {:.1} s)",
@@ -598,11 +596,12 @@ impl Tracer {
         bar.reset_eta();
         let (mut attached, mut failed) = (0usize, 0usize);
         // Function ids are positions in the function table, built in target order.
-        for (id, (t, p)) in (0u32..).zip(targets.iter().zip(progs)) {
+        for (id, (t, progs)) in (0u32..).zip(targets.iter().zip(loaded)) {
             if interrupted.load(Ordering::Relaxed) {
                 break;
             }
-            let status = match p.and_then(|p| fentry::attach_pair(&entry, &exit, p, t.cookie(id))) {
+            let progs = progs.unwrap_or_else(|| Err("not verified".to_string()));
+            let status = match progs.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
                 Ok(probed) => {
                     self.probed.push(probed);
                     attached += 1;
@@ -613,19 +612,21 @@ impl Tracer {
                     ProbeStatus::Failed(e)
                 }
             };
-            let attached_ok = status == ProbeStatus::Attached;
             self.info.probes.push(Probe {
                 name: t.name.clone(),
                 module: t.module.clone(),
+                func: (status == ProbeStatus::Attached).then_some(id),
                 status,
-                func: attached_ok.then_some(id),
             });
             bar.set_message(format!("attached {attached}, failed {failed}"));
             bar.inc(1);
         }
         bar.finish_and_clear();
         if plain {
-            eprintln!("attached in {:.1} s", attach_start.elapsed().as_secs_f64());
+            eprintln!(
+                "attached in {:.1} s: {attached} attached, {failed} failed",
+                attach_start.elapsed().as_secs_f64()
+            );
         }
         Ok(())
     }
