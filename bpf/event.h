@@ -21,6 +21,11 @@ enum vrft_ctx {
 #define VRFT_F_FIRST_SEEN (1 << 1)
 #define VRFT_F_FREED      (1 << 2)
 #define VRFT_F_DROP       (1 << 3)
+/* A struct vrft_flow follows the record's field values (once per packet). */
+#define VRFT_F_FLOW       (1 << 4)
+
+/* The most --skb-fields one event carries. */
+#define VRFT_MAX_FIELDS 8
 
 /* The BPF cookie of every function probe: which function it is, where its skb
  * is, and what the function does to the skb's identity. */
@@ -48,6 +53,30 @@ struct vrft_event {
 	__u8 kind;
 	__u8 ctx;
 	__u8 flags;
+	__u8 nfields; /* this many __u64 values of --skb-fields follow */
+};
+
+/* The packet's addresses and ports, read once its headers are written. */
+struct vrft_flow {
+	__u8 saddr[16]; /* IPv4: the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport;    /* host order; 0 unless TCP or UDP */
+	__u16 dport;
+	__u8 ipv;       /* 4 or 6 */
+	__u8 proto;
+	__u16 pad;
+};
+
+/* Where one of --skb-fields lives: in struct sk_buff, or in the
+ * struct skb_shared_info at skb->head + skb->end. Offsets come from the
+ * running kernel's BTF, resolved by user space before load. */
+struct vrft_field {
+	__u16 off;   /* byte offset of the first byte read */
+	__u8 size;   /* bytes read, 1..8 */
+	__u8 shinfo; /* 1: relative to skb_shared_info */
+	__u8 shift;  /* bitfields: value = (read >> shift) & mask(bits) */
+	__u8 bits;   /* 64: no mask */
+	__u8 be;     /* big-endian in memory (__be16, __be32): swap to host order */
 	__u8 pad;
 };
 

@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "event.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -68,7 +69,8 @@ struct vrft_track {
 	__u32 packet;
 	__u32 next_clone;
 	__u16 clone;
-	__u16 pad[3];
+	__u16 flow_done; /* the flow was sent (or the packet has none) */
+	__u16 pad[2];
 };
 
 struct {
@@ -150,12 +152,24 @@ static __always_inline void count(__u32 which)
 }
 
 /* Filters, fixed before load so that the verifier prunes what is off. */
-const volatile __u32 filter_ifindex;   /* 0: any device */
-const volatile __u32 filter_netns;     /* 0: any namespace */
+#define MAX_FILTER_DEVS 8
+struct vrft_dev {
+	__u32 netns;
+	__u32 ifindex;
+};
+const volatile struct vrft_dev filter_devs[MAX_FILTER_DEVS]; /* --iface: any of these */
+const volatile __u32 filter_ndevs;                            /* 0: any device */
+const volatile __u32 filter_netns[MAX_FILTER_DEVS];          /* --netns: any of these */
+const volatile __u32 filter_nnetns;                           /* 0: any namespace */
 const volatile __u8 filter_pcap;       /* the pcap stubs below were replaced by a real filter */
-const volatile __u8 filter_inner;      /* match the inner frame of VXLAN packets */
+const volatile __u8 filter_inner;      /* match the inner frame of VXLAN/GENEVE packets */
 const volatile __u8 id_from_payload;   /* packet id = first 32 bits of the UDP payload */
 const volatile __u16 vxlan_port = 4789;
+const volatile __u16 geneve_port = 6081;
+
+/* --skb-fields, resolved through the kernel's BTF by user space. */
+const volatile struct vrft_field skb_fields[VRFT_MAX_FIELDS];
+const volatile __u8 skb_nfields;
 
 /* A copy of the packet's first bytes, for the pcap filter and header parsing. */
 #define PKT_CAP 256
@@ -189,9 +203,15 @@ static __noinline int vrft_pcap_l3(struct vrft_pkt *pkt, __u32 len, __u32 wire_l
 	return pkt && (len | wire_len);
 }
 
+/* A byte of the buffer. Branch-free, so that the verifier walks one path
+ * through a parser rather than one per byte read: offsets wrap inside the
+ * buffer, and callers compare offsets with the bytes copied where it matters.
+ * The asm keeps the mask in the register the load uses, which clang would
+ * otherwise drop when it can prove it redundant. */
 static __always_inline __u32 byte_at(struct vrft_pkt *p, __u32 off)
 {
-	return off < PKT_CAP ? p->data[off & (PKT_CAP - 1)] : 0;
+	asm volatile("%[off] &= 255" : [off] "+r"(off));
+	return p->data[off];
 }
 
 static __always_inline __u32 be16_at(struct vrft_pkt *p, __u32 off)
@@ -201,6 +221,8 @@ static __always_inline __u32 be16_at(struct vrft_pkt *p, __u32 off)
 
 /* Where the headers of a frame in the buffer are (offsets into it). */
 struct hdrs {
+	__u32 l3;
+	__u32 ver;     /* 4 or 6; 0 when neither */
 	__u32 l4;      /* 0 when not IPv4/IPv6 */
 	__u32 proto;
 	__u32 payload; /* UDP payload, 0 when not UDP */
@@ -223,16 +245,50 @@ static __always_inline struct hdrs parse(struct vrft_pkt *p, __u32 len, int l2)
 			return h;
 	}
 	ver = byte_at(p, l3) >> 4;
+	h.l3 = l3;
 	if (ver == 4) {
 		h.proto = byte_at(p, l3 + 9);
 		h.l4 = l3 + (byte_at(p, l3) & 0xf) * 4;
 	} else if (ver == 6) {
 		h.proto = byte_at(p, l3 + 6);
 		h.l4 = l3 + 40;
+	} else {
+		return h;
 	}
-	if (h.l4 && h.proto == 17 && h.l4 + 8 <= len)
+	h.ver = ver;
+	if (h.proto == 17 && h.l4 + 8 <= len)
 		h.payload = h.l4 + 8;
 	return h;
+}
+
+/* Offset of the inner frame of a VXLAN or GENEVE packet (0: not a tunnel);
+ * *l2 says whether it starts with an Ethernet header. */
+static __always_inline __u32 tunnel_inner(struct vrft_pkt *p, struct hdrs *h, int *l2)
+{
+	__u32 dport;
+
+	if (!h->payload)
+		return 0;
+	dport = be16_at(p, h->l4 + 2);
+	if (dport == vxlan_port) {
+		*l2 = 1;
+		return h->payload + 8;
+	}
+	if (dport == geneve_port) {
+		/* Version and option length (in 4-byte words), flags, protocol, VNI. */
+		__u32 type = be16_at(p, h->payload + 2);
+		__u32 inner = h->payload + 8 + (byte_at(p, h->payload) & 0x3f) * 4;
+
+		if (type == 0x6558) {
+			*l2 = 1;
+			return inner;
+		}
+		if (type == 0x0800 || type == 0x86dd) {
+			*l2 = 0;
+			return inner;
+		}
+	}
+	return 0;
 }
 
 /* Copies the frame at head + off (linear data ends at end) into the buffer:
@@ -254,47 +310,95 @@ static __always_inline __u32 copy_frame(struct vrft_pkt *p, unsigned char *head,
 	return n;
 }
 
-/* Whether the skb passes the packet filter; *id gets the payload id when asked for. */
-static __always_inline int match_packet(struct sk_buff *skb, __u32 *id)
-{
-	__u32 zero = 0, off, end, n, wire, data_off;
-	struct vrft_pkt *p = bpf_map_lookup_elem(&pkt_scratch, &zero);
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
-	int l2 = mac != (__u16)~0U && mac < net;
-	struct hdrs h;
+/* Where the skb's frame starts: at the MAC header when it is set and comes
+ * before the network header, else at the network header. Returns 0 before
+ * either is set: there is nothing to look at yet, a later probe tries again. */
+struct frame {
+	unsigned char *head;
+	__u32 off;  /* from head */
+	__u32 end;  /* end of the linear data, from head */
+	__u32 wire; /* bytes from off to the end of the packet */
+	int l2;
+};
 
-	if (!p)
+static __always_inline int locate(struct sk_buff *skb, struct frame *fr)
+{
+	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
+	__u32 data_off, len = BPF_CORE_READ(skb, len);
+
+	fr->head = BPF_CORE_READ(skb, head);
+	fr->l2 = mac != (__u16)~0U && mac < net;
+	if (!fr->l2 && (net == 0 || net == (__u16)~0U))
 		return 0;
-	/* Before the network header is set there is nothing to match on yet;
-	 * a later probe on the same skb tries again. */
-	if (!l2 && (net == 0 || net == (__u16)~0U))
-		return 0;
-	data_off = BPF_CORE_READ(skb, data) - head;
-	end = data_off + BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
-	off = l2 ? mac : net;
-	n = copy_frame(p, head, off, end);
+	data_off = BPF_CORE_READ(skb, data) - fr->head;
+	fr->end = data_off + len - BPF_CORE_READ(skb, data_len);
+	fr->off = fr->l2 ? mac : net;
+	fr->wire = len + data_off - fr->off;
+	return 1;
+}
+
+/* Replaces a VXLAN or GENEVE frame in the buffer by its inner frame; returns
+ * the bytes now in the buffer (n unchanged when it is not a tunnel packet). */
+static __always_inline __u32 enter_tunnel(struct vrft_pkt *p, struct frame *fr, struct hdrs *h,
+					  __u32 n)
+{
+	__u32 in = tunnel_inner(p, h, &fr->l2);
+
+	if (!in)
+		return n;
+	n = copy_frame(p, fr->head, fr->off + in, fr->end);
 	if (!n)
 		return 0;
-	wire = BPF_CORE_READ(skb, len) + data_off - off;
-	h = parse(p, n, l2);
-	/* A VXLAN packet: its inner frame names the packet (--inner, --payload-id). */
-	if (h.payload && be16_at(p, h.l4 + 2) == vxlan_port && (filter_inner || id_from_payload)) {
-		__u32 inner = h.payload + 8;
+	fr->off += in;
+	fr->wire -= in;
+	*h = parse(p, n, fr->l2);
+	return n;
+}
 
-		n = copy_frame(p, head, off + inner, end);
-		if (!n)
-			return 0;
-		wire -= inner;
-		l2 = 1;
-		h = parse(p, n, l2);
-	}
-	if (id_from_payload && h.payload && h.payload + 4 <= n)
+/* Copies the frame into the buffer and parses it; with `inner`, a tunnel
+ * packet's inner frame. Returns the bytes copied. */
+static __always_inline __u32 load_frame(struct vrft_pkt *p, struct frame *fr, int inner,
+					struct hdrs *h)
+{
+	__u32 n = copy_frame(p, fr->head, fr->off, fr->end);
+
+	if (!n)
+		return 0;
+	*h = parse(p, n, fr->l2);
+	return inner ? enter_tunnel(p, fr, h, n) : n;
+}
+
+/* Whether the skb passes the packet filter; *id gets the payload id when asked for.
+ *
+ * This and vrft_read_flow are global functions: the verifier checks each once, on
+ * its own, instead of once for every path that leads to a call, which keeps a
+ * clone's verification in milliseconds. So the skb comes as a number. */
+__noinline int vrft_match_packet(__u64 skb_addr, __u32 *id)
+{
+	struct sk_buff *skb = (struct sk_buff *)skb_addr;
+	__u32 zero = 0, n;
+	struct vrft_pkt *p = bpf_map_lookup_elem(&pkt_scratch, &zero);
+	struct frame fr;
+	struct hdrs h;
+
+	if (!p || !id || !locate(skb, &fr))
+		return 0;
+	/* Flow and pcap filters look at the outer headers unless --inner. */
+	n = load_frame(p, &fr, filter_inner, &h);
+	if (!n)
+		return 0;
+	if (filter_pcap && !(fr.l2 ? vrft_pcap_l2(p, n, fr.wire) : vrft_pcap_l3(p, n, fr.wire)))
+		return 0;
+	if (!id_from_payload)
+		return 1;
+	/* The payload id is always the innermost one, so that one id names the
+	 * packet before and after encapsulation. */
+	if (!filter_inner)
+		n = enter_tunnel(p, &fr, &h, n);
+	if (h.payload && h.payload + 4 <= n)
 		*id = byte_at(p, h.payload) << 24 | byte_at(p, h.payload + 1) << 16 |
 		      byte_at(p, h.payload + 2) << 8 | byte_at(p, h.payload + 3);
-	if (!filter_pcap)
-		return 1;
-	return l2 ? vrft_pcap_l2(p, n, wire) : vrft_pcap_l3(p, n, wire);
+	return 1;
 }
 
 static __always_inline __u32 skb_netns(struct sk_buff *skb, struct net_device *dev)
@@ -310,28 +414,157 @@ static __always_inline __u32 skb_netns(struct sk_buff *skb, struct net_device *d
 /* The filter, run at every probe on an skb we do not follow yet. */
 static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
 {
-	if (filter_ifindex || filter_netns) {
+	if (filter_ndevs || filter_nnetns) {
 		struct net_device *dev = BPF_CORE_READ(skb, dev);
+		__u32 ns = skb_netns(skb, dev), ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+		int dev_ok = !filter_ndevs, ns_ok = !filter_nnetns;
 
-		if (filter_ifindex && (!dev || BPF_CORE_READ(dev, ifindex) != filter_ifindex))
-			return 0;
-		if (filter_netns && skb_netns(skb, dev) != filter_netns)
+		/* The lists are constants: the verifier drops the unused slots. */
+		for (int i = 0; i < MAX_FILTER_DEVS; i++) {
+			if (i < filter_ndevs && ifindex && filter_devs[i].ifindex == ifindex &&
+			    filter_devs[i].netns == ns)
+				dev_ok = 1;
+			if (i < filter_nnetns && filter_netns[i] == ns)
+				ns_ok = 1;
+		}
+		if (!dev_ok || !ns_ok)
 			return 0;
 	}
-	if (!filter_pcap && !id_from_payload && !filter_inner)
+	if (!filter_pcap && !id_from_payload)
 		return 1;
-	return match_packet(skb, id);
+	return vrft_match_packet((__u64)skb, id);
 }
 
-static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clone,
-				 struct sk_buff *skb, __u8 flags, __s64 ret)
-{
-	struct vrft_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+enum { FLOW_LATER, FLOW_FOUND, FLOW_NONE };
 
-	if (!e) {
-		count(CNT_RINGBUF_DROPS);
-		return;
+/* Reads the IP header at head + off into fl; returns the offset of the
+ * transport header from head, or 0 when the bytes there are not the IP
+ * version `ver`. Fixed-offset reads only: this runs once per packet, but
+ * the verifier checks it in every program clone, so it must stay simple. */
+static __always_inline __u32 read_ip(unsigned char *head, __u32 off, __u32 ver,
+				     struct vrft_flow *fl)
+{
+	__u8 h[40];
+	__u32 l4;
+
+	if (bpf_probe_read_kernel(h, sizeof(h), head + off) || h[0] >> 4 != ver)
+		return 0;
+	fl->ipv = ver;
+	if (ver == 4) {
+		fl->proto = h[9];
+		__builtin_memcpy(fl->saddr, h + 12, 4);
+		__builtin_memcpy(fl->daddr, h + 16, 4);
+		return off + (h[0] & 0xf) * 4;
 	}
+	fl->proto = h[6];
+	__builtin_memcpy(fl->saddr, h + 8, 16);
+	__builtin_memcpy(fl->daddr, h + 24, 16);
+	l4 = off + 40;
+	if (fl->proto == 0) {
+		/* Hop-by-hop options (MLD has them): the next header and the length. */
+		__u8 hbh[2] = {};
+
+		bpf_probe_read_kernel(hbh, sizeof(hbh), head + l4);
+		fl->proto = hbh[0];
+		l4 += (hbh[1] + 1) * 8;
+	}
+	return l4;
+}
+
+/* The skb's addresses and ports. skb->protocol tells when its headers are
+ * written: eth_type_trans sets it on receive, the IP layer once the header is
+ * complete on transmit; before that the header bytes may be left over from an
+ * earlier packet. With --inner a VXLAN or GENEVE packet's flow is its inner one. */
+__noinline int vrft_read_flow(__u64 skb_addr, struct vrft_flow *fl)
+{
+	struct sk_buff *skb = (struct sk_buff *)skb_addr;
+	__u16 eth = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u32 off, l4, ver = eth == 0x0800 ? 4 : 6;
+	__be16 ports[2] = {};
+
+	if (!eth || !fl)
+		return FLOW_LATER;
+	if (eth != 0x0800 && eth != 0x86dd)
+		return FLOW_NONE;
+	if (net && net != (__u16)~0U)
+		off = net;
+	else if (mac != (__u16)~0U)
+		off = mac + 14;
+	else
+		return FLOW_LATER;
+	l4 = read_ip(head, off, ver, fl);
+	if (!l4)
+		return FLOW_LATER;
+	if (fl->proto != 6 && fl->proto != 17)
+		return FLOW_FOUND;
+	bpf_probe_read_kernel(ports, sizeof(ports), head + l4);
+	if (filter_inner && fl->proto == 17) {
+		__u16 dport = bpf_ntohs(ports[1]);
+		__u8 g[4] = {};
+		__u32 inner = 0;
+
+		if (dport == vxlan_port) {
+			inner = l4 + 8 + 8 + 14;
+		} else if (dport == geneve_port) {
+			bpf_probe_read_kernel(g, sizeof(g), head + l4 + 8);
+			inner = l4 + 8 + 8 + (g[0] & 0x3f) * 4;
+			if (g[2] == 0x65 && g[3] == 0x58)
+				inner += 14;
+			else if (!(g[2] == 0x08 && g[3] == 0 || g[2] == 0x86 && g[3] == 0xdd))
+				inner = 0;
+		}
+		if (inner) {
+			__u8 v = 0;
+
+			bpf_probe_read_kernel(&v, 1, head + inner);
+			l4 = read_ip(head, inner, v >> 4 == 6 ? 6 : 4, fl);
+			if (!l4)
+				return FLOW_NONE;
+			if (fl->proto != 6 && fl->proto != 17)
+				return FLOW_FOUND;
+			bpf_probe_read_kernel(ports, sizeof(ports), head + l4);
+		}
+	}
+	fl->sport = bpf_ntohs(ports[0]);
+	fl->dport = bpf_ntohs(ports[1]);
+	return FLOW_FOUND;
+}
+
+/* The --skb-fields values of the skb, into vals. */
+static __always_inline void read_fields(struct sk_buff *skb, __u64 *vals)
+{
+	unsigned char *shinfo = 0;
+
+	for (int i = 0; i < VRFT_MAX_FIELDS; i++) {
+		const volatile struct vrft_field *f = &skb_fields[i];
+		unsigned char *base = (unsigned char *)skb;
+		__u32 size = f->size;
+		__u64 v = 0;
+
+		if (i >= skb_nfields)
+			break;
+		if (f->shinfo) {
+			if (!shinfo)
+				shinfo = BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, end);
+			base = shinfo;
+		}
+		if (size > 8)
+			size = 8;
+		bpf_probe_read_kernel(&v, size, base + f->off);
+		if (f->bits < 64)
+			v = (v >> f->shift) & ((1ULL << f->bits) - 1);
+		if (f->be)
+			v = size == 2 ? __builtin_bswap16(v) : size == 4 ? __builtin_bswap32(v) :
+			    __builtin_bswap64(v);
+		vals[i] = v;
+	}
+}
+
+static __always_inline void fill(struct vrft_event *e, __u8 kind, __u32 func, __u32 packet,
+				 __u16 clone, struct sk_buff *skb, __u8 flags, __s64 ret)
+{
 	e->ts_ns = bpf_ktime_get_ns();
 	e->ret = ret;
 	e->packet = packet;
@@ -342,7 +575,7 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 	e->kind = kind;
 	e->ctx = context_level();
 	e->flags = flags;
-	e->pad = 0;
+	e->nfields = 0;
 	e->ifindex = 0;
 	e->netns = 0;
 	e->len = 0;
@@ -353,6 +586,49 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 		e->len = BPF_CORE_READ(skb, len);
 		e->ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
 		e->netns = skb_netns(skb, dev);
+	}
+}
+
+/* One event, followed by the --skb-fields values when the skb can be read,
+ * and by the packet's flow once, when its headers are first readable. The
+ * record sizes are constants to the verifier: skb_nfields is read-only.
+ *
+ * Only the tracepoints read flows (t is 0 for function probes): every packet
+ * meets one with its headers in place (a device queue or receive, or its
+ * free), and the flow reader is then verified in those ten programs instead
+ * of in every one of the thousands of function probe clones. */
+static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clone,
+				 struct sk_buff *skb, __u8 flags, __s64 ret, struct vrft_track *t)
+{
+	__u32 nf = skb ? skb_nfields : 0, base = sizeof(struct vrft_event) + nf * 8;
+	struct vrft_flow fl = {};
+	struct vrft_event *e;
+	int flow = 0;
+
+	if (skb && t && !t->flow_done) {
+		int r = vrft_read_flow((__u64)skb, &fl);
+
+		t->flow_done = r != FLOW_LATER;
+		flow = r == FLOW_FOUND;
+	}
+	if (flow)
+		e = bpf_ringbuf_reserve(&events, base + sizeof(fl), 0);
+	else
+		e = bpf_ringbuf_reserve(&events, base, 0);
+	if (!e) {
+		count(CNT_RINGBUF_DROPS);
+		if (flow)
+			t->flow_done = 0; /* try again at the next probe */
+		return;
+	}
+	fill(e, kind, func, packet, clone, skb, flags, ret);
+	if (nf) {
+		read_fields(skb, (__u64 *)(e + 1));
+		e->nfields = nf;
+	}
+	if (flow) {
+		__builtin_memcpy((void *)(e + 1) + nf * 8, &fl, sizeof(fl));
+		e->flags |= VRFT_F_FLOW;
 	}
 	bpf_ringbuf_submit(e, 0);
 }
@@ -413,7 +689,8 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb)
 		return 0;
 	packet = t->packet;
 	clone = t->clone;
-	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0);
+	/* Function probes never read the flow: see emit(). */
+	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0, 0);
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_FREE) {
 		/* The sk_buff is about to go back to the allocator. */
 		__u64 key = (__u64)skb;
@@ -446,6 +723,7 @@ static __always_inline void follow_clone(struct vrft_frame *f, __u64 new_skb)
 	if (!new_skb)
 		return;
 	child.packet = f->packet;
+	child.flow_done = parent ? parent->flow_done : 0;
 	child.clone = parent ? __sync_fetch_and_add(&parent->next_clone, 1) + 1 : 1;
 	child.head = (__u64)BPF_CORE_READ((struct sk_buff *)new_skb, head);
 	bpf_map_update_elem(&tracked, &new_skb, &child, BPF_ANY);
@@ -469,7 +747,7 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 	if (f->func != func || (skb && f->skb != skb))
 		return;
 	st->depth = d - 1;
-	emit(VRFT_EXIT, func, f->packet, f->clone, 0, 0, ret);
+	emit(VRFT_EXIT, func, f->packet, f->clone, 0, 0, ret, 0);
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_CLONE)
 		follow_clone(f, (__u64)ret);
 }
@@ -549,21 +827,25 @@ int vrft_kprobe(struct pt_regs *regs)
 
 /* Tracepoints: leaves in the tree. They can also be the first to see a packet
  * (the tracepoint backend has nothing else). */
-static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *skb, __u8 flags,
+static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *typed, __u8 flags,
 					 __s64 value, int ends_packet)
 {
+	/* A tracepoint's skb is a typed kernel pointer, which the global functions
+	 * cannot take: copied out, it is a plain number like fentry's arguments. */
+	struct sk_buff *skb = 0;
 	struct vrft_track *t;
 	__u32 packet;
 	__u16 clone;
 
-	if (!armed || !skb)
+	if (!armed || !typed)
 		return 0;
+	bpf_probe_read_kernel(&skb, sizeof(skb), &typed);
 	t = lookup_or_start(skb, &flags);
 	if (!t)
 		return 0;
 	packet = t->packet;
 	clone = t->clone;
-	emit(VRFT_TRACEPOINT, tp_func[tp & 15], packet, clone, skb, flags, value);
+	emit(VRFT_TRACEPOINT, tp_func[tp & 15], packet, clone, skb, flags, value, t);
 	if (ends_packet && tp_ends_tracking) {
 		__u64 key = (__u64)skb;
 

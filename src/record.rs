@@ -16,7 +16,8 @@ use vrft_ui::event::Event;
 use vrft_ui::session::{Interface, SessionInfo, Stats};
 
 const MAGIC: &[u8; 8] = b"VRFTREC\0";
-pub const VERSION: u32 = 1;
+/// 2: events carry flows and `--skb-fields` values; the session lists the field names.
+pub const VERSION: u32 = 2;
 
 /// Facts known when recording starts.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -130,7 +131,10 @@ impl Recording {
         }
         let version = u32::from_le_bytes(head[8..].try_into().expect("4 bytes"));
         if version != VERSION {
-            bail!("recording format version {version} is not supported (this vrft-tui reads version {VERSION})");
+            bail!(
+                "recording format version {version} is not supported (this vrft-tui reads version \
+                 {VERSION}): record it again, or open it with the vrft-tui that made it"
+            );
         }
         let mut z = zstd::stream::Decoder::new(r)?;
         let mut header = None;
@@ -194,6 +198,12 @@ mod tests {
             netns: 4026531840,
             len: 98,
             ret: -1,
+            extra: i.is_multiple_of(7).then(|| {
+                Box::new(vrft_ui::event::Extra {
+                    flow: None,
+                    fields: vec![i as u64, 0x800],
+                })
+            }),
         }
     }
 

@@ -39,12 +39,14 @@ pub struct TraceArgs {
     #[arg(long)]
     pub wait_detach: bool,
 
-    /// Only packets on this interface (name or index, in the --netns namespace or ours).
+    /// Only packets on this interface (name or index, in each --netns namespace, or ours);
+    /// repeat to allow several.
     #[arg(long, value_name = "NAME|INDEX", help_heading = "Filters")]
-    pub iface: Option<String>,
-    /// Only packets in this network namespace: an inode, /proc/PID/ns/net, /run/netns/NAME or NAME.
+    pub iface: Vec<String>,
+    /// Only packets in this network namespace: an inode, /proc/PID/ns/net, /run/netns/NAME or
+    /// NAME; repeat to allow several.
     #[arg(long, value_name = "NS", help_heading = "Filters")]
-    pub netns: Option<String>,
+    pub netns: Vec<String>,
     /// IP version (4 or 6); repeat to allow several.
     #[arg(long, value_name = "4|6", help_heading = "Filters")]
     pub ipv: Vec<String>,
@@ -63,13 +65,19 @@ pub struct TraceArgs {
     /// Destination port; repeat to allow several.
     #[arg(long, value_name = "PORT", help_heading = "Filters")]
     pub dport: Vec<String>,
-    /// Match flow and pcap filters on the inner frame of VXLAN packets (overlay addresses).
+    /// Match flow and pcap filters on the inner frame of VXLAN and GENEVE packets (overlay
+    /// addresses); without it they match the outer headers.
     #[arg(long, help_heading = "Filters")]
     pub inner: bool,
     /// Take each packet's id from the first 32 bits of its UDP payload (the inner payload
-    /// for VXLAN), so one id names the packet before and after encapsulation.
+    /// for VXLAN and GENEVE), so one id names the packet before and after encapsulation.
     #[arg(long, help_heading = "Filters")]
     pub payload_id: bool,
+    /// Also record these members of struct sk_buff (or of its skb_shared_info, e.g. gso_size)
+    /// at every call, read at the offsets this kernel's BTF gives: e.g.
+    /// len,data_len,gso_size,gso_segs,gso_type,mark,hash,protocol. At most 8.
+    #[arg(long, value_name = "FIELD,...", value_delimiter = ',')]
+    pub skb_fields: Vec<String>,
     /// A pcap-filter expression, as for tcpdump (e.g. 'udp and host 10.0.0.1').
     #[arg(
         value_name = "PCAP EXPRESSION",
@@ -132,7 +140,23 @@ impl TraceArgs {
             wait_detach: self.wait_detach,
             filter_text: self.filter_text(),
             filter: self.filter()?,
+            skb_fields: self.skb_fields()?,
         })
+    }
+
+    /// Resolves `--skb-fields` in the running kernel's BTF.
+    fn skb_fields(&self) -> Result<Vec<vrft_btf::SkbField>> {
+        if self.skb_fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = std::path::Path::new(vrft_btf::SYSFS_BTF_DIR).join(vrft_btf::VMLINUX);
+        let vmlinux = vrft_btf::BtfObject::vmlinux_from_file(&path)?;
+        let names: Vec<String> = self
+            .skb_fields
+            .iter()
+            .map(|n| n.trim().to_string())
+            .collect();
+        vrft_btf::resolve_skb_fields(&vmlinux, &names).map_err(|e| anyhow::anyhow!(e))
     }
 
     /// The pcap expression of the flow flags and the user's expression together.
@@ -154,11 +178,21 @@ impl TraceArgs {
     /// The filter as the user gave it, for the status line.
     fn filter_text(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(i) = &self.iface {
-            parts.push(format!("iface {i}"));
+        let any = |flag: &str, v: &[String]| match v {
+            [one] => format!("{flag} {one}"),
+            many => format!(
+                "({})",
+                many.iter()
+                    .map(|x| format!("{flag} {x}"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        };
+        if !self.iface.is_empty() {
+            parts.push(any("iface", &self.iface));
         }
-        if let Some(n) = &self.netns {
-            parts.push(format!("netns {n}"));
+        if !self.netns.is_empty() {
+            parts.push(any("netns", &self.netns));
         }
         if let Ok(e) = self.expression() {
             if !e.is_empty() {
@@ -174,23 +208,43 @@ impl TraceArgs {
     /// Resolves names and compiles the expression: every mistake is found here,
     /// before anything is loaded.
     fn filter(&self) -> Result<FilterConfig> {
-        let netns = self.netns.as_deref().map(Netns::resolve).transpose()?;
+        let netns: Vec<Netns> = self
+            .netns
+            .iter()
+            .map(|n| Netns::resolve(n))
+            .collect::<Result<_>>()?;
         let mut f = FilterConfig {
             inner: self.inner,
             payload_id: self.payload_id,
+            netns: netns.iter().map(|n| n.inode).collect(),
             ..Default::default()
         };
-        if let Some(ns) = &netns {
-            f.netns = ns.inode;
-        }
-        if let Some(iface) = &self.iface {
-            let ns = match netns {
-                Some(ns) => ns,
-                None => Netns::current()?,
+        if !self.iface.is_empty() {
+            // An ifindex names a device only within its namespace: each interface is
+            // looked up in every namespace given, and must exist in at least one.
+            let spaces = if netns.is_empty() {
+                vec![Netns::current()?]
+            } else {
+                netns
             };
-            // An ifindex names a device only within its namespace.
-            f.ifindex = ns.ifindex(iface)?;
-            f.netns = ns.inode;
+            for iface in &self.iface {
+                let mut errors = Vec::new();
+                for ns in &spaces {
+                    match ns.ifindex(iface) {
+                        Ok(i) => f.devs.push((ns.inode, i)),
+                        Err(e) => errors.push(e),
+                    }
+                }
+                if errors.len() == spaces.len() {
+                    return Err(errors.remove(0));
+                }
+            }
+        }
+        let max = crate::tracer::MAX_FILTER_DEVS;
+        if f.devs.len() > max || f.netns.len() > max {
+            bail!(
+                "at most {max} interfaces and {max} namespaces per trace: narrow --iface/--netns"
+            );
         }
         let expr = self.expression()?;
         if !expr.is_empty() {

@@ -100,6 +100,16 @@ fn start_record(out: &PathBuf, extra: &[&str]) -> (Child, String) {
     (child, text)
 }
 
+/// Starts recording what is first seen on a's eth0, with `extra` arguments, into `name`.
+fn record_on_eth0_of_a(veth: &VethPair, name: &str, extra: &[&str]) -> (Child, PathBuf) {
+    let out = out_file(name);
+    let ns = format!("/run/netns/{}", veth.a);
+    let mut args = vec!["--netns", &ns, "--iface", "eth0"];
+    args.extend_from_slice(extra);
+    let (child, _) = start_record(&out, &args);
+    (child, out)
+}
+
 fn stop(mut child: Child) {
     // SAFETY: plain kill(2) on our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -197,14 +207,7 @@ fn send_udp(veth: &VethPair, port: u16, count: u32, payload: &str) {
 fn pcap_expression_and_interface_select_exactly_their_packets() {
     require_root();
     let veth = VethPair::new("p");
-    let out = out_file("pcap.vrft");
-    let ns_arg = format!("/run/netns/{}", veth.a);
-    let (child, _) = start_record(
-        &out,
-        &[
-            "--netns", &ns_arg, "--iface", "eth0", "udp", "dst", "port", "7777",
-        ],
-    );
+    let (child, out) = record_on_eth0_of_a(&veth, "pcap.vrft", &["udp", "dst", "port", "7777"]);
     // 3-byte payloads to 7777 (31 bytes at L3), 9-byte ones to 8888 (37 bytes).
     send_udp(&veth, 7777, 3, "abc");
     send_udp(&veth, 8888, 4, "abcdefghi");
@@ -272,6 +275,153 @@ fn pcap_expression_and_interface_select_exactly_their_packets() {
     }
 }
 
+/// Sends one 4000-byte UDP datagram that the kernel segments by UDP GSO into 1000-byte
+/// segments (`UDP_SEGMENT`), from namespace a to 10.77.0.2:`port`.
+fn send_udp_gso(veth: &VethPair, port: u16) {
+    sh(&format!(
+        "ip netns exec {} python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+         s.setsockopt(socket.IPPROTO_UDP, 103, 1000); s.sendto(b\"x\" * 4000, (\"10.77.0.2\", {port}))'",
+        veth.a
+    ));
+}
+
+/// Each packet gets its flow once its headers are written, and `--skb-fields` reads
+/// struct sk_buff and skb_shared_info members at every event, at the offsets BTF gives:
+/// checked against what the kernel must hold (skb->len as the event reports it, the
+/// socket mark `ping -m` sets, the GSO size and segment count UDP_SEGMENT asks for).
+#[test]
+fn flows_and_skb_fields_are_read_from_real_packets() {
+    require_root();
+    let veth = VethPair::new("f");
+    let (child, out) = record_on_eth0_of_a(
+        &veth,
+        "fields.vrft",
+        &[
+            "--skb-fields",
+            "len,protocol,mark,gso_size,gso_segs,pkt_type",
+        ],
+    );
+    sh(&format!(
+        "ip netns exec {} ping -q -c 3 -i 0.1 -W 2 -m 42 10.77.0.2 >/dev/null",
+        veth.a
+    ));
+    send_udp_gso(&veth, 9999);
+    stop(child);
+    let rec = Recording::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let info = &rec.header.info;
+    assert_eq!(
+        info.skb_fields,
+        ["len", "protocol", "mark", "gso_size", "gso_segs", "pkt_type"]
+    );
+    let model = Model::from_events(&rec.events);
+    let field = |name: &str| info.skb_fields.iter().position(|f| f == name).unwrap();
+    let (len, proto, mark, gso_size, gso_segs) = (
+        field("len"),
+        field("protocol"),
+        field("mark"),
+        field("gso_size"),
+        field("gso_segs"),
+    );
+    let flows: Vec<String> = model
+        .packets()
+        .iter()
+        .filter_map(|p| p.flow.as_ref().map(|f| f.to_string()))
+        .collect();
+    let queued_on_a = |p: &&vrft_ui::model::Packet| {
+        p.nodes
+            .iter()
+            .find(|n| info.func_name(n.func) == "net:net_dev_queue")
+            .map(|n| p.fields(n).to_vec())
+    };
+    // (This backend cannot see skb_clone: a clone that ping's socket keeps shows as a
+    // packet of its own, with the same flow; the echo requests are those queued on a.)
+    let requests: Vec<Vec<u64>> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            p.flow
+                .as_ref()
+                .is_some_and(|f| f.to_string() == "icmp 10.77.0.1>10.77.0.2")
+        })
+        .filter_map(|p| queued_on_a(&p))
+        .collect();
+    assert_eq!(requests.len(), 3, "3 echo requests among {flows:?}");
+    let gso: Vec<_> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            p.flow.as_ref().is_some_and(|f| {
+                f.proto == 17 && f.dport == 9999 && f.to_string().contains("10.77.0.1:")
+            })
+        })
+        .collect();
+    assert!(!gso.is_empty(), "the GSO datagram among {flows:?}");
+    for p in model.packets() {
+        for n in &p.nodes {
+            let v = p.fields(n);
+            assert_eq!(v.len(), 6, "every event of a readable skb has the fields");
+            assert_eq!(v[len], u64::from(n.len), "skb->len read two ways");
+            if p.flow.as_ref().is_some_and(|f| f.src.is_ipv4()) {
+                assert_eq!(v[proto], 0x0800, "skb->protocol in host order");
+            }
+        }
+    }
+    for v in &requests {
+        assert_eq!(v[mark], 42, "ping -m 42 sets skb->mark");
+    }
+    let queued = gso
+        .iter()
+        .flat_map(|p| p.nodes.iter().map(move |n| (p, n)))
+        .find(|(_, n)| info.func_name(n.func) == "net:net_dev_queue")
+        .unwrap_or_else(|| {
+            let trees: Vec<String> = gso
+                .iter()
+                .flat_map(|p| vrft_ui::format::function_graph(p, info))
+                .collect();
+            panic!("the GSO datagram is queued:\n{}", trees.join("\n"))
+        });
+    let v = queued.0.fields(queued.1);
+    assert_eq!(
+        (v[gso_size], v[gso_segs]),
+        (1000, 4),
+        "skb_shinfo(skb) of a 4000-byte UDP_SEGMENT send"
+    );
+}
+
+/// `--iface` given twice means either interface.
+#[test]
+fn repeated_iface_filters_mean_either() {
+    require_root();
+    let one = VethPair::new("o");
+    let two = VethPair::new("t");
+    let out = out_file("either.vrft");
+    let (a1, a2) = (
+        format!("/run/netns/{}", one.a),
+        format!("/run/netns/{}", two.a),
+    );
+    let (child, _) = start_record(
+        &out,
+        &["--netns", &a1, "--netns", &a2, "--iface", "eth0", "icmp"],
+    );
+    one.ping(2);
+    two.ping(2);
+    stop(child);
+    let rec = Recording::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let model = Model::from_events(&rec.events);
+    let first_ns: std::collections::BTreeSet<u32> = model
+        .packets()
+        .iter()
+        .map(|p| p.dev(&p.nodes[0]).0)
+        .collect();
+    assert_eq!(
+        first_ns,
+        [one.netns_inode(&one.a), two.netns_inode(&two.a)].into(),
+        "packets chosen on both a's eth0 and nowhere else"
+    );
+}
+
 fn one_line_error(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();
     assert!(!out.status.success(), "{args:?} should fail");
@@ -308,6 +458,11 @@ fn bad_input_fails_in_one_line_before_attaching() {
     assert!(one_line_error(&["record", "-o", o, "--saddr", "10.0.0.300"]).contains("--saddr"));
     assert!(one_line_error(&["record", "-o", o, "--proto", "sctpx"]).contains("--proto"));
     assert!(one_line_error(&["record", "-o", o, "ip", "and", "ip6"]).contains("never"));
+    assert!(
+        one_line_error(&["record", "-o", o, "--skb-fields", "len,nosuch"])
+            .contains("unknown --skb-fields name 'nosuch'")
+    );
+    assert!(one_line_error(&["record", "-o", o, "--skb-fields", "cb"]).contains("not a number"));
     std::fs::write(&out, b"not a recording at all").unwrap();
     assert!(one_line_error(&["dump", o]).contains("not a vrft-tui recording"));
     std::fs::remove_file(&out).unwrap();
@@ -353,20 +508,19 @@ fn not_root_is_one_clear_line() {
     assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
 }
 
-/// `record --json` lists every candidate probe with its status and reason, and the loss counters.
-#[test]
-fn json_stats_list_every_probe_with_its_reason() {
-    require_root();
-    let out = out_file("json.vrft");
+/// Runs `record --duration SECS --json` with `extra` and returns the JSON it printed.
+fn record_json(name: &str, secs: &str, extra: &[&str]) -> serde_json::Value {
+    let out = out_file(name);
     let run = Command::new(BIN)
         .args([
             "record",
             "-o",
             out.to_str().unwrap(),
             "--duration",
-            "0.5",
+            secs,
             "--json",
         ])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -375,8 +529,14 @@ fn json_stats_list_every_probe_with_its_reason() {
         String::from_utf8_lossy(&run.stderr)
     );
     let _ = std::fs::remove_file(&out);
-    let v: serde_json::Value =
-        serde_json::from_slice(&run.stdout).expect("one JSON object on stdout");
+    serde_json::from_slice(&run.stdout).expect("one JSON object on stdout")
+}
+
+/// `record --json` lists every candidate probe with its status and reason, and the loss counters.
+#[test]
+fn json_stats_list_every_probe_with_its_reason() {
+    require_root();
+    let v = record_json("json.vrft", "0.5", &[]);
     let probes = v["probes"].as_array().unwrap();
     let attached = probes.iter().filter(|p| p["status"] == "attached").count();
     assert!(attached >= 1, "{v}");
@@ -394,6 +554,42 @@ fn json_stats_list_every_probe_with_its_reason() {
         "events",
     ] {
         assert!(v[counter].is_u64(), "{counter} in {v}");
+    }
+}
+
+/// Every probe is a clone that the verifier checks again, so its cost is paid once per traced
+/// function: `verified_insns` (what the verifier walked) must stay small with every filter
+/// feature on. Paths multiplying inside the BPF code once made it 50 times larger.
+#[test]
+fn verifier_work_per_program_stays_small() {
+    require_root();
+    for (args, budget) in [
+        (&[][..], 2_000),
+        (&["udp", "dst", "port", "7777"][..], 4_000),
+        (
+            &[
+                "--inner",
+                "--payload-id",
+                "--skb-fields",
+                "len,mark,gso_size",
+                "--iface",
+                "lo",
+                "udp",
+                "dst",
+                "port",
+                "7777",
+            ][..],
+            8_000,
+        ),
+    ] {
+        let v = record_json("verifier.vrft", "0.2", args);
+        // This kernel allows only tracepoints, which also read the flow.
+        let insns = v["verified_insns_max"]["other"].as_u64().unwrap();
+        eprintln!("{args:?}: {insns} verified instructions");
+        assert!(
+            (1..=budget).contains(&insns),
+            "{args:?}: the verifier walked {insns} instructions for one program, budget {budget}"
+        );
     }
 }
 

@@ -120,7 +120,7 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     let t = Tmux::start(160, 50, &cmd);
 
     // The UI opens on the recording, in the alternate screen.
-    let s = t.wait("the packet list", |s| s.contains("Packets 50/50"));
+    let s = t.wait("the packet list", |s| s.contains("Packets 49/49"));
     assert!(s.contains("REPLAY") && s.contains("fentry"), "{s}");
     assert_eq!(
         t.query("#{alternate_on}"),
@@ -128,12 +128,13 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
         "the UI uses the alternate screen"
     );
 
-    // Jump to packet 14: the tree pane's title names it.
-    t.type_text(":14");
-    t.wait("the jump prompt", |s| s.contains("go to packet: 14"));
+    // Jump to packet 13, a UDP datagram: the tree pane's title names it and its flow.
+    t.type_text(":13");
+    t.wait("the jump prompt", |s| s.contains("go to packet: 13"));
     t.key("Enter");
-    let s = t.wait("packet 14's tree", |s| s.contains("┌ packet 14 "));
+    let s = t.wait("packet 13's tree", |s| s.contains("┌ packet 13 "));
     assert!(s.contains("udp_send_skb() {"), "{s}");
+    assert!(s.contains("flow udp 10.11.0.1:34562>10.11.0.2:7777"), "{s}");
 
     // Into the tree; find the UDP receive and fold / unfold it with Enter.
     t.key("Tab");
@@ -162,23 +163,22 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
         s.contains("udp_send_skb() {") && !s.contains("udp_send_skb() { ... }")
     });
 
-    // Filter by interface: the recording has no interface names, so the UI shows and
-    // matches the veth pair by index, `if2` (both ends are ifindex 2 in their namespace).
-    t.type_text("fiface=if2");
-    t.wait("the filter bar", |s| s.contains("filter: iface=if2"));
+    // Filter by interface: both ends of the veth pair are eth0, each in its namespace.
+    t.type_text("fiface=eth0");
+    t.wait("the filter bar", |s| s.contains("filter: iface=eth0"));
     t.key("Enter");
-    let s = t.wait("the filtered list", |s| s.contains("Packets 22/50"));
+    let s = t.wait("the filtered list", |s| s.contains("Packets 22/49"));
     assert!(
-        s.contains("| filter: iface=if2"),
+        s.contains("| filter: iface=eth0"),
         "status line shows the filter:\n{s}"
     );
     let rows = list_rows(&s);
     assert!(rows.len() >= 10, "{s}");
     for r in &rows {
-        assert!(r.contains("if2>if2"), "a row without the interface: {r}");
+        assert!(r.contains("eth0"), "a row without the interface: {r}");
     }
-    // The selected packet (14) passes the filter and stays selected.
-    assert!(s.contains("┌ packet 14 "), "{s}");
+    // The selected packet (13) passes the filter and stays selected.
+    assert!(s.contains("┌ packet 13 "), "{s}");
 
     // The latency view covers the shown (filtered) packets.
     t.type_text("2");

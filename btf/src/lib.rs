@@ -7,6 +7,7 @@
 
 mod denylist;
 mod error;
+mod fields;
 mod skb;
 mod source;
 mod symbols;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub use denylist::{entries as denylist_entries, reason as denylist_reason};
 pub use error::{Error, Result};
+pub use fields::{resolve_skb_fields, SkbField, MAX_FIELDS};
 pub use skb::Kind;
 pub use source::{module_files, module_name, BtfObject, SYSFS_BTF_DIR, VMLINUX};
 pub use symbols::{Check, SymbolSource, FILTER_FUNCTIONS_PATHS, KALLSYMS_PATH};

@@ -160,6 +160,9 @@ pub(crate) fn find(obj: &BtfObject) -> Result<Vec<Candidate>, String> {
     // Decoding every type is most of the scan's CPU time: split vmlinux's ~150k
     // ids across the cores. Module objects are too small to be worth a thread.
     let (first, last) = obj.own_id_range();
+    if last < first {
+        return Ok(Vec::new()); // an object without types of its own
+    }
     let threads = if last - first < PARALLEL_MIN_TYPES {
         1
     } else {

@@ -2,9 +2,21 @@
 //! skeleton, then their instructions are loaded again per target function with
 //! that function's BTF id (as retsnoop does), and each clone gets a link whose
 //! BPF cookie tells the program which function it is on.
+//!
+//! Verifying a pair of clones is CPU work, independent per target, so loader
+//! threads share it. Attaching stays serial (the kernel serialises it under
+//! global locks) and starts only once everything is verified: overlapping the
+//! two was measured slower in the VM (docs/BENCHMARKS.md): with loaders beside
+//! it the attach loop ran about 1.5x slower, which cost far more time than the
+//! verification it hid.
 
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::Scope;
+
+use crossbeam_channel::{Receiver, Sender};
 
 use super::plan::Target;
 use super::template::{fd_or_errno, Template};
@@ -28,58 +40,189 @@ pub struct Probed {
     pub links: [OwnedFd; 2],
 }
 
-/// Loads the entry and exit clones of every target, on `threads` threads:
-/// verification is CPU-bound and independent per program, unlike attaching.
-pub fn load_all(
-    entry: &Template,
-    exit: &Template,
-    targets: &[Target],
-    obj_fd: &(dyn Fn(&str) -> RawFd + Sync),
-    threads: usize,
-    stop: &AtomicBool,
-    progress: &(dyn Fn() + Sync),
-) -> Vec<Result<[OwnedFd; 2], String>> {
-    let chunk = targets.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = targets
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|t| {
-                            if stop.load(Ordering::Relaxed) {
-                                return Err("interrupted".to_string());
-                            }
-                            let fd = obj_fd(&t.module);
-                            let r = entry
-                                .load(t.btf_id, fd)
-                                .and_then(|e| exit.load(t.btf_id, fd).map(|x| [e, x]));
-                            progress();
-                            r
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("loader thread panicked"))
-            .collect()
-    })
+/// The entry and exit templates, and the module BTF objects their clones attach into.
+pub struct Clones {
+    pub entry: Template,
+    pub exit: Template,
+    /// BTF object fds of the loaded modules, by module name (vmlinux is fd 0).
+    pub modules: HashMap<String, OwnedFd>,
 }
 
-/// Attaches both clones of one function, or neither: an entry without its
-/// exit would leave frames on the call stack that nothing pops.
-pub fn attach_pair(
-    entry: &Template,
-    exit: &Template,
-    progs: [OwnedFd; 2],
-    cookie: u64,
-) -> Result<Probed, String> {
-    let e = attach(entry, &progs[0], cookie)?;
-    let x = attach(exit, &progs[1], cookie)?;
-    Ok(Probed {
-        progs,
-        links: [e, x],
-    })
+/// The two clones of `targets[index]`, verified, or why the kernel refused them.
+pub struct Verified {
+    pub index: usize,
+    pub progs: Result<[OwnedFd; 2], String>,
+}
+
+impl Clones {
+    fn obj_fd(&self, module: &str) -> RawFd {
+        self.modules.get(module).map_or(0, |fd| fd.as_raw_fd())
+    }
+
+    /// Loads (the kernel verifies) both clones for one target.
+    fn verify(&self, t: &Target) -> Result<[OwnedFd; 2], String> {
+        let fd = self.obj_fd(&t.module);
+        let entry = self.entry.load(t.btf_id, fd)?;
+        let exit = self.exit.load(t.btf_id, fd)?;
+        Ok([entry, exit])
+    }
+
+    /// Starts `threads` loader threads in `scope` that verify every target
+    /// until all are done, `stop` is set (Ctrl-C) or the results are dropped.
+    /// Results come in the order they finish, about target order, since the
+    /// threads take the targets in turn.
+    pub fn verify_all<'scope, 'env>(
+        &'env self,
+        scope: &'scope Scope<'scope, 'env>,
+        targets: &'env [Target],
+        threads: usize,
+        stop: &'env AtomicBool,
+    ) -> Receiver<Verified> {
+        let (tx, results) = crossbeam_channel::unbounded();
+        let next = Arc::new(AtomicUsize::new(0));
+        for _ in 0..threads.max(1) {
+            let (tx, next) = (tx.clone(), next.clone());
+            scope.spawn(move || self.verify_from(&next, targets, stop, &tx));
+        }
+        results
+    }
+
+    /// One loader: takes the next unverified target until there is none.
+    fn verify_from(
+        &self,
+        next: &AtomicUsize,
+        targets: &[Target],
+        stop: &AtomicBool,
+        tx: &Sender<Verified>,
+    ) {
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            if index >= targets.len() || stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let progs = self.verify(&targets[index]);
+            // A closed channel: the caller has given up (backend refused).
+            if tx.send(Verified { index, progs }).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Attaches both clones of one function, or neither: an entry without its
+    /// exit would leave frames on the call stack that nothing pops.
+    pub fn attach_pair(&self, progs: [OwnedFd; 2], cookie: u64) -> Result<Probed, String> {
+        let e = attach(&self.entry, &progs[0], cookie)?;
+        let x = attach(&self.exit, &progs[1], cookie)?;
+        Ok(Probed {
+            progs,
+            links: [e, x],
+        })
+    }
+}
+
+/// Loaded clones by target index; `None` for targets never tried (Ctrl-C).
+pub type Loaded = Vec<Option<Result<[OwnedFd; 2], String>>>;
+
+/// Gathers the loaders' results by target index until they are done (every
+/// target verified, or Ctrl-C), calling `progress` for each. `Err(first error)`
+/// as soon as the results show that the kernel refuses every clone.
+pub fn collect(
+    results: Receiver<Verified>,
+    targets: usize,
+    progress: &dyn Fn(),
+) -> Result<Loaded, String> {
+    let mut loaded: Loaded = (0..targets).map(|_| None).collect();
+    let mut refusal = Refusal::new(targets);
+    for v in results {
+        if let Some(e) = refusal.check(&v.progs) {
+            return Err(e);
+        }
+        loaded[v.index] = Some(v.progs);
+        progress();
+    }
+    Ok(loaded)
+}
+
+/// Results looked at before deciding that the kernel refuses fentry clones
+/// altogether: enough that single refused functions cannot look like it, few
+/// enough that the automatic backend choice falls back at once.
+const REFUSAL_WINDOW: usize = 16;
+
+/// Tells a kernel that refuses every clone (e.g. lockdown) from one that
+/// refuses single functions: the templates loaded for the first target, so if
+/// the first results (all of them, for few targets) failed to load, no target
+/// will load and the backend counts as refused, with the first error.
+pub struct Refusal {
+    /// Results still to see before deciding; 0 once decided.
+    undecided: usize,
+    first_error: Option<String>,
+}
+
+impl Refusal {
+    pub fn new(targets: usize) -> Refusal {
+        Refusal {
+            undecided: targets.min(REFUSAL_WINDOW),
+            first_error: None,
+        }
+    }
+
+    /// Takes every load result in arrival order; `Some(error)`: the backend is refused.
+    pub fn check<T>(&mut self, loaded: &Result<T, String>) -> Option<String> {
+        if self.undecided == 0 {
+            return None;
+        }
+        match loaded {
+            Ok(_) => {
+                self.undecided = 0;
+                None
+            }
+            Err(e) => {
+                self.first_error.get_or_insert_with(|| e.clone());
+                self.undecided -= 1;
+                if self.undecided == 0 {
+                    self.first_error.take()
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(r: &mut Refusal, results: &[Result<(), &str>]) -> Vec<Option<String>> {
+        results
+            .iter()
+            .map(|x| r.check(&x.map_err(str::to_string)))
+            .collect()
+    }
+
+    #[test]
+    fn refused_after_the_window_with_the_first_error() {
+        let mut r = Refusal::new(1000);
+        let eperm: Vec<Result<(), &str>> = (0..REFUSAL_WINDOW)
+            .map(|i| Err(if i == 0 { "load: EPERM" } else { "load: other" }))
+            .collect();
+        let got = feed(&mut r, &eperm);
+        assert!(got[..REFUSAL_WINDOW - 1].iter().all(Option::is_none));
+        assert_eq!(got[REFUSAL_WINDOW - 1].as_deref(), Some("load: EPERM"));
+    }
+
+    #[test]
+    fn few_targets_all_refused() {
+        let mut r = Refusal::new(3);
+        let got = feed(&mut r, &[Err("a"), Err("b"), Err("c")]);
+        assert_eq!(got, [None, None, Some("a".to_string())]);
+    }
+
+    #[test]
+    fn one_load_decides_the_backend_works() {
+        let mut r = Refusal::new(1000);
+        let mut results = vec![Err("load: EINVAL"), Ok(())];
+        results.extend(std::iter::repeat_n(Err("load: EINVAL"), 100));
+        assert!(feed(&mut r, &results).iter().all(Option::is_none));
+    }
 }

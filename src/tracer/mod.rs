@@ -15,7 +15,6 @@ pub mod splice;
 pub mod template;
 pub mod wire;
 
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -74,15 +73,20 @@ pub struct Config {
     /// The filter as the user wrote it, for the status line and recordings.
     pub filter_text: String,
     pub filter: FilterConfig,
+    /// `--skb-fields`, resolved in this kernel's BTF.
+    pub skb_fields: Vec<vrft_btf::SkbField>,
 }
+
+/// The most interfaces and namespaces one filter holds (`MAX_FILTER_DEVS` in bpf/vrft.bpf.c).
+pub const MAX_FILTER_DEVS: usize = 8;
 
 /// What the BPF side filters on, resolved and compiled before anything loads.
 #[derive(Clone, Debug, Default)]
 pub struct FilterConfig {
-    /// Only packets on this interface (0: any).
-    pub ifindex: u32,
-    /// Only packets in this network namespace (inode; 0: any).
-    pub netns: u32,
+    /// Only packets on one of these interfaces: (netns inode, ifindex); empty: any.
+    pub devs: Vec<(u32, u32)>,
+    /// Only packets in one of these network namespaces (inodes); empty: any.
+    pub netns: Vec<u32>,
     /// The pcap/flow filter, translated to eBPF for both header starts.
     pub pcap: Option<vrft_filter::PacketFilter>,
     /// Match the inner frame of VXLAN packets.
@@ -166,6 +170,8 @@ pub struct StopReport {
     /// Pid of the background release, when one was started.
     pub release_pid: Option<u32>,
     pub links: usize,
+    /// See [`StatsProbe::verified_insns_max`].
+    pub verified_insns_max: (u32, u32),
 }
 
 /// Indexes of `enum vrft_counter` (bpf/vrft.bpf.c).
@@ -175,8 +181,10 @@ const CNT_STACK_OVERFLOW: u32 = 1;
 /// Reads the tracer's loss counters; valid while the [`Tracer`] it came from is alive.
 pub struct StatsProbe {
     counters: libbpf_rs::MapHandle,
-    /// Program fds owned by the tracer, for their recursion-miss counters.
+    /// Program fds owned by the tracer, for their recursion-miss counters: the
+    /// function probe clones first, then the tracepoint and kprobe programs.
     progs: Vec<RawFd>,
+    func_progs: usize,
     reader: Arc<reader::ReaderStats>,
 }
 
@@ -193,23 +201,36 @@ impl StatsProbe {
         }
     }
 
+    /// What the kernel tells of each of these programs.
+    fn prog_infos<'a>(fds: &'a [RawFd]) -> impl Iterator<Item = libbpf_sys::bpf_prog_info> + 'a {
+        fds.iter().filter_map(|&fd| {
+            let mut info = libbpf_sys::bpf_prog_info::default();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+            // SAFETY: info is a local the kernel fills up to len.
+            let ok = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
+            ok.then_some(info)
+        })
+    }
+
     /// Probe runs the kernel skipped because another BPF program ran on that CPU.
     fn recursion_misses(&self) -> u64 {
-        self.progs
-            .iter()
-            .map(|&fd| {
-                let mut info = libbpf_sys::bpf_prog_info::default();
-                let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
-                // SAFETY: info is a local the kernel fills up to len.
-                let ok =
-                    unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
-                if ok {
-                    info.recursion_misses
-                } else {
-                    0
-                }
-            })
+        Self::prog_infos(&self.progs)
+            .map(|i| i.recursion_misses)
             .sum()
+    }
+
+    /// The most instructions the verifier walked for one function probe clone and
+    /// for one other program: what loading costs per traced function, and the
+    /// number that explodes when the paths through the BPF code multiply.
+    pub fn verified_insns_max(&self) -> (u32, u32) {
+        let (funcs, others) = self.progs.split_at(self.func_progs);
+        let max = |fds| {
+            Self::prog_infos(fds)
+                .map(|i| i.verified_insns)
+                .max()
+                .unwrap_or(0)
+        };
+        (max(funcs), max(others))
     }
 
     pub fn read(&self) -> Stats {
@@ -382,8 +403,24 @@ impl Tracer {
             .as_deref_mut()
             .context("the BPF object has no .rodata")?;
         let f = &cfg.filter;
-        ro.filter_ifindex = f.ifindex;
-        ro.filter_netns = f.netns;
+        for (slot, &(netns, ifindex)) in ro.filter_devs.iter_mut().zip(&f.devs) {
+            slot.netns = netns;
+            slot.ifindex = ifindex;
+        }
+        ro.filter_ndevs = f.devs.len().min(MAX_FILTER_DEVS) as u32;
+        for (slot, &ns) in ro.filter_netns.iter_mut().zip(&f.netns) {
+            *slot = ns;
+        }
+        ro.filter_nnetns = f.netns.len().min(MAX_FILTER_DEVS) as u32;
+        for (slot, sf) in ro.skb_fields.iter_mut().zip(&cfg.skb_fields) {
+            slot.off = sf.offset;
+            slot.size = sf.size;
+            slot.shinfo = u8::from(sf.shinfo);
+            slot.shift = sf.shift;
+            slot.bits = sf.bits;
+            slot.be = u8::from(sf.big_endian);
+        }
+        ro.skb_nfields = cfg.skb_fields.len().min(vrft_btf::MAX_FIELDS) as u8;
         ro.filter_pcap = u8::from(f.pcap.is_some());
         ro.filter_inner = u8::from(f.inner);
         ro.id_from_payload = u8::from(f.payload_id);
@@ -425,6 +462,7 @@ impl Tracer {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
+            skb_fields: cfg.skb_fields.iter().map(|f| f.name.clone()).collect(),
             ..Default::default()
         };
         let probe_targets = backend != Backend::Tracepoint;
@@ -489,29 +527,32 @@ impl Tracer {
         Ok(tpl)
     }
 
+    /// Verifies the entry and exit clones of every target on
+    /// `cfg.load_threads` threads, then attaches them one function at a time
+    /// (why not both at once: see [`fentry`]).
     fn attach_fentry(
         &mut self,
         targets: &[Target],
         cfg: &Config,
         interrupted: &AtomicBool,
     ) -> Result<()> {
-        let threads = cfg.load_threads;
         let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
-        let entry = self.template(
-            &self.skel.progs.vrft_fentry,
-            tracing,
-            libbpf_sys::BPF_TRACE_FENTRY,
-            cfg,
-        )?;
-        let exit = self.template(
-            &self.skel.progs.vrft_fexit,
-            tracing,
-            libbpf_sys::BPF_TRACE_FEXIT,
-            cfg,
-        )?;
-        let modules: HashMap<String, OwnedFd> = kernel_btf::module_btf_fds()?;
-        let obj_fd = |m: &str| -> RawFd { modules.get(m).map_or(0, |fd| fd.as_raw_fd()) };
-
+        let clones = fentry::Clones {
+            entry: self.template(
+                &self.skel.progs.vrft_fentry,
+                tracing,
+                libbpf_sys::BPF_TRACE_FENTRY,
+                cfg,
+            )?,
+            exit: self.template(
+                &self.skel.progs.vrft_fexit,
+                tracing,
+                libbpf_sys::BPF_TRACE_FEXIT,
+                cfg,
+            )?,
+            modules: kernel_btf::module_btf_fds()?,
+        };
+        let threads = cfg.load_threads.max(1);
         let bar = ProgressBar::new(targets.len() as u64).with_style(
             ProgressStyle::with_template(
                 "{prefix:>9} {bar:30} {pos}/{len} functions {msg} ({per_sec})",
@@ -525,27 +566,23 @@ impl Tracer {
             eprintln!("verifying {} functions on {threads} threads", targets.len());
         }
         let verify_start = Instant::now();
-        let progs = fentry::load_all(
-            &entry,
-            &exit,
-            targets,
-            &obj_fd,
-            threads,
-            interrupted,
-            &|| bar.inc(1),
-        );
-        // The templates load for the first target; a clone refused for every
-        // target means the kernel refuses fentry here (e.g. lockdown).
-        if let Some(Err(e)) = progs.first() {
-            if progs.iter().all(|p| p.is_err()) {
+        let loaded = std::thread::scope(|s| {
+            let results = clones.verify_all(s, targets, threads, interrupted);
+            fentry::collect(results, targets.len(), &|| bar.inc(1))
+        });
+        let loaded = match loaded {
+            Ok(l) if !interrupted.load(Ordering::Relaxed) => l,
+            // The templates load for the first target; clones refused from
+            // the first on mean the kernel refuses fentry here (e.g. lockdown).
+            Err(e) => {
                 bar.finish_and_clear();
                 bail!("{e}");
             }
-        }
-        if interrupted.load(Ordering::Relaxed) {
-            bar.finish_and_clear();
-            bail!("interrupted while verifying; nothing was attached");
-        }
+            Ok(_) => {
+                bar.finish_and_clear();
+                bail!("interrupted while verifying; nothing was attached");
+            }
+        };
         if plain {
             eprintln!(
                 "attaching {} functions (verified in {:.1} s)",
@@ -559,11 +596,12 @@ impl Tracer {
         bar.reset_eta();
         let (mut attached, mut failed) = (0usize, 0usize);
         // Function ids are positions in the function table, built in target order.
-        for (id, (t, p)) in (0u32..).zip(targets.iter().zip(progs)) {
+        for (id, (t, progs)) in (0u32..).zip(targets.iter().zip(loaded)) {
             if interrupted.load(Ordering::Relaxed) {
                 break;
             }
-            let status = match p.and_then(|p| fentry::attach_pair(&entry, &exit, p, t.cookie(id))) {
+            let progs = progs.unwrap_or_else(|| Err("not verified".to_string()));
+            let status = match progs.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
                 Ok(probed) => {
                     self.probed.push(probed);
                     attached += 1;
@@ -574,19 +612,21 @@ impl Tracer {
                     ProbeStatus::Failed(e)
                 }
             };
-            let attached_ok = status == ProbeStatus::Attached;
             self.info.probes.push(Probe {
                 name: t.name.clone(),
                 module: t.module.clone(),
+                func: (status == ProbeStatus::Attached).then_some(id),
                 status,
-                func: attached_ok.then_some(id),
             });
             bar.set_message(format!("attached {attached}, failed {failed}"));
             bar.inc(1);
         }
         bar.finish_and_clear();
         if plain {
-            eprintln!("attached in {:.1} s", attach_start.elapsed().as_secs_f64());
+            eprintln!(
+                "attached in {:.1} s: {attached} attached, {failed} failed",
+                attach_start.elapsed().as_secs_f64()
+            );
         }
         Ok(())
     }
@@ -707,16 +747,21 @@ impl Tracer {
 
     /// A handle that reads the loss counters from another thread (the UI's status line).
     pub fn stats_probe(&self) -> Result<StatsProbe> {
-        let progs = self
+        let funcs: Vec<RawFd> = self
             .probed
             .iter()
             .flat_map(|p| p.progs.iter())
-            .chain(&self.cheap_progs)
             .map(|f| f.as_raw_fd())
+            .collect();
+        let func_progs = funcs.len();
+        let progs = funcs
+            .into_iter()
+            .chain(self.cheap_progs.iter().map(|f| f.as_raw_fd()))
             .collect();
         Ok(StatsProbe {
             counters: libbpf_rs::MapHandle::try_from(&self.skel.maps.counters)?,
             progs,
+            func_progs,
             reader: self.reader_stats.clone(),
         })
     }
@@ -736,6 +781,7 @@ impl Tracer {
             stack_overflows: probe.counter(CNT_STACK_OVERFLOW),
             malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
             links: self.probed.len() * 2,
+            verified_insns_max: probe.verified_insns_max(),
             ..Default::default()
         };
         report.release_pid = self.release_now();

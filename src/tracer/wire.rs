@@ -1,9 +1,18 @@
-//! Decoding of the ring-buffer record `struct vrft_event` (bpf/event.h).
+//! Decoding of the ring-buffer record `struct vrft_event` (bpf/event.h) and
+//! its optional tail: `nfields` u64 values of `--skb-fields`, then a
+//! `struct vrft_flow` when `VRFT_F_FLOW` is set.
 
-use vrft_ui::event::{Context, Event, Kind};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Byte size of one ring-buffer record; the ring buffer adds an 8-byte header.
+use vrft_ui::event::{Context, Event, Extra, Kind};
+use vrft_ui::session::Flow;
+
+/// Byte size of one ring-buffer record without a tail; the ring buffer adds an 8-byte header.
 pub const EVENT_SIZE: usize = 48;
+/// Byte size of `struct vrft_flow`.
+pub const FLOW_SIZE: usize = 40;
+/// `VRFT_F_FLOW`: a flow follows the field values. Not a node flag, so the decoder clears it.
+const F_FLOW: u8 = 1 << 4;
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
     u16::from_ne_bytes([b[off], b[off + 1]])
@@ -13,6 +22,23 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
 }
 fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_ne_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+fn flow_at(b: &[u8]) -> Option<Flow> {
+    let addr = |off: usize| -> Option<IpAddr> {
+        match b[36] {
+            4 => Some(Ipv4Addr::from(<[u8; 4]>::try_from(&b[off..off + 4]).ok()?).into()),
+            6 => Some(Ipv6Addr::from(<[u8; 16]>::try_from(&b[off..off + 16]).ok()?).into()),
+            _ => None,
+        }
+    };
+    Some(Flow {
+        src: addr(0)?,
+        dst: addr(16)?,
+        sport: u16_at(b, 32),
+        dport: u16_at(b, 34),
+        proto: b[37],
+    })
 }
 
 /// Decodes one record, or `None` if it is too short or names an unknown kind.
@@ -32,6 +58,17 @@ pub fn decode(b: &[u8]) -> Option<Event> {
         2 => Context::HardIrq,
         _ => Context::Nmi,
     };
+    let nfields = b[47] as usize;
+    let tail = &b[EVENT_SIZE..];
+    let fields: Vec<u64> = (0..nfields)
+        .map(|i| tail.get(i * 8..i * 8 + 8).map(|_| u64_at(tail, i * 8)))
+        .collect::<Option<_>>()?;
+    let flow = if b[46] & F_FLOW != 0 {
+        Some(flow_at(tail.get(nfields * 8..nfields * 8 + FLOW_SIZE)?)?)
+    } else {
+        None
+    };
+    let extra = (flow.is_some() || !fields.is_empty()).then(|| Box::new(Extra { flow, fields }));
     Some(Event {
         ts_ns: u64_at(b, 0),
         ret: u64_at(b, 8) as i64,
@@ -45,7 +82,8 @@ pub fn decode(b: &[u8]) -> Option<Event> {
         len: u32_at(b, 40),
         kind,
         ctx,
-        flags: b[46],
+        flags: b[46] & !F_FLOW,
+        extra,
     })
 }
 
@@ -53,12 +91,12 @@ pub fn decode(b: &[u8]) -> Option<Event> {
 mod tests {
     use super::*;
 
-    /// (name, offset, size) of each field of `struct vrft_event`, read from the C header
-    /// itself so that this test cannot share a wrong assumption with the decoder.
-    fn c_layout() -> Vec<(String, usize, usize)> {
+    /// (name, offset, size) of each field of `struct NAME` in bpf/event.h, read from the C
+    /// header itself so that this test cannot share a wrong assumption with the decoder.
+    fn c_layout(name: &str) -> Vec<(String, usize, usize)> {
         let header = include_str!("../../bpf/event.h");
         let body = header
-            .split("struct vrft_event {")
+            .split(&format!("struct {name} {{"))
             .nth(1)
             .unwrap()
             .split("};")
@@ -74,36 +112,42 @@ mod tests {
                     "u16" => 2,
                     _ => 1,
                 };
-                let name = l[3..].trim().trim_end_matches(';').to_string();
-                let field = (name, off, size);
-                off += size;
+                let decl = l[3..].split(';').next().unwrap().trim();
+                let (name, count) = match decl.split_once('[') {
+                    Some((n, c)) => (n, c.trim_end_matches(']').parse::<usize>().unwrap()),
+                    None => (decl, 1),
+                };
+                let field = (name.to_string(), off, size * count);
+                off += size * count;
                 field
             })
             .collect()
     }
 
+    fn put(b: &mut [u8], layout: &[(String, usize, usize)], name: &str, v: &[u8]) {
+        let (_, off, size) = layout.iter().find(|f| f.0 == name).unwrap();
+        b[*off..off + size].copy_from_slice(&v[..*size]);
+    }
+
     #[test]
     fn decodes_the_c_layout() {
-        let layout = c_layout();
+        let layout = c_layout("vrft_event");
         assert_eq!(layout.iter().map(|f| f.2).sum::<usize>(), EVENT_SIZE);
         let mut b = [0u8; EVENT_SIZE];
-        let mut put = |name: &str, v: u64| {
-            let (_, off, size) = layout.iter().find(|f| f.0 == name).unwrap();
-            b[*off..off + size].copy_from_slice(&v.to_ne_bytes()[..*size]);
-        };
-        put("ts_ns", 123_456_789);
-        put("ret", (-22i64) as u64);
-        put("packet", 7);
-        put("clone", 2);
-        put("cpu", 1);
-        put("func", 42);
-        put("tid", 99);
-        put("ifindex", 3);
-        put("netns", 4026531840);
-        put("len", 98);
-        put("kind", 1);
-        put("ctx", 1);
-        put("flags", 4);
+        let mut set = |name: &str, v: u64| put(&mut b, &layout, name, &v.to_ne_bytes());
+        set("ts_ns", 123_456_789);
+        set("ret", (-22i64) as u64);
+        set("packet", 7);
+        set("clone", 2);
+        set("cpu", 1);
+        set("func", 42);
+        set("tid", 99);
+        set("ifindex", 3);
+        set("netns", 4026531840);
+        set("len", 98);
+        set("kind", 1);
+        set("ctx", 1);
+        set("flags", 4);
         let e = decode(&b).unwrap();
         assert_eq!(
             (e.ts_ns, e.ret, e.packet, e.clone, e.cpu),
@@ -114,6 +158,60 @@ mod tests {
             (42, 99, 3, 4026531840, 98)
         );
         assert_eq!((e.kind, e.ctx, e.flags), (Kind::Exit, Context::SoftIrq, 4));
+        assert!(e.extra.is_none());
         assert!(decode(&b[..EVENT_SIZE - 1]).is_none());
+    }
+
+    /// An entry with two field values and the flow, laid out as `emit()` in bpf/vrft.bpf.c does.
+    #[test]
+    fn decodes_fields_and_flow_tail() {
+        let ev = c_layout("vrft_event");
+        let fl = c_layout("vrft_flow");
+        assert_eq!(fl.iter().map(|f| f.2).sum::<usize>(), FLOW_SIZE);
+        let mut b = vec![0u8; EVENT_SIZE + 16 + FLOW_SIZE];
+        put(&mut b, &ev, "nfields", &[2]);
+        put(&mut b, &ev, "flags", &[F_FLOW | 2]);
+        b[EVENT_SIZE..EVENT_SIZE + 8].copy_from_slice(&98u64.to_ne_bytes());
+        b[EVENT_SIZE + 8..EVENT_SIZE + 16].copy_from_slice(&0x800u64.to_ne_bytes());
+        let flow = &mut b[EVENT_SIZE + 16..];
+        put(
+            flow,
+            &fl,
+            "saddr",
+            &[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        put(
+            flow,
+            &fl,
+            "daddr",
+            &[10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        put(flow, &fl, "sport", &40000u16.to_ne_bytes());
+        put(flow, &fl, "dport", &7777u16.to_ne_bytes());
+        put(flow, &fl, "ipv", &[4]);
+        put(flow, &fl, "proto", &[17]);
+        let e = decode(&b).unwrap();
+        assert_eq!(e.flags, 2, "the tail flag is not a node flag");
+        assert_eq!(e.fields(), &[98, 0x800]);
+        assert_eq!(
+            e.flow().unwrap().to_string(),
+            "udp 10.0.0.1:40000>10.0.0.2:7777"
+        );
+        // A v6 flow, no fields.
+        let mut b = vec![0u8; EVENT_SIZE + FLOW_SIZE];
+        put(&mut b, &ev, "flags", &[F_FLOW]);
+        let flow = &mut b[EVENT_SIZE..];
+        let mut a = [0u8; 16];
+        a[..2].copy_from_slice(&[0xfd, 0]);
+        a[15] = 1;
+        put(flow, &fl, "saddr", &a);
+        a[15] = 2;
+        put(flow, &fl, "daddr", &a);
+        put(flow, &fl, "ipv", &[6]);
+        put(flow, &fl, "proto", &[58]);
+        let e = decode(&b).unwrap();
+        assert_eq!(e.flow().unwrap().to_string(), "icmp6 [fd00::1]>[fd00::2]");
+        // A tail cut short is malformed, not a guess.
+        assert!(decode(&b[..EVENT_SIZE + 20]).is_none());
     }
 }

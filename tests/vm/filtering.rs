@@ -5,19 +5,26 @@
 use std::collections::{BTreeMap, HashMap};
 
 use vrft_tui::record::Recording;
+use vrft_ui::model::node_flags::{NO_ENTRY, TRACEPOINT};
 use vrft_ui::model::{Model, Packet};
 
 use super::scenario::{Outcome, Scenario};
-use super::topology::{veth, vxlan, Flow};
+use super::topology::{geneve, veth, vxlan, Flow};
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![vxlan_inner(), iface_and_netns(), pcap_port()]
+    vec![
+        vxlan_inner(),
+        geneve_inner(),
+        iface_and_netns(),
+        pcap_port(),
+    ]
 }
 
 /// The functions that show every hop of UDP over veth and VXLAN.
 const FUNCS: &str = "--funcs '^(ip_output|ip_finish_output2|__dev_queue_xmit|dev_hard_start_xmit|veth_xmit|\
 vxlan_xmit|vxlan_xmit_one|udp_tunnel_xmit_skb|iptunnel_xmit|__netif_receive_skb_core|ip_rcv|ip_local_deliver|\
-__udp4_lib_rcv|udp_queue_rcv_skb|vxlan_rcv|gro_cells_receive|kfree_skbmem|skb_clone)$'";
+__udp4_lib_rcv|udp_queue_rcv_skb|vxlan_rcv|gro_cells_receive|kfree_skbmem|skb_clone|\
+geneve_xmit|geneve_udp_encap_recv|geneve_rx)$'";
 
 /// Records with `args` while `traffic` runs, into $OUT/<tag>.vrft; namespace inodes go to $OUT/ns.
 fn record_during(tag: &str, args: &str, traffic: &str) -> String {
@@ -111,59 +118,109 @@ impl Traced {
     }
 }
 
-/// `--inner --daddr <overlay> --payload-id`: every sent id once, followed
-/// through encapsulation, the underlay and decapsulation.
+/// One overlay: its topology, the tunnel device's name, and the overlay address sent to.
+struct Overlay {
+    name: &'static str,
+    setup: String,
+    dev: &'static str,
+    dst: &'static str,
+}
+
 fn vxlan_inner() -> Scenario {
+    tunnel_filters(Overlay {
+        name: "filter_vxlan_inner",
+        setup: vxlan::setup(),
+        dev: "vxlan0",
+        dst: vxlan::OVERLAY_B,
+    })
+}
+
+fn geneve_inner() -> Scenario {
+    tunnel_filters(Overlay {
+        name: "filter_geneve_inner",
+        setup: geneve::setup(),
+        dev: "gnv0",
+        dst: geneve::OVERLAY_B,
+    })
+}
+
+/// UDP datagrams with sequence ids across an overlay, recorded four ways:
+/// - `inner`: `--inner --daddr <overlay> --payload-id`: every sent id once, followed through
+///   encapsulation, the underlay and decapsulation, named by its overlay flow;
+/// - `underlay_inner`: the same on the underlay device only (`--netns a --iface eth0`);
+/// - `outer`: without `--inner` the overlay address is still the packet's only address
+///   before encapsulation, so each id is chosen there (on the tunnel device), then followed;
+/// - `underlay_outer`: without `--inner` on the underlay device, where the outer headers
+///   carry the underlay addresses: nothing matches.
+fn tunnel_filters(o: Overlay) -> Scenario {
     let udp = Flow {
         count: 20,
         rate: 50,
-        ..Flow::udp("udp", "a", "b", vxlan::OVERLAY_B, 7777)
+        ..Flow::udp("udp", "a", "b", o.dst, 7777)
     };
-    let inner = format!("--inner --daddr {} --payload-id", vxlan::OVERLAY_B);
-    // (Without --inner the overlay address does not reliably match nothing, even
-    // on the underlay device: during encapsulation some probes see skb->dev
-    // already on eth0 while the header offsets still point at the inner frame.
-    // See the notes on issue 5.)
+    let inner = format!("--inner --daddr {} --payload-id", o.dst);
+    let outer = format!("--daddr {} --payload-id", o.dst);
+    let underlay = "--netns a --iface eth0";
     let script = format!(
-        "{}{}{}",
-        vxlan::setup(),
+        "{}{}{}{}{}",
+        o.setup,
         record_during("inner", &inner, &udp.script()),
         record_during(
             "underlay_inner",
-            &format!("--netns a --iface eth0 {inner}"),
+            &format!("{underlay} {inner}"),
+            &udp.script()
+        ),
+        record_during("outer", &outer, &udp.script()),
+        record_during(
+            "underlay_outer",
+            &format!("{underlay} {outer}"),
             &udp.script()
         ),
     );
-    Scenario::new("filter_vxlan_inner", script, |out: &Outcome| {
-        let t = Traced::read(out, "inner")?;
-        let ids = t.payload_packets();
-        if ids.keys().copied().collect::<Vec<_>>() != (1..=20).collect::<Vec<_>>() {
-            return Err(format!(
-                "inner: want ids 1..=20 once each, got:\n{}",
-                t.describe()
-            ));
-        }
-        for (id, p) in &ids {
-            let path = t.path(p);
-            let want = ["a:vxlan0", "a:eth0", "b:eth0", "b:vxlan0"];
-            let mut at = 0;
-            for hop in &path {
-                if at < want.len() && hop == want[at] {
-                    at += 1;
-                }
-            }
-            if at < want.len() {
+    let (dev, dst) = (o.dev, o.dst);
+    Scenario::new(o.name, script, move |out: &Outcome| {
+        let want_path = [
+            format!("a:{dev}"),
+            "a:eth0".into(),
+            "b:eth0".into(),
+            format!("b:{dev}"),
+        ];
+        for tag in ["inner", "underlay_inner", "outer"] {
+            let t = Traced::read(out, tag)?;
+            let ids = t.payload_packets();
+            if ids.keys().copied().collect::<Vec<_>>() != (1..=20).collect::<Vec<_>>() {
                 return Err(format!(
-                    "packet {id}: path {path:?} does not pass {want:?} in order"
+                    "{tag}: want ids 1..=20 once each, got:\n{}",
+                    t.describe()
                 ));
             }
+            // Chosen on the underlay, a packet is followed from there on.
+            let want = &want_path[if tag == "underlay_inner" { 1 } else { 0 }..];
+            for (id, p) in &ids {
+                let path = t.path(p);
+                let mut at = 0;
+                for hop in &path {
+                    if at < want.len() && *hop == want[at] {
+                        at += 1;
+                    }
+                }
+                if path.first() != want.first() || at < want.len() {
+                    return Err(format!(
+                        "{tag}: packet {id}: path {path:?} does not pass {want:?} in order"
+                    ));
+                }
+                // The flow names the overlay datagram, whichever header the filter read.
+                let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
+                if !(flow.starts_with("udp ") && flow.ends_with(&format!(">{dst}:7777"))) {
+                    return Err(format!("{tag}: packet {id}: flow '{flow}'"));
+                }
+            }
         }
-        let under = Traced::read(out, "underlay_inner")?;
-        let got: Vec<u32> = under.payload_packets().keys().copied().collect();
-        if got != (1..=20).collect::<Vec<_>>() {
+        let t = Traced::read(out, "underlay_outer")?;
+        if !t.model.packets().is_empty() {
             return Err(format!(
-                "--inner on the underlay device: want 1..=20, got:\n{}",
-                under.describe()
+                "underlay_outer: the overlay address must not match outer headers, got:\n{}",
+                t.describe()
             ));
         }
         Ok(())
@@ -231,7 +288,8 @@ for ns in c d; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
 }
 
 /// 'udp dst port 7777' selects exactly the 12 datagrams to that port, none of
-/// the 30 sent to 7778 at the same time.
+/// the 30 sent to 7778 at the same time; each is named by its flow, and every
+/// entry carries the `--skb-fields` read by the fentry programs.
 fn pcap_port() -> Scenario {
     let wanted = Flow {
         count: 12,
@@ -248,7 +306,7 @@ fn pcap_port() -> Scenario {
         veth::setup(),
         record_during(
             "pcap",
-            "--payload-id udp dst port 7777",
+            "--payload-id --skb-fields len,protocol,gso_segs udp dst port 7777",
             &concurrently(&wanted, &other)
         ),
     );
@@ -270,7 +328,30 @@ fn pcap_port() -> Scenario {
         // A 7778 datagram with the same sequence number would have merged into
         // one of these ids: each must have crossed the veth pair exactly once.
         let info = &t.rec.header.info;
+        if info.skb_fields != ["len", "protocol", "gso_segs"] {
+            return Err(format!("skb_fields {:?}", info.skb_fields));
+        }
         for p in t.model.packets() {
+            let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
+            let want = format!(">{}:7777", veth::B);
+            if !(flow.starts_with(&format!("udp {}:", veth::A)) && flow.ends_with(&want)) {
+                return Err(format!("packet {}: flow '{flow}'", p.id));
+            }
+            for n in p
+                .nodes
+                .iter()
+                .filter(|n| !n.has(TRACEPOINT) && !n.has(NO_ENTRY))
+            {
+                let v = p.fields(n);
+                if v.len() != 3 || v[0] != u64::from(n.len) || v[1] != 0x0800 {
+                    return Err(format!(
+                        "packet {}: {} has fields {v:?} (len {}), want [len, 0x800, _]",
+                        p.id,
+                        info.func_name(n.func),
+                        n.len
+                    ));
+                }
+            }
             let xmits = p
                 .nodes
                 .iter()

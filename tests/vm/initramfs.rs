@@ -24,13 +24,14 @@ const MODULES: &[&str] = &[
     "udp_tunnel",
     "ip6_udp_tunnel",
     "vxlan",
+    "geneve",
     "bridge",
     "virtio_pci",
     "virtio_blk",
 ];
 
 /// Bump when the base layout changes, so cached base images are rebuilt.
-const BASE_FORMAT: u32 = 1;
+const BASE_FORMAT: u32 = 2;
 
 /// What `tmux` needs besides its libraries, for the live UI scenario (tests/vm/live.rs): it
 /// refuses to start without a UTF-8 locale (glibc's C.UTF-8 is a file, not built in), and

@@ -178,6 +178,10 @@ fn check(out: &Outcome) -> Result<(), String> {
         if !r.contains("eth0") {
             return Err(format!("packet row without its interface: {r}\n{packets}"));
         }
+        // The FLOW column: the datagram's addresses and ports.
+        if !r.contains(&format!(">{}:7777", veth::B)) || !r.contains("udp ") {
+            return Err(format!("packet row without its flow: {r}\n{packets}"));
+        }
     }
     let want = format!("Packets {COUNT}/{COUNT} (following)");
     if !packets.contains(&want) {

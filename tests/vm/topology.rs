@@ -4,22 +4,28 @@
 //! after every scenario). Addresses are constants so guest scripts and host checks name the same
 //! things. All traffic stays inside the guest, which has no network card.
 
+/// Namespaces `a` and `b` joined by a veth pair, `eth0` on both sides, with these addresses:
+/// the start of every topology below.
+fn pair(a: &str, b: &str) -> String {
+    format!(
+        r#"
+ip netns add a
+ip netns add b
+ip -n a link add eth0 type veth peer name eth0 netns b
+ip -n a addr add {a}/24 dev eth0
+ip -n b addr add {b}/24 dev eth0
+"#
+    )
+}
+
 /// Two namespaces `a` and `b` joined by a veth pair, `eth0` on both sides.
 pub mod veth {
     pub const A: &str = "10.11.0.1";
     pub const B: &str = "10.11.0.2";
 
     pub fn setup() -> String {
-        format!(
-            r#"
-ip netns add a
-ip netns add b
-ip -n a link add eth0 type veth peer name eth0 netns b
-ip -n a addr add {A}/24 dev eth0
-ip -n b addr add {B}/24 dev eth0
-for ns in a b; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
-"#
-        )
+        super::pair(A, B)
+            + "for ns in a b; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done\n"
     }
 }
 
@@ -33,20 +39,37 @@ pub mod vxlan {
     pub const PORT: u16 = 4789;
 
     pub fn setup() -> String {
-        format!(
-            r#"
-ip netns add a
-ip netns add b
-ip -n a link add eth0 type veth peer name eth0 netns b
-ip -n a addr add {UNDERLAY_A}/24 dev eth0
-ip -n b addr add {UNDERLAY_B}/24 dev eth0
-ip -n a link add vxlan0 type vxlan id {VNI} local {UNDERLAY_A} remote {UNDERLAY_B} dstport {PORT} dev eth0
+        super::pair(UNDERLAY_A, UNDERLAY_B)
+            + &format!(
+                r#"ip -n a link add vxlan0 type vxlan id {VNI} local {UNDERLAY_A} remote {UNDERLAY_B} dstport {PORT} dev eth0
 ip -n b link add vxlan0 type vxlan id {VNI} local {UNDERLAY_B} remote {UNDERLAY_A} dstport {PORT} dev eth0
 ip -n a addr add {OVERLAY_A}/24 dev vxlan0
 ip -n b addr add {OVERLAY_B}/24 dev vxlan0
 for ns in a b; do for dev in lo eth0 vxlan0; do ip -n $ns link set $dev up; done; done
 "#
-        )
+            )
+    }
+}
+
+/// A GENEVE overlay (VNI 43, `gnv0`, Ethernet inside) between namespaces `a` and `b` over a
+/// veth underlay (`eth0`), on GENEVE's standard port 6081.
+pub mod geneve {
+    pub const UNDERLAY_A: &str = "10.41.0.1";
+    pub const UNDERLAY_B: &str = "10.41.0.2";
+    pub const OVERLAY_A: &str = "10.42.0.1";
+    pub const OVERLAY_B: &str = "10.42.0.2";
+    pub const VNI: u32 = 43;
+
+    pub fn setup() -> String {
+        super::pair(UNDERLAY_A, UNDERLAY_B)
+            + &format!(
+                r#"ip -n a link add gnv0 type geneve id {VNI} remote {UNDERLAY_B}
+ip -n b link add gnv0 type geneve id {VNI} remote {UNDERLAY_A}
+ip -n a addr add {OVERLAY_A}/24 dev gnv0
+ip -n b addr add {OVERLAY_B}/24 dev gnv0
+for ns in a b; do for dev in lo eth0 gnv0; do ip -n $ns link set $dev up; done; done
+"#
+            )
     }
 }
 

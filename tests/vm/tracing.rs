@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use vrft_tui::record::Recording;
-use vrft_ui::model::{Model, Node, Packet, ROOT};
+use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
 use vrft_ui::session::SessionInfo;
 
 use super::scenario::{Outcome, Scenario};
@@ -25,7 +25,7 @@ pub fn scenarios() -> Vec<Scenario> {
 /// armed, stop it with a signal and time how long the shell waits.
 const RECORD_HELPERS: &str = r#"
 start_record() {
-  vrft-tui record -o "$OUT/rec.vrft" "$@" 2> "$OUT/record.err" &
+  vrft-tui record -o "$OUT/rec.vrft" "$@" > "$OUT/stats.json" 2> "$OUT/record.err" &
   RPID=$!
 }
 # wait_armed SECONDS: until record says "armed", failing loudly if it died.
@@ -78,8 +78,14 @@ fn trace_veth(
     } else {
         ""
     };
+    // The kprobe backend also carries --skb-fields (the fentry one does in tests/vm/filtering.rs).
+    let fields = if backend == "kprobe" {
+        "--skb-fields len,protocol "
+    } else {
+        ""
+    };
     let script = format!(
-        "{RECORD_HELPERS}{}\n{debug}start_record --backend {backend}\nwait_armed 500\n{}\nsleep 1\n\
+        "{RECORD_HELPERS}{}\n{debug}start_record --json {fields}--backend {backend}\nwait_armed 500\n{}\nsleep 1\n\
          stop_record INT\nvrft-tui dump \"$OUT/rec.vrft\" > \"$OUT/dump.txt\"\n",
         veth::setup(),
         udp.script()
@@ -97,6 +103,20 @@ fn trace_veth(
             return Err(format!("only {attached} probes attached:\n{err}"));
         }
         check_udp_trees(out, 20)?;
+        // What the verifier walked per program: paid once per traced function.
+        let stats: serde_json::Value = serde_json::from_str(&out.read("stats.json")?)
+            .map_err(|e| format!("stats.json: {e}"))?;
+        let insns = &stats["verified_insns_max"];
+        eprintln!(
+            "[{}] {name}: verifier walked at most {} instructions per function probe, {} per other program",
+            out.kernel, insns["function_probe"], insns["other"]
+        );
+        let per_probe = insns["function_probe"].as_u64().unwrap_or(0);
+        if backend == "fentry" && !(1..=1_500).contains(&per_probe) {
+            return Err(format!(
+                "the verifier walked {per_probe} instructions for one function probe, budget 1500"
+            ));
+        }
         if backend == "fentry" {
             let stop: f64 = out
                 .read("stop_seconds")?
@@ -208,6 +228,30 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         ));
     }
     for p in udp {
+        // The flow is read where the IP layer finished the header, before veth.
+        let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
+        let want = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
+        if !(flow.starts_with(&want.0) && flow.ends_with(&want.1)) {
+            return Err(format!("packet {}: flow '{flow}', want {want:?}", p.id));
+        }
+        if !info.skb_fields.is_empty() {
+            for n in p
+                .nodes
+                .iter()
+                .filter(|n| n.has(node_flags::EXITED) && !n.has(node_flags::NO_ENTRY))
+            {
+                let v = p.fields(n);
+                // (skb->protocol is still 0 on transmit until the IP layer sets it.)
+                if v.len() != 2 || v[0] != u64::from(n.len) || ![0, 0x0800].contains(&v[1]) {
+                    return Err(format!(
+                        "packet {}: {} has --skb-fields {v:?}, want [len {}, 0 or 0x800]",
+                        p.id,
+                        info.func_name(n.func),
+                        n.len
+                    ));
+                }
+            }
+        }
         let tree = Tree { p, info };
         tree.check_encloses(&["__dev_queue_xmit", "dev_hard_start_xmit", "veth_xmit"])?;
         tree.check_encloses(&["__netif_receive_skb", "ip_rcv", "__udp4_lib_rcv"])?;

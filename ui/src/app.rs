@@ -97,6 +97,12 @@ pub struct App {
     /// The selection jumped (search): the next frame scrolls it to the upper third of the pane,
     /// so that what it calls is on screen too.
     pub(crate) tree_recenter: bool,
+    /// Columns of the call column scrolled out on the left (`<` / `>`), for trees deeper than
+    /// the pane is wide; the view also shifts by itself to keep the selected call's name visible.
+    pub tree_hshift: usize,
+    /// The selection `tree_hshift` was last fitted to: a moved selection is brought into view,
+    /// otherwise `<` / `>` are left as the user set them.
+    pub(crate) tree_hshift_at: Option<(u32, usize)>,
     tree_rows: Vec<Row>,
     tree_key: Option<(u32, usize)>,
 
@@ -146,6 +152,8 @@ impl App {
             tree_sel: 0,
             tree_offset: 0,
             tree_recenter: false,
+            tree_hshift: 0,
+            tree_hshift_at: None,
             tree_rows: Vec::new(),
             tree_key: None,
             search: None,

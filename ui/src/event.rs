@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::session::Flow;
+
 /// What a probe saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u8)]
@@ -41,7 +43,7 @@ pub mod flags {
 }
 
 /// One decoded event. Timestamps are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub ts_ns: u64,
     /// Packet identity assigned by the tracer (or taken from the UDP payload with `--payload-id`).
@@ -66,9 +68,29 @@ pub struct Event {
     pub len: u32,
     /// Return value on exits, drop reason on `kfree_skb`, 0 otherwise.
     pub ret: i64,
+    /// What only some events carry; boxed so that the common event stays small.
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The parts of an event that most events lack.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extra {
+    /// The packet's flow, on the first event where its headers could be read.
+    pub flow: Option<Flow>,
+    /// Values of `--skb-fields` at an entry or tracepoint, in the order of
+    /// [`crate::session::SessionInfo::skb_fields`].
+    pub fields: Vec<u64>,
 }
 
 impl Event {
+    pub fn flow(&self) -> Option<&Flow> {
+        self.extra.as_ref()?.flow.as_ref()
+    }
+
+    pub fn fields(&self) -> &[u64] {
+        self.extra.as_ref().map_or(&[], |x| &x.fields)
+    }
+
     /// The key of the call stack this event belongs to (see [`Event::tid`]).
     pub fn stack_key(&self) -> u64 {
         if self.tid == 0 {

@@ -82,6 +82,25 @@ pub fn ret_text(ret: i64) -> String {
     }
 }
 
+/// `--skb-fields` of a call: "len=98 mark=7"; empty when it has none.
+pub fn fields_text(p: &Packet, info: &SessionInfo, node: &Node) -> String {
+    p.fields(node)
+        .iter()
+        .zip(&info.skb_fields)
+        .map(|(v, name)| format!("{name}={}", field_value(*v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Small values in decimal, large ones (hashes, pointers) in hex.
+fn field_value(v: u64) -> String {
+    if v < 65536 {
+        v.to_string()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
 /// Device and netns for display: "veth0 (netns 4026531840)"; "-" when neither is known
 /// (an skb before it has a device, or after the device was cleared).
 pub fn dev_text(info: &SessionInfo, (netns, ifindex): (u32, u32)) -> String {
@@ -189,7 +208,15 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
             rel(node.ts),
             dev_text(info, p.dev(node))
         ),
-        RowKind::Open => format!("{cpu} {} {blank} |{indent}{name}() {{", rel(node.ts)),
+        RowKind::Open => {
+            let fields = fields_text(p, info, node);
+            let tail = if fields.is_empty() {
+                String::new()
+            } else {
+                format!(" /* {fields} */")
+            };
+            format!("{cpu} {} {blank} |{indent}{name}() {{{tail}", rel(node.ts))
+        }
         RowKind::Close => {
             let tail = if node.has(EXITED) {
                 format!("/* {name} = {} */", ret_text(node.ret))
@@ -212,18 +239,23 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
             )
         }
         RowKind::Leaf => {
+            let fields = fields_text(p, info, node);
+            let sep = if fields.is_empty() { "" } else { "  " };
             let text = if node.has(TRACEPOINT) {
                 if node.has(DROP) {
-                    format!("/* {name} reason={} */", info.drop_reason(node.ret))
+                    format!(
+                        "/* {name} reason={}{sep}{fields} */",
+                        info.drop_reason(node.ret)
+                    )
                 } else {
-                    format!("/* {name} len={} */", node.len)
+                    format!("/* {name} len={}{sep}{fields} */", node.len)
                 }
             } else if node.has(NO_ENTRY) {
                 format!("{name}(); /* no entry, = {} */", ret_text(node.ret))
             } else if node.has(EXITED) {
-                format!("{name}(); /* = {} */", ret_text(node.ret))
+                format!("{name}(); /* = {}{sep}{fields} */", ret_text(node.ret))
             } else {
-                format!("{name}(); /* {} */", missing_exit(node))
+                format!("{name}(); /* {}{sep}{fields} */", missing_exit(node))
             };
             format!("{cpu} {} {} |{indent}{text}", rel(node.ts), dur(node))
         }
@@ -251,7 +283,7 @@ pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
         human_ns(p.duration())
     );
     if let Some(r) = p.drop_reason {
-        s += &format!("  DROP {}", info.drop_reason(r));
+        s += &format!("  DROP {}", info.drop_reason(r.into()));
     }
     if p.incomplete() {
         s += "  INCOMPLETE";

@@ -22,6 +22,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("h/l  Left/Right", "fold / unfold the call"),
     ("E / C", "expand all / collapse all"),
+    ("< / >", "scroll a deep call tree left / right"),
     ("u", "go to the parent call"),
     ("L", "go to the longest child (hot path)"),
     ("J / K", "next / previous packet, focus stays"),
@@ -43,6 +44,9 @@ pub const HELP: &[(&str, &str)] = &[
     ("?", "this help"),
     ("q  Ctrl-c", "quit (asks first while live)"),
 ];
+
+/// Columns one `<` or `>` scrolls the call tree by (four nesting levels).
+pub const HSHIFT_STEP: usize = 8;
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Action {
@@ -165,6 +169,8 @@ impl App {
             KeyCode::Char('n') => self.search_next(true),
             KeyCode::Char('N') => self.search_next(false),
             KeyCode::Char('t') => self.abs_time = !self.abs_time,
+            KeyCode::Char('<') => self.tree_hshift = self.tree_hshift.saturating_sub(HSHIFT_STEP),
+            KeyCode::Char('>') => self.tree_hshift += HSHIFT_STEP,
             KeyCode::Char('F') => {
                 self.follow = true;
                 self.sel = self.shown.len().saturating_sub(1);

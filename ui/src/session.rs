@@ -24,6 +24,8 @@ pub struct SessionInfo {
     pub interfaces: Vec<Interface>,
     /// Names of `enum skb_drop_reason` values of the traced kernel (from BTF), by value.
     pub drop_reasons: Vec<(u32, String)>,
+    /// The `--skb-fields` every entry and tracepoint event carries, in order.
+    pub skb_fields: Vec<String>,
 }
 
 /// One network interface as seen in one network namespace.
@@ -86,7 +88,7 @@ pub struct Stats {
     pub probe_hits: Vec<u64>,
 }
 
-/// The flow a packet belongs to; not carried by events yet, so the model leaves it `None`.
+/// The flow a packet belongs to: its addresses and ports when the tracer first could read them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Flow {
     /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).

@@ -143,3 +143,46 @@ fn a_packet_header_is_104_bytes() {
     // docs/BENCHMARKS.md counts on this.
     assert_eq!(std::mem::size_of::<Packet>(), 104);
 }
+
+#[test]
+fn the_first_flow_seen_names_the_packet() {
+    let mut s = Synth::new();
+    let a = common::at(0, 1, Context::Process, 0, 0);
+    s.enter(7, &a, "udp_send_skb");
+    s.call(7, &a, "ip_output", 0, |s| s.flow(common::udp_flow(1, 2)));
+    // A later flow (say, after NAT) does not rename the packet.
+    s.call(7, &a, "ip_finish_output2", 0, |s| {
+        s.flow(common::udp_flow(3, 4))
+    });
+    s.exit(7, &a, "udp_send_skb", 0);
+    let m = model(&s);
+    let p = m.packet(0);
+    assert_eq!(
+        p.flow.as_deref().map(|f| f.to_string()).as_deref(),
+        Some("udp 10.0.0.1:1>10.0.0.2:2")
+    );
+}
+
+#[test]
+fn skb_fields_stay_with_their_call() {
+    let mut s = Synth::new();
+    s.info.skb_fields = vec!["len".into(), "mark".into()];
+    let a = common::at(0, 1, Context::Process, 0, 0);
+    s.enter(7, &a, "ip_output");
+    s.fields(&[98, 7]);
+    s.enter(7, &a, "ip_finish_output2");
+    s.exit(7, &a, "ip_finish_output2", 0);
+    s.tp(7, &a, "net:net_dev_queue", 0, 0);
+    s.fields(&[112, 7]);
+    s.exit(7, &a, "ip_output", 0);
+    let m = model(&s);
+    let p = m.packet(0);
+    let fields: Vec<&[u64]> = p.nodes.iter().map(|n| p.fields(n)).collect();
+    assert_eq!(fields, [&[98u64, 7][..], &[], &[112, 7]]);
+    let text = vrft_ui::format::function_graph(p, &s.info).join("\n");
+    assert!(text.contains("ip_output() { /* len=98 mark=7 */"), "{text}");
+    assert!(
+        text.contains("/* net:net_dev_queue len=84  len=112 mark=7 */"),
+        "{text}"
+    );
+}

@@ -115,3 +115,46 @@ fn quit_asks_while_live() {
     keys(&mut a, "q");
     insta::assert_snapshot!(screen(&mut a, 130, 12));
 }
+
+/// A call chain 40 deep (a bridge inside a tunnel inside a namespace gets there): the tree
+/// scrolls sideways by itself to keep the selected call's name on screen, and `<` / `>` move it.
+#[test]
+fn deep_tree_scrolls_sideways_to_the_selected_call() {
+    let mut s = common::Synth::new();
+    let a = common::at(0, 1, vrft_ui::event::Context::SoftIrq, common::NS1, 2);
+    fn nest(s: &mut common::Synth, a: &common::At, depth: u32) {
+        if depth == 40 {
+            s.leaf(9, a, "deepest_function", 0);
+        } else {
+            s.call(9, a, &format!("level_{depth}"), 0, |s| {
+                nest(s, a, depth + 1)
+            });
+        }
+    }
+    nest(&mut s, &a, 0);
+    let mut app = App::new(s.info.clone(), false);
+    app.ingest(&s.events);
+    app.finish();
+    app.refresh();
+    keys(&mut app, "\t/deepest_function\n");
+    let text = screen(&mut app, 110, 30);
+    assert!(text.contains("deepest_function();"), "{text}");
+    assert!(text.contains("(scrolled "), "{text}");
+    assert!(text.contains("«"), "{text}");
+    insta::assert_snapshot!("deep_tree_scrolled_to_the_selection", text);
+    let shift = app.tree_hshift;
+    assert!(shift >= 40, "40 levels are 80 columns of indent: {shift}");
+    // '<' scrolls back (and the view keeps it while the selection stays).
+    keys(&mut app, "<<");
+    screen(&mut app, 110, 30);
+    assert_eq!(app.tree_hshift, shift - 16);
+    // Going to the root brings the shift back to zero.
+    keys(&mut app, "g");
+    let text = screen(&mut app, 110, 30);
+    assert_eq!(app.tree_hshift, 0);
+    assert!(
+        text.contains("level_0() {") && !text.contains("(scrolled "),
+        "{text}"
+    );
+    insta::assert_snapshot!("deep_tree_at_root", text);
+}

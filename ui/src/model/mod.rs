@@ -103,7 +103,10 @@ impl Model {
         p.first_ts = p.first_ts.min(ev.ts_ns);
         p.flags |= ev.flags & (flags::DROP | flags::FREED | flags::FIRST_SEEN);
         if ev.flags & flags::DROP != 0 && p.drop_reason.is_none() {
-            p.drop_reason = Some(ev.ret);
+            p.drop_reason = Some(ev.ret as u32);
+        }
+        if p.flow.is_none() {
+            p.flow = ev.flow().map(|f| Box::new(*f));
         }
         let stack = self.stacks.entry(ev.stack_key()).or_default();
 
@@ -204,14 +207,12 @@ impl Model {
         let per_packet = std::mem::size_of::<Packet>() + std::mem::size_of::<(u32, u32)>() + 1;
         self.packets
             .iter()
-            .map(|p| {
-                per_packet
-                    + p.nodes.capacity() * std::mem::size_of::<Node>()
-                    + p.devs.capacity() * std::mem::size_of::<(u32, u32)>()
-            })
+            .map(|p| per_packet + p.heap_bytes() + p.flow.as_ref().map_or(0, |_| FLOW_BYTES))
             .sum()
     }
 }
+
+const FLOW_BYTES: usize = std::mem::size_of::<crate::session::Flow>();
 
 fn innermost(stack: &[Frame], slot: u32) -> u32 {
     stack

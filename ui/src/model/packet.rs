@@ -36,7 +36,18 @@ pub struct Node {
     pub dev: u16,
     pub ctx: Context,
     pub flags: u8,
+    /// Where this call's `--skb-fields` start in [`Packet::fields`] ([`NO_FIELDS`]: none).
+    /// It fills the struct's padding, so calls stay 48 bytes.
+    fields: u32,
 }
+
+/// `--skb-fields` values of the calls of a packet that have them: per call a count, then
+/// that many values.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct FieldValues(Vec<u64>);
+
+/// [`Node`] without `--skb-fields` values.
+const NO_FIELDS: u32 = u32::MAX;
 
 // Durations up to 2.1 s keep nanoseconds; longer ones switch to microseconds (up to 35 min).
 const DUR_US: u32 = 1 << 31;
@@ -99,7 +110,7 @@ pub struct Packet {
     /// Packet-level marks: [`ev::DROP`], [`ev::FREED`], [`ev::FIRST_SEEN`].
     pub flags: u8,
     /// Drop reason of the first drop (`skb:kfree_skb` tracepoint).
-    pub drop_reason: Option<i64>,
+    pub drop_reason: Option<u32>,
     /// Calls entered and not returned yet (still running, or their exit will be lost).
     pub open: u32,
     /// Calls with only one half seen (see [`Node::is_broken`]).
@@ -110,6 +121,8 @@ pub struct Packet {
     pub devs: Vec<(u32, u32)>,
     /// Calls in arrival order; a parent always precedes its children.
     pub nodes: Vec<Node>,
+    /// Boxed, like the flow: most sessions have none, and the box keeps `Packet` small.
+    fields: Option<Box<FieldValues>>,
 }
 
 impl Packet {
@@ -126,6 +139,7 @@ impl Packet {
             flow: None,
             devs: Vec::new(),
             nodes: Vec::new(),
+            fields: None,
         }
     }
 
@@ -147,10 +161,35 @@ impl Packet {
         self.devs[node.dev as usize]
     }
 
+    /// The `--skb-fields` values seen at `node` (empty when none were asked for).
+    pub fn fields(&self, node: &Node) -> &[u64] {
+        if node.fields == NO_FIELDS {
+            return &[];
+        }
+        let Some(FieldValues(all)) = self.fields.as_deref() else {
+            return &[];
+        };
+        let start = node.fields as usize;
+        let n = all[start] as usize;
+        &all[start + 1..start + 1 + n]
+    }
+
+    /// Bytes held beyond the struct itself.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.devs.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.fields.as_ref().map_or(0, |f| {
+                std::mem::size_of::<FieldValues>() + f.0.capacity() * std::mem::size_of::<u64>()
+            })
+    }
+
     /// Drops spare capacity once the packet is over (freed, or the stream ended).
     pub(crate) fn shrink(&mut self) {
         self.nodes.shrink_to_fit();
         self.devs.shrink_to_fit();
+        if let Some(f) = &mut self.fields {
+            f.0.shrink_to_fit();
+        }
     }
 
     pub(crate) fn intern_dev(&mut self, netns: u32, ifindex: u32) -> u16 {
@@ -165,6 +204,16 @@ impl Packet {
 
     pub(crate) fn push_node(&mut self, ev: &Event, parent: u32, flags: u8) -> u32 {
         let dev = self.intern_dev(ev.netns, ev.ifindex);
+        let fields = match ev.fields() {
+            [] => NO_FIELDS,
+            vals => {
+                let FieldValues(all) = self.fields.get_or_insert_with(Box::default).as_mut();
+                let start = all.len() as u32;
+                all.push(vals.len() as u64);
+                all.extend_from_slice(vals);
+                start
+            }
+        };
         self.nodes.push(Node {
             ts: ev.ts_ns,
             ret: if ev.kind == Kind::Entry { 0 } else { ev.ret },
@@ -178,6 +227,7 @@ impl Packet {
             dev,
             ctx: ev.ctx,
             flags,
+            fields,
         });
         (self.nodes.len() - 1) as u32
     }

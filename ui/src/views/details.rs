@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::pane;
 use crate::app::App;
-use crate::format::{ctx_name, dev_text, human_ns, ret_text};
+use crate::format::{ctx_name, dev_text, fields_text, human_ns, ret_text};
 use crate::model::node_flags::*;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
@@ -58,6 +58,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     }
     lines.push(format!("device    {}", dev_text(info, p.dev(node))));
     lines.push(format!("len       {}", node.len));
+    let fields = fields_text(p, info, node);
+    if !fields.is_empty() {
+        lines.push(format!("fields    {fields}"));
+    }
     let marks: Vec<&str> = [
         (FIRST_SEEN, "first seen"),
         (FREED, "freed"),

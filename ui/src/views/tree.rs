@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::{body, pane, scroll, selected_style};
 use crate::app::{App, Pane};
 use crate::format::{self, packet_summary, row_text, RowKind};
+use crate::keys::HSHIFT_STEP;
 use crate::model::node_flags::*;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
@@ -39,13 +40,25 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let start = app.tree_offset.min(end);
     let visible = app.tree_rows()[start..end].to_vec();
     let p = app.model.packet(slot);
+    let texts: Vec<String> = visible.iter().map(|r| row_text(p, &app.info, r)).collect();
+    let sel_text = app.tree_sel.checked_sub(start).and_then(|i| texts.get(i));
+    let at = Some((slot, app.tree_sel));
+    if app.tree_hshift_at != at {
+        app.tree_hshift = keep_name_visible(app.tree_hshift, sel_text, inner.width as usize);
+        app.tree_hshift_at = at;
+    }
+    let shift = app.tree_hshift;
+    let mut header = format::header();
+    if shift > 0 {
+        header += &format!(" (scrolled {shift} columns right, < >)");
+    }
     let mut lines = vec![Line::styled(
-        format::header(),
+        header,
         Style::new().add_modifier(Modifier::BOLD),
     )];
-    for (i, row) in visible.iter().enumerate() {
+    for (i, (row, text)) in visible.iter().zip(texts).enumerate() {
         let node = &p.nodes[row.node as usize];
-        let text = row_text(p, &app.info, row);
+        let text = shifted(text, shift);
         let style = if app.tree_offset + i == app.tree_sel {
             selected_style(focused)
         } else {
@@ -64,4 +77,38 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         lines.push(Line::styled(text, style));
     }
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Where the call column of a `row_text` line starts (after "CPU) TIME DURATION |").
+fn call_column(text: &str) -> Option<usize> {
+    text.find(" |").map(|i| i + 2)
+}
+
+/// The horizontal shift that keeps the selected call's name (and a little of what follows)
+/// on screen, starting from the user's `shift`; moves in steps of [`HSHIFT_STEP`].
+fn keep_name_visible(shift: usize, selected: Option<&String>, width: usize) -> usize {
+    let Some((text, col)) = selected.and_then(|t| Some((t, call_column(t)?))) else {
+        return shift;
+    };
+    let call = &text[col..];
+    let indent = call.len() - call.trim_start().len();
+    let room = width.saturating_sub(col).max(HSHIFT_STEP * 2);
+    let want_end = indent + 24;
+    let mut shift = shift.min(indent / HSHIFT_STEP * HSHIFT_STEP);
+    if want_end > shift + room {
+        shift = (want_end - room).div_ceil(HSHIFT_STEP) * HSHIFT_STEP;
+    }
+    shift
+}
+
+/// `text` with `shift` columns of its call column scrolled out, marked with '«'.
+fn shifted(text: String, shift: usize) -> String {
+    match call_column(&text) {
+        Some(col) if shift > 0 => {
+            let call: String = text[col..].chars().skip(shift).collect();
+            let call = call.strip_prefix(' ').unwrap_or(&call);
+            format!("{}«{call}", &text[..col])
+        }
+        _ => text,
+    }
 }

@@ -2,8 +2,10 @@
 //! crossing a veth pair, a dropped packet, an incomplete one and a slow one.
 #![allow(dead_code)] // each test binary uses a different part
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use vrft_ui::event::{flags, Context, Event, FuncInfo, Kind};
-use vrft_ui::session::{Interface, Probe, ProbeStatus, SessionInfo, Stats};
+use vrft_ui::session::{Flow, Interface, Probe, ProbeStatus, SessionInfo, Stats};
 
 pub const NS1: u32 = 4026531840;
 pub const NS2: u32 = 4026532513;
@@ -25,6 +27,17 @@ pub const fn at(cpu: u16, tid: u32, ctx: Context, netns: u32, ifindex: u32) -> A
         ctx,
         netns,
         ifindex,
+    }
+}
+
+/// UDP from 10.0.0.1 to 10.0.0.2 with these ports.
+pub fn udp_flow(sport: u16, dport: u16) -> Flow {
+    Flow {
+        proto: 17,
+        src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        sport,
+        dport,
     }
 }
 
@@ -125,7 +138,23 @@ impl Synth {
             netns: a.netns,
             len: 84,
             ret,
+            extra: None,
         });
+    }
+
+    /// Gives the last event the packet's flow, as the tracer does once it can read the headers.
+    pub fn flow(&mut self, flow: Flow) {
+        let last = self.events.last_mut().expect("an event to carry the flow");
+        last.extra.get_or_insert_with(Box::default).flow = Some(flow);
+    }
+
+    /// Gives the last event `--skb-fields` values.
+    pub fn fields(&mut self, values: &[u64]) {
+        let last = self
+            .events
+            .last_mut()
+            .expect("an event to carry the fields");
+        last.extra.get_or_insert_with(Box::default).fields = values.to_vec();
     }
 
     pub fn enter(&mut self, pkt: u32, a: &At, name: &str) {
@@ -177,6 +206,8 @@ impl Synth {
             s.call(id, &tx, "ip_local_out", 0, |s| {
                 s.leaf(id, &tx, "__ip_local_out", 1);
                 s.call(id, &tx, "ip_output", 0, |s| {
+                    // skb->protocol is set by now: the tracer reads the flow here.
+                    s.flow(udp_flow(40000, 7777));
                     s.call(id, &tx, "ip_finish_output2", 0, |s| {
                         s.call(id, &tx, "__dev_queue_xmit", 0, |s| {
                             s.tp(id, &tx, "net:net_dev_queue", 0, 0);
@@ -226,6 +257,7 @@ impl Synth {
     pub fn dropped(&mut self, id: u32) {
         let rx = at(1, 0, Context::SoftIrq, NS2, 4);
         self.enter_flags(id, &rx, "__netif_receive_skb_one_core", flags::FIRST_SEEN);
+        self.flow(udp_flow(40001, 9));
         self.call(id, &rx, "ip_rcv", 0, |s| {
             s.call(id, &rx, "ip_local_deliver", 0, |s| {
                 s.call(id, &rx, "udp_rcv", 0, |s| {
