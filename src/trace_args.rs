@@ -31,7 +31,7 @@ pub struct TraceArgs {
     /// Ring buffer size in MiB (rounded up to a power of two).
     #[arg(long, default_value_t = 16, value_name = "MIB")]
     pub ring_size: u32,
-    /// Threads that verify programs in parallel while attaching (default: all CPUs).
+    /// Threads that verify the probe programs in parallel before they are attached (default: all CPUs).
     #[arg(long, value_name = "N")]
     pub load_threads: Option<usize>,
     /// On exit, wait for the kernel to release every probe (with a progress bar) instead of
