@@ -17,6 +17,7 @@ pub fn scenarios() -> Vec<Scenario> {
         geneve_inner(),
         iface_and_netns(),
         pcap_port(),
+        nat(),
     ]
 }
 
@@ -363,6 +364,90 @@ fn pcap_port() -> Scenario {
                     p.id,
                     t.describe()
                 ));
+            }
+        }
+        Ok(())
+    })
+    .timeout(900)
+}
+
+/// Stateless NAT: tc's `nat` action on b's eth0 ingress rewrites the destination 10.11.0.99 to
+/// b's own address (a sends to .99 through a static neighbour entry). Recorded two ways:
+/// - `pre`: `--daddr <public>`: chosen in a by the address the rewrite removes, each id is still
+///   followed to the same skb's UDP receive in b, after the rewrite;
+/// - `post`: `--daddr <b>`: the address exists only from the rewrite on, so each packet is
+///   chosen in b, at a probe after it (filters run at every probe until a packet is chosen).
+fn nat() -> Scenario {
+    const PUBLIC: &str = "10.11.0.99";
+    let udp = Flow {
+        count: 20,
+        rate: 50,
+        ..Flow::udp("udp", "a", "b", PUBLIC, 7777)
+    };
+    let setup = format!(
+        r#"{}
+mac=$(ip -n b -br link show eth0 | awk '{{print $3}}')
+ip -n a neigh add {PUBLIC} lladdr "$mac" dev eth0
+at b tc qdisc add dev eth0 clsact
+at b tc filter add dev eth0 ingress matchall action nat ingress {PUBLIC}/32 {}
+"#,
+        veth::setup(),
+        veth::B
+    );
+    let script = format!(
+        "{setup}{}{}",
+        record_during(
+            "pre",
+            &format!("--daddr {PUBLIC} --payload-id"),
+            &udp.script()
+        ),
+        record_during(
+            "post",
+            &format!("--daddr {} --payload-id", veth::B),
+            &udp.script()
+        ),
+    );
+    Scenario::new("filter_nat", script, |out: &Outcome| {
+        for (tag, path_starts) in [("pre", "a:eth0"), ("post", "b:eth0")] {
+            let t = Traced::read(out, tag)?;
+            let info = &t.rec.header.info;
+            let ids = t.payload_packets();
+            if ids.keys().copied().collect::<Vec<_>>() != (1..=20).collect::<Vec<_>>() {
+                return Err(format!(
+                    "{tag}: want ids 1..=20 once each, got:\n{}",
+                    t.describe()
+                ));
+            }
+            let b =
+                t.ns.iter()
+                    .find_map(|(ino, name)| (name == "b").then_some(*ino))
+                    .ok_or("no inode for netns b")?;
+            for (id, p) in &ids {
+                let path = t.path(p);
+                if path.first().map(String::as_str) != Some(path_starts)
+                    || path.last().map(String::as_str) != Some("b:eth0")
+                {
+                    return Err(format!(
+                        "{tag}: packet {id}: path {path:?}, want {path_starts} .. b:eth0"
+                    ));
+                }
+                // Followed past the rewrite: the same id reaches UDP in b.
+                let udp_rcv = p
+                    .nodes
+                    .iter()
+                    .any(|n| info.func_name(n.func) == "__udp4_lib_rcv" && p.dev(n).0 == b);
+                if !udp_rcv {
+                    return Err(format!("{tag}: packet {id} has no __udp4_lib_rcv in b"));
+                }
+            }
+            // Named by the address it was chosen by: read at the first tracepoint after that.
+            if tag == "pre" {
+                for (id, p) in &ids {
+                    let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
+                    if !flow.ends_with(&format!(">{PUBLIC}:7777")) {
+                        return Err(format!("pre: packet {id}: flow '{flow}'"));
+                    }
+                }
             }
         }
         Ok(())

@@ -26,12 +26,16 @@ const MODULES: &[&str] = &[
     "vxlan",
     "geneve",
     "bridge",
+    // Stateless NAT for the filter_nat scenario: tc's clsact qdisc, matchall and the nat action.
+    "sch_ingress",
+    "cls_matchall",
+    "act_nat",
     "virtio_pci",
     "virtio_blk",
 ];
 
 /// Bump when the base layout changes, so cached base images are rebuilt.
-const BASE_FORMAT: u32 = 2;
+const BASE_FORMAT: u32 = 3;
 
 /// What `tmux` needs besides its libraries, for the live UI scenario (tests/vm/live.rs): it
 /// refuses to start without a UTF-8 locale (glibc's C.UTF-8 is a file, not built in), and
@@ -252,12 +256,19 @@ pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
     let busybox = which("busybox")?;
     let ip = which("ip")?;
     let ping = which("ping")?;
+    let tc = which("tc")?;
     let tmux = which("tmux")?;
     let terminal_files = tmux_files()?;
     let modules = kernel.module_load_order(MODULES)?;
 
     // Rebuild when any input changes: key the file name on the inputs' paths, sizes and mtimes.
-    let mut inputs = vec![busybox.clone(), ip.clone(), ping.clone(), tmux.clone()];
+    let mut inputs = vec![
+        busybox.clone(),
+        ip.clone(),
+        ping.clone(),
+        tc.clone(),
+        tmux.clone(),
+    ];
     inputs.extend(terminal_files.iter().cloned());
     inputs.extend(modules.iter().cloned());
     let mut hasher = DefaultHasher::new();
@@ -285,6 +296,7 @@ pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
     cpio.host_binary("bin/busybox", &busybox)?;
     cpio.host_binary("bin/ip", &ip)?;
     cpio.host_binary("bin/ping", &ping)?;
+    cpio.host_binary("bin/tc", &tc)?;
     cpio.host_binary("bin/tmux", &tmux)?;
     for path in &terminal_files {
         let data = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -295,7 +307,7 @@ pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("busybox --list: {e}"))?;
     for applet in String::from_utf8_lossy(&applets.stdout).lines() {
-        cpio.symlink(&format!("bin/{applet}"), "busybox"); // keeps the real ip and ping
+        cpio.symlink(&format!("bin/{applet}"), "busybox"); // keeps the real ip, ping and tc
     }
     let mut order = String::new();
     for path in &modules {
