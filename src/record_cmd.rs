@@ -125,10 +125,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
             "events": s.events, "packets": packets, "lost": s.lost,
             "recursion_misses": s.recursion_misses, "stack_overflows": report.stack_overflows,
             "undecodable": report.malformed,
-            "verified_insns_max": {
-                "function_probe": report.verified_insns_max.0,
-                "other": report.verified_insns_max.1,
-            },
+            "verified_insns_max": report.verified_insns_max,
         });
         println!("{stats}");
     }

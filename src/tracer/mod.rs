@@ -170,11 +170,29 @@ pub struct StopReport {
     /// Pid of the background release, when one was started.
     pub release_pid: Option<u32>,
     pub links: usize,
-    /// See [`StatsProbe::verified_insns_max`].
-    pub verified_insns_max: (u32, u32),
+    pub verified_insns_max: VerifiedInsns,
 }
 
 /// Indexes of `enum vrft_counter` (bpf/vrft.bpf.c).
+/// The most instructions the verifier walked for one function probe clone and
+/// for one other program (tracepoints, the kprobe session program): what loading
+/// costs per traced function, and the number that explodes when the paths
+/// through the BPF code multiply.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct VerifiedInsns {
+    pub function_probe: u32,
+    pub other: u32,
+}
+
+/// What the kernel tells of one of our programs.
+pub fn prog_info(fd: RawFd) -> Option<libbpf_sys::bpf_prog_info> {
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: info is a local the kernel fills up to len; no arrays are requested.
+    let ok = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
+    ok.then_some(info)
+}
+
 const CNT_RINGBUF_DROPS: u32 = 0;
 const CNT_STACK_OVERFLOW: u32 = 1;
 
@@ -201,43 +219,33 @@ impl StatsProbe {
         }
     }
 
-    /// What the kernel tells of each of these programs.
-    fn prog_infos<'a>(fds: &'a [RawFd]) -> impl Iterator<Item = libbpf_sys::bpf_prog_info> + 'a {
-        fds.iter().filter_map(|&fd| {
-            let mut info = libbpf_sys::bpf_prog_info::default();
-            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
-            // SAFETY: info is a local the kernel fills up to len.
-            let ok = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0;
-            ok.then_some(info)
-        })
-    }
-
-    /// Probe runs the kernel skipped because another BPF program ran on that CPU.
-    fn recursion_misses(&self) -> u64 {
-        Self::prog_infos(&self.progs)
-            .map(|i| i.recursion_misses)
-            .sum()
-    }
-
-    /// The most instructions the verifier walked for one function probe clone and
-    /// for one other program: what loading costs per traced function, and the
-    /// number that explodes when the paths through the BPF code multiply.
-    pub fn verified_insns_max(&self) -> (u32, u32) {
-        let (funcs, others) = self.progs.split_at(self.func_progs);
-        let max = |fds| {
-            Self::prog_infos(fds)
-                .map(|i| i.verified_insns)
-                .max()
-                .unwrap_or(0)
-        };
-        (max(funcs), max(others))
+    /// One pass over every program's kernel info: recursion misses (changing
+    /// while live) and the verifier's work (fixed at load).
+    fn prog_totals(&self) -> (u64, VerifiedInsns) {
+        let mut misses = 0;
+        let mut insns = VerifiedInsns::default();
+        for (i, &fd) in self.progs.iter().enumerate() {
+            let Some(info) = prog_info(fd) else { continue };
+            misses += info.recursion_misses;
+            let max = if i < self.func_progs {
+                &mut insns.function_probe
+            } else {
+                &mut insns.other
+            };
+            *max = (*max).max(info.verified_insns);
+        }
+        (misses, insns)
     }
 
     pub fn read(&self) -> Stats {
+        self.with_misses(self.prog_totals().0)
+    }
+
+    fn with_misses(&self, recursion_misses: u64) -> Stats {
         Stats {
             events: self.reader.events.load(Ordering::Relaxed),
             lost: self.counter(CNT_RINGBUF_DROPS),
-            recursion_misses: self.recursion_misses(),
+            recursion_misses,
             ..Default::default()
         }
     }
@@ -747,16 +755,13 @@ impl Tracer {
 
     /// A handle that reads the loss counters from another thread (the UI's status line).
     pub fn stats_probe(&self) -> Result<StatsProbe> {
-        let funcs: Vec<RawFd> = self
+        let func_progs = self.probed.iter().map(|p| p.progs.len()).sum();
+        let progs = self
             .probed
             .iter()
             .flat_map(|p| p.progs.iter())
+            .chain(&self.cheap_progs)
             .map(|f| f.as_raw_fd())
-            .collect();
-        let func_progs = funcs.len();
-        let progs = funcs
-            .into_iter()
-            .chain(self.cheap_progs.iter().map(|f| f.as_raw_fd()))
             .collect();
         Ok(StatsProbe {
             counters: libbpf_rs::MapHandle::try_from(&self.skel.maps.counters)?,
@@ -776,12 +781,13 @@ impl Tracer {
                 .map_err(|_| anyhow!("the ring buffer reader panicked"))??;
         }
         let probe = self.stats_probe()?;
+        let (recursion_misses, verified_insns_max) = probe.prog_totals();
         let mut report = StopReport {
-            stats: probe.read(),
+            stats: probe.with_misses(recursion_misses),
             stack_overflows: probe.counter(CNT_STACK_OVERFLOW),
             malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
             links: self.probed.len() * 2,
-            verified_insns_max: probe.verified_insns_max(),
+            verified_insns_max,
             ..Default::default()
         };
         report.release_pid = self.release_now();
