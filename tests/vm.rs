@@ -52,7 +52,7 @@ fn main() {
         match argv.get(2).map(String::as_str) {
             Some("bpf-objects") => std::process::exit(bpf_objects::main()),
             Some("attach-baseline") => std::process::exit(bench::attach_baseline()),
-            Some("trivial-probes") => std::process::exit(bench_hits::trivial_probes(&argv[3..])),
+            Some("trivial-probes") => std::process::exit(trivial::trivial_probes(&argv[3..])),
             _ => {}
         }
         std::process::exit(trafgen::main(&argv[2..]));
@@ -64,7 +64,6 @@ fn main() {
         .chain(live::scenarios())
         .chain(tracing::scenarios())
         .chain(bench::scenarios())
-        .chain(bench_hits::scenarios())
         .map(Arc::new)
         .collect();
 

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use super::scenario::{Outcome, Scenario};
-use super::trivial::{attach, load_trivial};
+use super::trivial::{attach_fentry_pair, load_fentry_pair};
 
 pub fn scenarios() -> Vec<Scenario> {
     match std::env::var("VRFT_VM_BENCH").as_deref() {
@@ -18,8 +18,7 @@ pub fn scenarios() -> Vec<Scenario> {
             |_: &Outcome| Ok(()),
         )
         .timeout(1500)],
-        // The per-hit benchmark (bench_hits.rs) alone.
-        Ok("hits") => Vec::new(),
+        Ok("hits") => vec![super::bench_hits::bench_hits()],
         Ok(_) => vec![bench_attach()],
         Err(_) => Vec::new(),
     }
@@ -113,27 +112,18 @@ pub fn attach_baseline() -> i32 {
     let targets: Vec<_> = scan.traceable().collect();
     vrft_tui::tracer::raise_nofile(targets.len() as u64 * 4 + 1024);
     let obj = |m: &str| modules.get(m).map_or(0, |f| f.as_raw_fd());
-    let (entry, exit) = (libbpf_sys::BPF_TRACE_FENTRY, libbpf_sys::BPF_TRACE_FEXIT);
 
     let t = Instant::now();
     let progs: Vec<_> = targets
         .iter()
-        .map(|f| {
-            let o = obj(&f.module);
-            load_trivial(entry, f.btf_id, o)
-                .and_then(|e| load_trivial(exit, f.btf_id, o).map(|x| (e, x)))
-        })
+        .map(|f| load_fentry_pair(f.btf_id, obj(&f.module)))
         .collect();
     let load = t.elapsed();
     let t = Instant::now();
     let links: Vec<OwnedFd> = progs
         .iter()
         .filter_map(|p| p.as_ref().ok())
-        .filter_map(|(e, x)| {
-            let le = attach(e, entry).ok()?;
-            let lx = attach(x, exit).ok()?;
-            Some([le, lx])
-        })
+        .filter_map(|p| attach_fentry_pair(p).ok())
         .flatten()
         .collect();
     let attach_time = t.elapsed();

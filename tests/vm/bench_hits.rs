@@ -15,19 +15,12 @@
 //! claim on both the trivial and vrft-tui's programs. vrft-tui's full set goes last; its
 //! background release runs into the power-off.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ffi::CString;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-use clap::{Parser, ValueEnum};
-use serde::{Deserialize, Serialize};
 
 use super::scenario::{Outcome, Scenario};
 use super::topology::veth;
-use super::trivial;
+use super::trafgen::{ProgGroup, Round};
 
 const PORT: u16 = 7777;
 /// Seconds of flood before the first round, and the rounds of SECS seconds. A configuration
@@ -39,31 +32,15 @@ const SECS: f64 = 5.0;
 const ROUNDS: u32 = 3;
 const REPS: u32 = 5;
 
-pub fn scenarios() -> Vec<Scenario> {
-    match std::env::var("VRFT_VM_BENCH").as_deref() {
-        Ok("hits") => vec![bench_hits()],
-        _ => Vec::new(),
-    }
-}
-
-fn bench_hits() -> Scenario {
+/// Run with `VRFT_VM_BENCH=hits` (see bench.rs).
+pub fn bench_hits() -> Scenario {
     // For a quick try of the bench itself: narrow the "every function" sets.
     let full = std::env::var("VRFT_VM_BENCH_FUNCS")
         .map(|re| format!("--funcs '{re}'"))
         .unwrap_or_default();
     let script = r#"
 # An earlier scenario's background release must not run beside the measurements.
-while [ -e /run/vrft-tui/release.pid ] && kill -0 "$(cat /run/vrft-tui/release.pid)" 2>/dev/null; do sleep 1; done
-# wait_for FILE PID SECS [PATTERN]: until FILE exists (with a line starting with PATTERN), failing if PID died.
-wait_for() {
-  i=0
-  until [ -e "$1" ] && { [ -z "$4" ] || grep -q "^$4" "$1"; }; do
-    kill -0 "$2" 2>/dev/null || { cat "$1" >&2 2>/dev/null; echo "process $2 ended before $1 was ready" >&2; return 1; }
-    i=$((i + 1))
-    [ "$i" -le $(($3 * 5)) ] || { echo "timed out waiting for $1" >&2; return 1; }
-    sleep 0.2
-  done
-}
+wait_released 1500 > /dev/null
 # flood TAG REP N [SINK ARGS]: flood a -> b for N rounds; the sink in b prints one JSON line per
 # round, then stops the flood and reads what is left.
 flood() {
@@ -165,333 +142,6 @@ echo "done $(cut -d' ' -f1 /proc/uptime)" >> "$OUT/timeline"
         Ok(())
     })
     .timeout(5400)
-}
-
-/// One round of the sink (`trafgen sink`), as it prints it.
-#[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct Round {
-    pub rep: u32,
-    pub round: u32,
-    pub bpf_stats: bool,
-    pub secs: f64,
-    /// Packets the receiving device took in: the rate the sender's path sustains.
-    pub rx: u64,
-    /// Datagrams that reached UDP in the receiving namespace (read or dropped at the socket).
-    pub reached_udp: u64,
-    /// Datagrams the sink read.
-    pub read: u64,
-    /// Datagrams dropped at the socket (full receive buffer).
-    pub dropped: u64,
-    /// Packets received between the middles of the two program snapshots.
-    pub packets_mid: f64,
-    /// Per program name: what ran during the round.
-    pub progs: Vec<ProgGroup>,
-}
-
-/// The programs of one name, summed over the round.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
-pub struct ProgGroup {
-    pub name: String,
-    pub progs: u32,
-    /// Programs that ran at least once.
-    pub ran: u32,
-    pub runs: u64,
-    pub run_ns: u64,
-    pub misses: u64,
-    /// Translated instructions of the largest program.
-    pub insns: u32,
-}
-
-#[derive(Clone)]
-struct ProgSample {
-    name: String,
-    runs: u64,
-    run_ns: u64,
-    misses: u64,
-    insns: u32,
-}
-
-fn prog_info(fd: i32) -> Option<libbpf_sys::bpf_prog_info> {
-    let mut info = libbpf_sys::bpf_prog_info::default();
-    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
-    // SAFETY: info is a local the kernel fills up to len; no arrays are requested.
-    (unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) } == 0).then_some(info)
-}
-
-/// Every BPF program's counters at one moment, by program id.
-pub struct ProgSnapshot(HashMap<u32, ProgSample>);
-
-impl ProgSnapshot {
-    pub fn take() -> ProgSnapshot {
-        let mut all = HashMap::new();
-        let mut id = 0u32;
-        // SAFETY: the libbpf wrappers only write the next id into the local.
-        while unsafe { libbpf_sys::bpf_prog_get_next_id(id, &mut id) } == 0 {
-            // SAFETY: plain syscall; a program released meanwhile gives an error.
-            let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
-            if fd < 0 {
-                continue;
-            }
-            // SAFETY: a fresh fd we own.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            if let Some(info) = prog_info(fd.as_raw_fd()) {
-                let name: Vec<u8> = info
-                    .name
-                    .iter()
-                    .take_while(|&&c| c != 0)
-                    .map(|&c| c as u8)
-                    .collect();
-                all.insert(
-                    id,
-                    ProgSample {
-                        name: String::from_utf8_lossy(&name).into_owned(),
-                        runs: info.run_cnt,
-                        run_ns: info.run_time_ns,
-                        misses: info.recursion_misses,
-                        insns: info.xlated_prog_len / 8,
-                    },
-                );
-            }
-        }
-        ProgSnapshot(all)
-    }
-
-    /// What ran between `start` and this snapshot, grouped by program name.
-    pub fn since(&self, start: &ProgSnapshot) -> Vec<ProgGroup> {
-        let mut groups: BTreeMap<&str, ProgGroup> = BTreeMap::new();
-        for (id, e) in &self.0 {
-            let s = start.0.get(id);
-            let delta = |f: fn(&ProgSample) -> u64| f(e) - s.map_or(0, f);
-            let g = groups.entry(&e.name).or_insert_with(|| ProgGroup {
-                name: e.name.clone(),
-                ..Default::default()
-            });
-            let runs = delta(|p| p.runs);
-            g.progs += 1;
-            g.ran += u32::from(runs > 0);
-            g.runs += runs;
-            g.run_ns += delta(|p| p.run_ns);
-            g.misses += delta(|p| p.misses);
-            g.insns = g.insns.max(e.insns);
-        }
-        groups.into_values().collect()
-    }
-}
-
-#[derive(Parser)]
-#[command(
-    name = "vm trafgen trivial-probes",
-    about = "Attach trivial programs to every traceable skb function and hold them"
-)]
-struct TrivialArgs {
-    #[arg(long, value_enum)]
-    kind: Kind,
-    /// Only functions whose name matches this regex.
-    #[arg(long)]
-    funcs: Option<String>,
-    /// Created once everything is attached.
-    #[arg(long)]
-    ready: PathBuf,
-    /// The links are released once this file exists.
-    #[arg(long)]
-    until: PathBuf,
-    /// Before releasing (fentry): write a regex of the functions whose programs ran to this
-    /// file, and their run counts to FILE.list. Run counts need kernel.bpf_stats_enabled=1.
-    #[arg(long)]
-    hits: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Kind {
-    /// One fentry and one fexit program per function.
-    Fentry,
-    /// One kprobe.multi and one kretprobe.multi link over all functions.
-    KprobeMulti,
-    /// One kprobe session link, returning 0 at entry: the return probe runs too.
-    Session,
-    /// One kprobe session link, returning 1 at entry: no return probe.
-    SessionEntry,
-}
-
-/// Trivial programs and their links.
-struct Held {
-    /// Fentry: each function's programs, to read their run counts.
-    funcs: Vec<(String, [OwnedFd; 2])>,
-    progs: Vec<OwnedFd>,
-    links: Vec<OwnedFd>,
-}
-
-fn errno(what: &str, e: i32) -> String {
-    format!("{what}: {}", std::io::Error::from_raw_os_error(e))
-}
-
-/// `vm trafgen trivial-probes ...`: attach, wait, report what ran, release.
-pub fn trivial_probes(args: &[String]) -> i32 {
-    let args = TrivialArgs::parse_from(
-        std::iter::once("trivial-probes".to_string()).chain(args.iter().cloned()),
-    );
-    match hold(&args) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("trivial-probes: {e}");
-            1
-        }
-    }
-}
-
-fn hold(args: &TrivialArgs) -> Result<(), String> {
-    let scan = vrft_btf::scan(&vrft_btf::ScanOptions::system()).map_err(|e| format!("{e:#}"))?;
-    let re = args
-        .funcs
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let targets: Vec<&vrft_btf::Function> = scan
-        .traceable()
-        .filter(|f| re.as_ref().is_none_or(|r| r.is_match(&f.name)))
-        .collect();
-    vrft_tui::tracer::raise_nofile(targets.len() as u64 * 4 + 1024);
-    let t = Instant::now();
-    let held = match args.kind {
-        Kind::Fentry => fentry(&targets)?,
-        kind => kprobe(kind, &targets)?,
-    };
-    println!(
-        "trivial {}: {} candidates, {} attached; {} programs, {} links in {:.1} s",
-        args.kind.to_possible_value().expect("named").get_name(),
-        targets.len(),
-        if args.kind == Kind::Fentry {
-            held.funcs.len()
-        } else {
-            targets.len()
-        },
-        held.progs.len() + held.funcs.len() * 2,
-        held.links.len(),
-        t.elapsed().as_secs_f64()
-    );
-    std::fs::write(&args.ready, "").map_err(|e| e.to_string())?;
-    while !args.until.exists() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if let Some(path) = &args.hits {
-        write_hits(&held, path)?;
-    }
-    let n = held.links.len();
-    let t = Instant::now();
-    drop(held);
-    println!("released {n} links in {:.1} s", t.elapsed().as_secs_f64());
-    Ok(())
-}
-
-fn fentry(targets: &[&vrft_btf::Function]) -> Result<Held, String> {
-    let modules = vrft_tui::tracer::kernel_btf::module_btf_fds().map_err(|e| format!("{e:#}"))?;
-    let obj = |m: &str| modules.get(m).map_or(0, |f| f.as_raw_fd());
-    let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
-    let (entry, exit) = (libbpf_sys::BPF_TRACE_FENTRY, libbpf_sys::BPF_TRACE_FEXIT);
-    let mut held = Held {
-        funcs: Vec::new(),
-        progs: Vec::new(),
-        links: Vec::new(),
-    };
-    let (mut load_failed, mut attach_failed) = (0, 0);
-    for f in targets {
-        let o = obj(&f.module);
-        let progs = trivial::load(tracing, entry, f.btf_id, o, c"triv_fentry", 0).and_then(|e| {
-            trivial::load(tracing, exit, f.btf_id, o, c"triv_fexit", 0).map(|x| [e, x])
-        });
-        let Ok(progs) = progs else {
-            load_failed += 1;
-            continue;
-        };
-        // Both or neither, as vrft-tui does.
-        match trivial::attach(&progs[0], entry)
-            .and_then(|e| trivial::attach(&progs[1], exit).map(|x| [e, x]))
-        {
-            Ok(links) => {
-                held.links.extend(links);
-                held.funcs.push((f.name.clone(), progs));
-            }
-            Err(_) => attach_failed += 1,
-        }
-    }
-    println!("trivial fentry: {load_failed} functions failed to load, {attach_failed} to attach");
-    Ok(held)
-}
-
-fn kprobe(kind: Kind, targets: &[&vrft_btf::Function]) -> Result<Held, String> {
-    let names: Vec<CString> = targets
-        .iter()
-        .map(|f| CString::new(f.name.as_str()).map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()?;
-    let load = |attach: libbpf_sys::bpf_attach_type, name: &std::ffi::CStr, ret: i32| {
-        trivial::load(libbpf_sys::BPF_PROG_TYPE_KPROBE, attach, 0, 0, name, ret)
-            .map_err(|e| errno("load", e))
-    };
-    let link = |prog: &OwnedFd, attach: libbpf_sys::bpf_attach_type, flags: u32| {
-        trivial::attach_kprobe_multi(prog, attach, &names, flags)
-            .map_err(|e| errno("kprobe.multi link", e))
-    };
-    let (multi, session) = (
-        libbpf_sys::BPF_TRACE_KPROBE_MULTI,
-        libbpf_sys::BPF_TRACE_KPROBE_SESSION,
-    );
-    let mut held = Held {
-        funcs: Vec::new(),
-        progs: Vec::new(),
-        links: Vec::new(),
-    };
-    match kind {
-        Kind::KprobeMulti => {
-            let e = load(multi, c"triv_kmulti", 0)?;
-            let x = load(multi, c"triv_kretmulti", 0)?;
-            held.links.push(link(&e, multi, 0)?);
-            held.links
-                .push(link(&x, multi, libbpf_sys::BPF_F_KPROBE_MULTI_RETURN)?);
-            held.progs.extend([e, x]);
-        }
-        Kind::Session | Kind::SessionEntry => {
-            let (name, ret) = if kind == Kind::Session {
-                (c"triv_session", 0)
-            } else {
-                (c"triv_sess_entry", 1)
-            };
-            let p = load(session, name, ret)?;
-            held.links.push(link(&p, session, 0)?);
-            held.progs.push(p);
-        }
-        Kind::Fentry => unreachable!("handled by fentry()"),
-    }
-    Ok(held)
-}
-
-/// The functions whose trivial programs ran: a `--funcs` regex, and the run counts.
-fn write_hits(held: &Held, path: &PathBuf) -> Result<(), String> {
-    let mut ran: Vec<(u64, &str)> = held
-        .funcs
-        .iter()
-        .map(|(name, progs)| {
-            let runs = progs
-                .iter()
-                .filter_map(|p| prog_info(p.as_raw_fd()))
-                .map(|i| i.run_cnt)
-                .sum();
-            (runs, name.as_str())
-        })
-        .filter(|(runs, _)| *runs > 0)
-        .collect();
-    ran.sort_by(|a, b| b.cmp(a));
-    if ran.is_empty() {
-        return Err("no trivial program ran: were BPF statistics on during the flood?".into());
-    }
-    let names: BTreeSet<&str> = ran.iter().map(|(_, n)| *n).collect();
-    let escaped: Vec<String> = names.iter().map(|n| regex::escape(n)).collect();
-    let regex = format!("^({})$", escaped.join("|"));
-    let list: String = ran.iter().map(|(r, n)| format!("{r} {n}\n")).collect();
-    let mut list_path = path.clone().into_os_string();
-    list_path.push(".list");
-    std::fs::write(path, regex).map_err(|e| e.to_string())?;
-    std::fs::write(list_path, list).map_err(|e| e.to_string())
 }
 
 // ---- host side: the report ----
@@ -697,9 +347,7 @@ impl Measured {
     /// The median over turns of `f`, and its range.
     fn over_turns(&self, f: impl Fn(&Turn) -> Option<f64>) -> Option<(f64, f64, f64)> {
         let v: Vec<f64> = self.0.values().filter_map(f).collect();
-        let (lo, hi) = v
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        let (lo, hi) = range(&v);
         Some((median(v)?, lo, hi))
     }
 
@@ -722,30 +370,25 @@ impl Measured {
         }
     }
 
-    /// Median over turns of (ours - reference) ns per run of one role, paired by turn.
-    fn ns_diff(&self, other: &Measured, role_name: &str) -> Option<f64> {
+    /// Median over turns of `f(ours) - f(reference)`, paired by turn (or against the
+    /// reference's only turn).
+    fn paired_diff(&self, other: &Measured, f: impl Fn(&Turn) -> Option<f64>) -> Option<f64> {
         let paired: Vec<f64> = self
             .0
             .iter()
             .filter_map(|(rep, t)| {
                 let o = other.0.get(rep).or_else(|| other.0.values().next())?;
-                Some(t.ns_per_run(role_name)? - o.ns_per_run(role_name)?)
+                Some(f(t)? - f(o)?)
             })
             .collect();
         median(paired)
     }
+}
 
-    fn ns_per_packet_diff(&self, other: &Measured) -> Option<f64> {
-        let paired: Vec<f64> = self
-            .0
-            .iter()
-            .filter_map(|(rep, t)| {
-                let o = other.0.get(rep).or_else(|| other.0.values().next())?;
-                Some(t.per_packet()?.1 - o.per_packet()?.1)
-            })
-            .collect();
-        median(paired)
-    }
+/// The smallest and largest of `v`.
+fn range(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)))
 }
 
 /// Number of functions probed, from the probe holder's or vrft-tui's own report.
@@ -826,9 +469,7 @@ fn report(out: &Outcome) -> Result<String, String> {
         let Some(x) = m.get(c.tag) else { continue };
         let rounds = x.0.values().map(|t| t.pps.len()).max().unwrap_or(0);
         let all: Vec<f64> = x.0.values().flat_map(|t| t.pps.iter().copied()).collect();
-        let (lo, hi) = all
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        let (lo, hi) = range(&all);
         let share = |other: Option<&str>| -> String {
             let Some((o, r)) = other.and_then(|o| Some((o, m.get(o)?))) else {
                 return "-".into();
@@ -882,9 +523,9 @@ fn report(out: &Outcome) -> Result<String, String> {
             s,
             "- {}: entry {} ns, exit {} ns; BPF time per packet {} ns more than {}",
             c.label,
-            fmt_opt(x.ns_diff(r, "entry"), 0),
-            fmt_opt(x.ns_diff(r, "exit"), 0),
-            fmt_opt(x.ns_per_packet_diff(r), 0),
+            fmt_opt(x.paired_diff(r, |t| t.ns_per_run("entry")), 0),
+            fmt_opt(x.paired_diff(r, |t| t.ns_per_run("exit")), 0),
+            fmt_opt(x.paired_diff(r, |t| Some(t.per_packet()?.1)), 0),
             c.trivial.unwrap_or("-"),
         );
     }

@@ -21,7 +21,12 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// The functions that show every hop of UDP over veth and VXLAN.
+/// The flow a packet is named by, as the UI prints it ("" without one).
+pub fn flow_text(p: &Packet) -> String {
+    p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default()
+}
+
+/// The functions that show every hop of UDP over veth, VXLAN and GENEVE.
 const FUNCS: &str = "--funcs '^(ip_output|ip_finish_output2|__dev_queue_xmit|dev_hard_start_xmit|veth_xmit|\
 vxlan_xmit|vxlan_xmit_one|udp_tunnel_xmit_skb|iptunnel_xmit|__netif_receive_skb_core|ip_rcv|ip_local_deliver|\
 __udp4_lib_rcv|udp_queue_rcv_skb|vxlan_rcv|gro_cells_receive|kfree_skbmem|skb_clone|\
@@ -34,12 +39,7 @@ fn record_during(tag: &str, args: &str, traffic: &str) -> String {
 for ns in $(ls /run/netns); do echo "$ns $(stat -L -c %i /run/netns/$ns)"; done > "$OUT/ns"
 vrft-tui record -o "$OUT/{tag}.vrft" --backend fentry --wait-detach {FUNCS} {args} 2> "$OUT/{tag}.err" &
 rec=$!
-i=0
-until grep -q '^armed' "$OUT/{tag}.err"; do
-  kill -0 $rec 2>/dev/null || {{ cat "$OUT/{tag}.err"; exit 1; }}
-  i=$((i + 1)); [ $i -lt 600 ] || {{ cat "$OUT/{tag}.err"; exit 1; }}
-  sleep 0.2
-done
+wait_for "$OUT/{tag}.err" $rec 120 armed
 {traffic}
 sleep 1
 kill -INT $rec
@@ -98,6 +98,18 @@ impl Traced {
             }
         }
         path
+    }
+
+    /// The packets with payload ids, which must be exactly 1..=count.
+    fn expect_payload_ids(&self, tag: &str, count: u32) -> Result<BTreeMap<u32, &Packet>, String> {
+        let ids = self.payload_packets();
+        if ids.keys().copied().ne(1..=count) {
+            return Err(format!(
+                "{tag}: want ids 1..={count} once each, got:\n{}",
+                self.describe()
+            ));
+        }
+        Ok(ids)
     }
 
     /// The packets whose id is a payload sequence number (not a counter id).
@@ -188,13 +200,7 @@ fn tunnel_filters(o: Overlay) -> Scenario {
         ];
         for tag in ["inner", "underlay_inner", "outer"] {
             let t = Traced::read(out, tag)?;
-            let ids = t.payload_packets();
-            if ids.keys().copied().collect::<Vec<_>>() != (1..=20).collect::<Vec<_>>() {
-                return Err(format!(
-                    "{tag}: want ids 1..=20 once each, got:\n{}",
-                    t.describe()
-                ));
-            }
+            let ids = t.expect_payload_ids(tag, 20)?;
             // Chosen on the underlay, a packet is followed from there on.
             let want = &want_path[if tag == "underlay_inner" { 1 } else { 0 }..];
             for (id, p) in &ids {
@@ -211,7 +217,7 @@ fn tunnel_filters(o: Overlay) -> Scenario {
                     ));
                 }
                 // The flow names the overlay datagram, whichever header the filter read.
-                let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
+                let flow = flow_text(p);
                 if !(flow.starts_with("udp ") && flow.ends_with(&format!(">{dst}:7777"))) {
                     return Err(format!("{tag}: packet {id}: flow '{flow}'"));
                 }
@@ -275,13 +281,7 @@ for ns in c d; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
                     ));
                 }
             }
-            let got: Vec<u32> = t.payload_packets().keys().copied().collect();
-            if got != (1..=count).collect::<Vec<_>>() {
-                return Err(format!(
-                    "{tag}: want ids 1..={count}, got:\n{}",
-                    t.describe()
-                ));
-            }
+            t.expect_payload_ids(tag, count)?;
         }
         Ok(())
     })
@@ -333,7 +333,7 @@ fn pcap_port() -> Scenario {
             return Err(format!("skb_fields {:?}", info.skb_fields));
         }
         for p in t.model.packets() {
-            let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
+            let flow = flow_text(p);
             let want = format!(">{}:7777", veth::B);
             if !(flow.starts_with(&format!("udp {}:", veth::A)) && flow.ends_with(&want)) {
                 return Err(format!("packet {}: flow '{flow}'", p.id));
@@ -411,13 +411,7 @@ at b tc filter add dev eth0 ingress matchall action nat ingress {PUBLIC}/32 {}
         for (tag, path_starts) in [("pre", "a:eth0"), ("post", "b:eth0")] {
             let t = Traced::read(out, tag)?;
             let info = &t.rec.header.info;
-            let ids = t.payload_packets();
-            if ids.keys().copied().collect::<Vec<_>>() != (1..=20).collect::<Vec<_>>() {
-                return Err(format!(
-                    "{tag}: want ids 1..=20 once each, got:\n{}",
-                    t.describe()
-                ));
-            }
+            let ids = t.expect_payload_ids(tag, 20)?;
             let b =
                 t.ns.iter()
                     .find_map(|(ino, name)| (name == "b").then_some(*ino))
@@ -439,14 +433,10 @@ at b tc filter add dev eth0 ingress matchall action nat ingress {PUBLIC}/32 {}
                 if !udp_rcv {
                     return Err(format!("{tag}: packet {id} has no __udp4_lib_rcv in b"));
                 }
-            }
-            // Named by the address it was chosen by: read at the first tracepoint after that.
-            if tag == "pre" {
-                for (id, p) in &ids {
-                    let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
-                    if !flow.ends_with(&format!(">{PUBLIC}:7777")) {
-                        return Err(format!("pre: packet {id}: flow '{flow}'"));
-                    }
+                // Named by the address it was chosen by: read at the first tracepoint after that.
+                let flow = flow_text(p);
+                if tag == "pre" && !flow.ends_with(&format!(">{PUBLIC}:7777")) {
+                    return Err(format!("pre: packet {id}: flow '{flow}'"));
                 }
             }
         }

@@ -111,6 +111,27 @@ wait_file() {
     sleep 0.1
   done
 }
+# wait_for FILE PID SECONDS [PATTERN]: until FILE exists (and has a line starting with PATTERN),
+# failing with FILE's content if process PID ends first or after SECONDS.
+wait_for() {
+  i=0
+  until [ -e "$1" ] && { [ -z "$4" ] || grep -q "^$4" "$1"; }; do
+    kill -0 "$2" 2>/dev/null || { cat "$1" >&2 2>/dev/null; echo "process $2 ended before $1 was ready" >&2; return 1; }
+    i=$((i + 1))
+    [ "$i" -le $(($3 * 5)) ] || { cat "$1" >&2 2>/dev/null; echo "timed out waiting for $1 ${4:+(a line '$4')}" >&2; return 1; }
+    sleep 0.2
+  done
+}
+# wait_released SECONDS: until vrft-tui's background release has closed every link; prints its log.
+wait_released() {
+  i=0
+  while [ -e /run/vrft-tui/release.pid ] && kill -0 "$(cat /run/vrft-tui/release.pid)" 2>/dev/null; do
+    i=$((i + 1))
+    [ "$i" -le $(($1 * 2)) ] || { echo "release still running after $1 s" >&2; return 1; }
+    sleep 0.5
+  done
+  cat /run/vrft-tui/release.log 2>/dev/null || echo "nothing to release"
+}
 # at NS CMD...: run CMD in network namespace NS.
 at() { ns=$1; shift; ip netns exec "$ns" "$@"; }
 # counter NS DEV STAT: a device statistic, e.g. counter a vxlan0 tx_packets.

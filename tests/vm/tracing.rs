@@ -39,26 +39,8 @@ stop_record() {
   echo "$t0 $t1" | awk '{ printf "%.2f\n", $2 - $1 }' > "$OUT/stop_seconds"
   cat "$OUT/record.err"
 }
-# wait_released SECONDS: until the background release has closed every link.
-wait_released() {
-  i=0
-  while [ -e /run/vrft-tui/release.pid ] && kill -0 "$(cat /run/vrft-tui/release.pid)" 2>/dev/null; do
-    i=$((i + 1))
-    [ "$i" -le $(($1 * 2)) ] || { echo "release still running after $1 s" >&2; return 1; }
-    sleep 0.5
-  done
-  cat /run/vrft-tui/release.log 2>/dev/null || echo "nothing to release"
-}
 # wait_line PATTERN SECONDS: until record.err has a line starting with PATTERN.
-wait_line() {
-  i=0
-  while ! grep -q "^$1" "$OUT/record.err"; do
-    kill -0 $RPID 2>/dev/null || { cat "$OUT/record.err"; echo "vrft-tui record died" >&2; return 1; }
-    i=$((i + 1))
-    [ "$i" -le $(($2 * 5)) ] || { cat "$OUT/record.err"; echo "no '$1' after $2 s" >&2; return 1; }
-    sleep 0.2
-  done
-}
+wait_line() { wait_for "$OUT/record.err" $RPID "$2" "$1"; }
 "#;
 
 /// UDP across a veth pair with every traceable skb function probed.
@@ -229,7 +211,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
     }
     for p in udp {
         // The flow is read where the IP layer finished the header, before veth.
-        let flow = p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default();
+        let flow = super::filtering::flow_text(p);
         let want = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
         if !(flow.starts_with(&want.0) && flow.ends_with(&want.1)) {
             return Err(format!("packet {}: flow '{flow}', want {want:?}", p.id));

@@ -4,15 +4,16 @@
 //! Every packet (UDP) or message (TCP) is `--size` bytes whose first 4 bytes are its sequence ID,
 //! big-endian, counting from 1: the packet ID that `--payload-id` tracing reads.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-
-use super::bench_hits::{ProgSnapshot, Round};
+use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]
 #[command(
@@ -544,4 +545,110 @@ fn sink(
         while sock.recv(&mut buf).is_ok() {}
     }
     Ok(())
+}
+
+// ---- what the sink prints: rates and the BPF programs' run counters ----
+
+/// One round of the sink (`trafgen sink`), as it prints it.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Round {
+    pub rep: u32,
+    pub round: u32,
+    pub bpf_stats: bool,
+    pub secs: f64,
+    /// Packets the receiving device took in: the rate the sender's path sustains.
+    pub rx: u64,
+    /// Datagrams that reached UDP in the receiving namespace (read or dropped at the socket).
+    pub reached_udp: u64,
+    /// Datagrams the sink read.
+    pub read: u64,
+    /// Datagrams dropped at the socket (full receive buffer).
+    pub dropped: u64,
+    /// Packets received between the middles of the two program snapshots.
+    pub packets_mid: f64,
+    /// Per program name: what ran during the round.
+    pub progs: Vec<ProgGroup>,
+}
+
+/// The programs of one name, summed over the round.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ProgGroup {
+    pub name: String,
+    pub progs: u32,
+    /// Programs that ran at least once.
+    pub ran: u32,
+    pub runs: u64,
+    pub run_ns: u64,
+    pub misses: u64,
+    /// Translated instructions of the largest program.
+    pub insns: u32,
+}
+
+#[derive(Clone)]
+struct ProgSample {
+    name: String,
+    runs: u64,
+    run_ns: u64,
+    misses: u64,
+    insns: u32,
+}
+
+/// Every BPF program's counters at one moment, by program id.
+pub struct ProgSnapshot(HashMap<u32, ProgSample>);
+
+impl ProgSnapshot {
+    pub fn take() -> ProgSnapshot {
+        let mut all = HashMap::new();
+        let mut id = 0u32;
+        // SAFETY: the libbpf wrappers only write the next id into the local.
+        while unsafe { libbpf_sys::bpf_prog_get_next_id(id, &mut id) } == 0 {
+            // SAFETY: plain syscall; a program released meanwhile gives an error.
+            let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
+            if fd < 0 {
+                continue;
+            }
+            // SAFETY: a fresh fd we own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            if let Some(info) = vrft_tui::tracer::prog_info(fd.as_raw_fd()) {
+                let name: Vec<u8> = info
+                    .name
+                    .iter()
+                    .take_while(|&&c| c != 0)
+                    .map(|&c| c as u8)
+                    .collect();
+                all.insert(
+                    id,
+                    ProgSample {
+                        name: String::from_utf8_lossy(&name).into_owned(),
+                        runs: info.run_cnt,
+                        run_ns: info.run_time_ns,
+                        misses: info.recursion_misses,
+                        insns: info.xlated_prog_len / 8,
+                    },
+                );
+            }
+        }
+        ProgSnapshot(all)
+    }
+
+    /// What ran between `start` and this snapshot, grouped by program name.
+    pub fn since(&self, start: &ProgSnapshot) -> Vec<ProgGroup> {
+        let mut groups: BTreeMap<&str, ProgGroup> = BTreeMap::new();
+        for (id, e) in &self.0 {
+            let s = start.0.get(id);
+            let delta = |f: fn(&ProgSample) -> u64| f(e) - s.map_or(0, f);
+            let g = groups.entry(&e.name).or_insert_with(|| ProgGroup {
+                name: e.name.clone(),
+                ..Default::default()
+            });
+            let runs = delta(|p| p.runs);
+            g.progs += 1;
+            g.ran += u32::from(runs > 0);
+            g.runs += runs;
+            g.run_ns += delta(|p| p.run_ns);
+            g.misses += delta(|p| p.misses);
+            g.insns = g.insns.max(e.insns);
+        }
+        groups.into_values().collect()
+    }
 }
