@@ -60,18 +60,6 @@ fn id(app: &App) -> u32 {
     app.model.packet(app.selected_slot().unwrap()).id
 }
 
-/// Attached, skipped and failed probes of the recording.
-fn probe_counts(app: &App) -> (usize, usize, usize) {
-    let count = |label: &str| {
-        app.info
-            .probes
-            .iter()
-            .filter(|p| p.status.label() == label)
-            .count()
-    };
-    (count("attached"), count("skipped"), count("failed"))
-}
-
 /// The function of the selected tree row.
 fn node_name(app: &mut App) -> String {
     let n = app.selected_node().unwrap();
@@ -179,7 +167,7 @@ fn snapshot_probes_view() {
     let mut a = app();
     keys(&mut a, "3");
     let s = screen(&mut a, 140, 30);
-    let (att, skip, fail) = probe_counts(&a);
+    let (att, skip, fail) = a.info.probe_counts();
     assert!(s.contains(&format!(
         "Probes: {att} attached, {skip} skipped, {fail} failed"
     )));
@@ -229,7 +217,7 @@ fn snapshot_status_line_with_message() {
     keys(&mut a, ":999\n");
     let s = screen(&mut a, 130, 8);
     assert!(s.contains("REPLAY"));
-    let (att, skip, fail) = probe_counts(&a);
+    let (att, skip, fail) = a.info.probe_counts();
     assert!(s.contains(&format!("probes {att}/{skip}/{fail} att/skip/fail")));
     let n = a.model.packets().len();
     assert!(s.contains(&format!("packets {n} shown {n}")));

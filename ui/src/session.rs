@@ -140,6 +140,17 @@ impl std::fmt::Display for Flow {
 }
 
 impl SessionInfo {
+    /// Probes attached, skipped and failed.
+    pub fn probe_counts(&self) -> (usize, usize, usize) {
+        let n = |label: &str| {
+            self.probes
+                .iter()
+                .filter(|p| p.status.label() == label)
+                .count()
+        };
+        (n("attached"), n("skipped"), n("failed"))
+    }
+
     /// Interface name for display, falling back to the index ("if7"); "-" for no device.
     pub fn ifname(&self, netns: u32, ifindex: u32) -> String {
         if ifindex == 0 {

@@ -207,12 +207,10 @@ impl Model {
         let per_packet = std::mem::size_of::<Packet>() + std::mem::size_of::<(u32, u32)>() + 1;
         self.packets
             .iter()
-            .map(|p| per_packet + p.heap_bytes() + p.flow.as_ref().map_or(0, |_| FLOW_BYTES))
+            .map(|p| per_packet + p.heap_bytes())
             .sum()
     }
 }
-
-const FLOW_BYTES: usize = std::mem::size_of::<crate::session::Flow>();
 
 fn innermost(stack: &[Frame], slot: u32) -> u32 {
     stack

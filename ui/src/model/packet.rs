@@ -181,6 +181,10 @@ impl Packet {
             + self.fields.as_ref().map_or(0, |f| {
                 std::mem::size_of::<FieldValues>() + f.0.capacity() * std::mem::size_of::<u64>()
             })
+            + self
+                .flow
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Flow>())
     }
 
     /// Drops spare capacity once the packet is over (freed, or the stream ended).

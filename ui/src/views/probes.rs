@@ -10,15 +10,14 @@ use crate::app::{App, ProbeSort};
 use crate::session::ProbeStatus;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
-    let probes = &app.info.probes;
-    let count = |l: &str| probes.iter().filter(|p| p.status.label() == l).count();
+    let (attached, skipped, failed) = app.info.probe_counts();
     let (col, rev) = app.probe_sort;
     let block = pane(
         format!(
             " Probes: {} attached, {} skipped, {} failed; sorted by {:?}{} (s/S) ",
-            count("attached"),
-            count("skipped"),
-            count("failed"),
+            attached,
+            skipped,
+            failed,
             col,
             if rev { ", reversed" } else { "" }
         ),

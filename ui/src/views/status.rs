@@ -21,8 +21,7 @@ fn count(label: &str, n: u64) -> Span<'static> {
 }
 
 pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
-    let probes = &app.info.probes;
-    let n = |l: &str| probes.iter().filter(|p| p.status.label() == l).count();
+    let (attached, skipped, failed) = app.info.probe_counts();
     let sep = || Span::raw(" | ");
     let mut spans = vec![
         Span::styled(
@@ -41,10 +40,7 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
         )),
         sep(),
         Span::raw(format!(
-            "probes {}/{}/{} att/skip/fail",
-            n("attached"),
-            n("skipped"),
-            n("failed")
+            "probes {attached}/{skipped}/{failed} att/skip/fail"
         )),
         sep(),
         Span::raw(format!(
