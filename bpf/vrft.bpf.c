@@ -221,8 +221,6 @@ static __always_inline __u32 be16_at(struct vrft_pkt *p, __u32 off)
 
 /* Where the headers of a frame in the buffer are (offsets into it). */
 struct hdrs {
-	__u32 l3;
-	__u32 ver;     /* 4 or 6; 0 when neither */
 	__u32 l4;      /* 0 when not IPv4/IPv6 */
 	__u32 proto;
 	__u32 payload; /* UDP payload, 0 when not UDP */
@@ -245,7 +243,6 @@ static __always_inline struct hdrs parse(struct vrft_pkt *p, __u32 len, int l2)
 			return h;
 	}
 	ver = byte_at(p, l3) >> 4;
-	h.l3 = l3;
 	if (ver == 4) {
 		h.proto = byte_at(p, l3 + 9);
 		h.l4 = l3 + (byte_at(p, l3) & 0xf) * 4;
@@ -255,7 +252,6 @@ static __always_inline struct hdrs parse(struct vrft_pkt *p, __u32 len, int l2)
 	} else {
 		return h;
 	}
-	h.ver = ver;
 	if (h.proto == 17 && h.l4 + 8 <= len)
 		h.payload = h.l4 + 8;
 	return h;
@@ -439,8 +435,8 @@ enum { FLOW_LATER, FLOW_FOUND, FLOW_NONE };
 
 /* Reads the IP header at head + off into fl; returns the offset of the
  * transport header from head, or 0 when the bytes there are not the IP
- * version `ver`. Fixed-offset reads only: this runs once per packet, but
- * the verifier checks it in every program clone, so it must stay simple. */
+ * version `ver`. Fixed-offset reads only: this runs once per packet, and
+ * every tracepoint program carries it and pays its verification. */
 static __always_inline __u32 read_ip(unsigned char *head, __u32 off, __u32 ver,
 				     struct vrft_flow *fl)
 {
