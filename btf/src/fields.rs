@@ -5,6 +5,7 @@
 
 use btf_rs::{Btf, BtfType, Type};
 
+use crate::skb::strip_modifiers;
 use crate::source::BtfObject;
 
 /// The most fields one event can carry (`VRFT_MAX_FIELDS` in bpf/event.h).
@@ -35,8 +36,6 @@ struct Found {
     type_id: u32,
 }
 
-/// Modifier and typedef chains longer than this are treated as corrupt (a loop).
-const MAX_CHAIN: usize = 32;
 /// Anonymous struct/union nesting followed when looking a name up.
 const MAX_NESTING: usize = 8;
 
@@ -87,26 +86,14 @@ fn find_path(btf: &Btf, id: u32, path: &str) -> Option<Found> {
     found
 }
 
-/// Follows const/volatile/typedef/type tags; also says whether a typedef on the
-/// way names a big-endian type.
-fn strip(btf: &Btf, mut id: u32) -> Result<(u32, Type, bool), String> {
+/// Follows modifiers and typedefs; also says whether a typedef on the way
+/// names a big-endian type.
+fn strip(btf: &Btf, id: u32) -> Result<(u32, Type, bool), String> {
     let mut be = false;
-    for _ in 0..MAX_CHAIN {
-        let ty = btf
-            .resolve_type_by_id(id)
-            .map_err(|e| format!("type {id}: {e}"))?;
-        let next = match &ty {
-            Type::Typedef(t) => {
-                be |= btf.resolve_name(t).is_ok_and(|n| n.starts_with("__be"));
-                t.get_type_id()
-            }
-            Type::Const(t) | Type::Volatile(t) | Type::Restrict(t) => t.get_type_id(),
-            Type::TypeTag(t) => t.get_type_id(),
-            _ => return Ok((id, ty, be)),
-        };
-        id = next.ok_or_else(|| format!("type {id}: modifier without a target"))?;
-    }
-    Err(format!("type {id}: modifier chain longer than {MAX_CHAIN}"))
+    let (id, ty) = strip_modifiers(btf, id, |t| {
+        be |= btf.resolve_name(t).is_ok_and(|n| n.starts_with("__be"))
+    })?;
+    Ok((id, ty, be))
 }
 
 fn struct_id(btf: &Btf, name: &str) -> Option<u32> {

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use btf_rs::{BtfType, Type};
+use btf_rs::{Btf, BtfType, Type, Typedef};
 use serde::Serialize;
 
 use crate::source::BtfObject;
@@ -87,20 +87,8 @@ impl Resolver<'_> {
             .map_err(|e| format!("type {id}: {e}"))
     }
 
-    /// Follows const/volatile/restrict/typedef/type-tag to the underlying type.
-    fn strip(&self, mut id: u32) -> Result<(u32, Type), String> {
-        for _ in 0..MAX_CHAIN {
-            let ty = self.ty(id)?;
-            match &ty {
-                Type::Const(t) | Type::Volatile(t) | Type::Restrict(t) => id = next(t, id)?,
-                Type::Typedef(t) => id = next(t, id)?,
-                Type::TypeTag(t) => id = next(t, id)?,
-                _ => return Ok((id, ty)),
-            }
-        }
-        Err(format!(
-            "type {id}: modifier chain longer than {MAX_CHAIN} (loop?)"
-        ))
+    fn strip(&self, id: u32) -> Result<(u32, Type), String> {
+        strip_modifiers(&self.obj.btf, id, |_| {})
     }
 
     fn classify(&mut self, id: u32) -> Result<Class, String> {
@@ -135,6 +123,32 @@ impl Resolver<'_> {
         self.memo.insert(id, class);
         Ok(class)
     }
+}
+
+/// Follows const/volatile/restrict/typedef/type-tag to the underlying type,
+/// showing each typedef on the way to `on_typedef`.
+pub(crate) fn strip_modifiers(
+    btf: &Btf,
+    mut id: u32,
+    mut on_typedef: impl FnMut(&Typedef),
+) -> Result<(u32, Type), String> {
+    for _ in 0..MAX_CHAIN {
+        let ty = btf
+            .resolve_type_by_id(id)
+            .map_err(|e| format!("type {id}: {e}"))?;
+        match &ty {
+            Type::Const(t) | Type::Volatile(t) | Type::Restrict(t) => id = next(t, id)?,
+            Type::Typedef(t) => {
+                on_typedef(t);
+                id = next(t, id)?
+            }
+            Type::TypeTag(t) => id = next(t, id)?,
+            _ => return Ok((id, ty)),
+        }
+    }
+    Err(format!(
+        "type {id}: modifier chain longer than {MAX_CHAIN} (loop?)"
+    ))
 }
 
 fn next(t: &dyn BtfType, id: u32) -> Result<u32, String> {
