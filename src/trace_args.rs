@@ -31,7 +31,8 @@ pub struct TraceArgs {
     /// Ring buffer size in MiB (rounded up to a power of two).
     #[arg(long, default_value_t = 16, value_name = "MIB")]
     pub ring_size: u32,
-    /// Threads that verify the probe programs in parallel before they are attached (default: all CPUs).
+    /// Threads that verify the probe programs in parallel before they are attached (default: all
+    /// CPUs); 0 loads and attaches one function after the other (the plain serial loop, slower).
     #[arg(long, value_name = "N")]
     pub load_threads: Option<usize>,
     /// On exit, wait for the kernel to release every probe (with a progress bar) instead of

@@ -60,7 +60,7 @@ impl Clones {
     }
 
     /// Loads (the kernel verifies) both clones for one target.
-    fn verify(&self, t: &Target) -> Result<[OwnedFd; 2], String> {
+    pub fn verify(&self, t: &Target) -> Result<[OwnedFd; 2], String> {
         let fd = self.obj_fd(&t.module);
         let entry = self.entry.load(t.btf_id, fd)?;
         let exit = self.exit.load(t.btf_id, fd)?;

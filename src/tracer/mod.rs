@@ -66,7 +66,7 @@ pub struct Config {
     pub selection: Selection,
     /// Ring buffer size in bytes (a power of two).
     pub ring_bytes: u32,
-    /// Threads that load (verify) programs in parallel.
+    /// Threads that load (verify) programs in parallel; 0: each is loaded where it is attached.
     pub load_threads: usize,
     /// Close the links here with a progress bar instead of in a background process.
     pub wait_detach: bool,
@@ -560,55 +560,53 @@ impl Tracer {
             )?,
             modules: kernel_btf::module_btf_fds()?,
         };
-        let threads = cfg.load_threads.max(1);
+        let threads = cfg.load_threads;
         let bar = ProgressBar::new(targets.len() as u64).with_style(
             ProgressStyle::with_template(
                 "{prefix:>9} {bar:30} {pos}/{len} functions {msg} ({per_sec})",
             )
             .expect("valid template"),
         );
-        bar.set_prefix("verifying");
         // Without a terminal the bar is hidden; scripts and logs get the phases as lines.
         let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-        if plain {
-            eprintln!("verifying {} functions on {threads} threads", targets.len());
-        }
-        let verify_start = Instant::now();
-        let loaded = std::thread::scope(|s| {
-            let results = clones.verify_all(s, targets, threads, interrupted);
-            fentry::collect(results, targets.len(), &|| bar.inc(1))
-        });
-        let loaded = match loaded {
-            Ok(l) if !interrupted.load(Ordering::Relaxed) => l,
-            // The templates load for the first target; clones refused from
-            // the first on mean the kernel refuses fentry here (e.g. lockdown).
-            Err(e) => {
-                bar.finish_and_clear();
-                bail!("{e}");
-            }
-            Ok(_) => {
-                bar.finish_and_clear();
-                bail!("interrupted while verifying; nothing was attached");
-            }
+        // `--load-threads 0`: no verification phase, each target is loaded
+        // where the attach loop reaches it (the plain serial loop).
+        let mut loaded = if threads == 0 {
+            None
+        } else {
+            Some(Self::verify_fentry(
+                &clones,
+                targets,
+                threads,
+                interrupted,
+                &bar,
+                plain,
+            )?)
         };
-        if plain {
-            eprintln!(
-                "attaching {} functions (verified in {:.1} s)",
-                targets.len(),
-                verify_start.elapsed().as_secs_f64()
-            );
-        }
+        let mut refusal = fentry::Refusal::new(targets.len());
         let attach_start = Instant::now();
         bar.set_position(0);
         bar.set_prefix("attaching");
         bar.reset_eta();
         let (mut attached, mut failed) = (0usize, 0usize);
         // Function ids are positions in the function table, built in target order.
-        for (id, (t, progs)) in (0u32..).zip(targets.iter().zip(loaded)) {
+        for (id, t) in (0u32..).zip(targets) {
             if interrupted.load(Ordering::Relaxed) {
                 break;
             }
-            let progs = progs.unwrap_or_else(|| Err("not verified".to_string()));
+            let progs = match loaded.as_mut() {
+                Some(l) => l[id as usize]
+                    .take()
+                    .unwrap_or_else(|| Err("not verified".to_string())),
+                None => {
+                    let progs = clones.verify(t);
+                    if let Some(e) = refusal.check(&progs) {
+                        bar.finish_and_clear();
+                        bail!("{e}");
+                    }
+                    progs
+                }
+            };
             let status = match progs.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
                 Ok(probed) => {
                     self.probed.push(probed);
@@ -637,6 +635,48 @@ impl Tracer {
             );
         }
         Ok(())
+    }
+
+    /// Verifies every target's clones on `threads` threads, with the bar.
+    fn verify_fentry(
+        clones: &fentry::Clones,
+        targets: &[Target],
+        threads: usize,
+        interrupted: &AtomicBool,
+        bar: &ProgressBar,
+        plain: bool,
+    ) -> Result<fentry::Loaded> {
+        bar.set_prefix("verifying");
+        if plain {
+            eprintln!("verifying {} functions on {threads} threads", targets.len());
+        }
+        let verify_start = Instant::now();
+        let loaded = std::thread::scope(|s| {
+            let results = clones.verify_all(s, targets, threads, interrupted);
+            fentry::collect(results, targets.len(), &|| bar.inc(1))
+        });
+        match loaded {
+            Ok(l) if !interrupted.load(Ordering::Relaxed) => {
+                if plain {
+                    eprintln!(
+                        "attaching {} functions (verified in {:.1} s)",
+                        targets.len(),
+                        verify_start.elapsed().as_secs_f64()
+                    );
+                }
+                Ok(l)
+            }
+            // The templates load for the first target; clones refused from
+            // the first on mean the kernel refuses fentry here (e.g. lockdown).
+            Err(e) => {
+                bar.finish_and_clear();
+                bail!("{e}");
+            }
+            Ok(_) => {
+                bar.finish_and_clear();
+                bail!("interrupted while verifying; nothing was attached");
+            }
+        }
     }
 
     fn attach_kprobe(&mut self, targets: &[Target], cfg: &Config) -> Result<()> {

@@ -1,8 +1,10 @@
 //! Attach/detach benchmarks in the VM (issue 4), run with `VRFT_VM_BENCH=1`:
 //! full fentry/fexit attach and release take minutes under emulation, too long for CI.
 //!
-//! Baseline, measured in the same boot: the plain serial loop, one trivial
-//! program (`r0 = 0; exit`) per fentry and per fexit of every traceable function.
+//! Baselines, measured in the same boot: the plain serial loop over every
+//! traceable function with vrft-tui's own programs (`--load-threads 0`: load
+//! and attach one function after the other), and the same loop with a trivial
+//! program (`r0 = 0; exit`) per fentry and fexit, the floor any probe costs.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
@@ -25,10 +27,16 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 /// Runs of vrft-tui in the benchmark boot, in order: (output file, arguments).
-/// The one-loader-thread run goes last and releases in the background: its
+/// The first is the plain serial loop that the others are compared with. Each
+/// releases in the foreground, so that no release runs beside the next attach,
+/// except the one-loader-thread run: it goes last and releases in the background: its
 /// attach is what it is there for, and the guest powers off instead of waiting
 /// minutes for a second foreground release.
-const RUNS: [(&str, &str); 3] = [
+const RUNS: [(&str, &str); 4] = [
+    (
+        "serial.txt",
+        "--backend fentry --load-threads 0 --wait-detach",
+    ),
     ("fentry.txt", "--backend fentry --wait-detach"),
     ("kprobe.txt", "--backend kprobe"),
     ("fentry1.txt", "--backend fentry --load-threads 1"),
@@ -64,18 +72,19 @@ trafgen attach-baseline > "$OUT/baseline.txt"
     Scenario::new("bench_attach", script, |out: &Outcome| {
         let baseline = out.read("baseline.txt").unwrap_or_default();
         eprintln!("[{}] baseline.txt:\n{baseline}", out.kernel);
-        let loop_secs = loop_load_attach(&baseline);
+        let trivial = loop_scan_load_attach(&baseline);
+        let serial = out.read(RUNS[0].0).ok().as_deref().and_then(start_to_armed);
         for (file, args) in RUNS {
             if let Ok(text) = out.read(file) {
                 eprintln!("[{}] {file} ({args}):\n{text}", out.kernel);
-                let armed = start_to_armed(&text);
-                let line = match (armed, loop_secs) {
-                    (Some(a), Some(l)) => format!(
-                        "start to armed {a:.2} s = {:.3} x the loop's load + attach ({l:.1} s)",
-                        a / l
+                let line = match start_to_armed(&text) {
+                    Some(a) => format!(
+                        "start to armed {a:.2} s = {} x the serial loop's, {} x the trivial loop's \
+                         scan + load + attach",
+                        ratio(a, serial),
+                        ratio(a, trivial)
                     ),
-                    (Some(a), None) => format!("start to armed {a:.2} s"),
-                    (None, _) => "never armed".to_string(),
+                    None => "never armed".to_string(),
                 };
                 eprintln!("[{}] {file}: {line}", out.kernel);
             }
@@ -96,20 +105,27 @@ fn start_to_armed(log: &str) -> Option<f64> {
     Some(stamp("armed")? - stamp("start")?)
 }
 
-/// The serial loop's load + attach seconds, from its "load X s, attach Y s" line.
-fn loop_load_attach(baseline: &str) -> Option<f64> {
+/// `a / b` with three decimals, or "?" without `b`.
+fn ratio(a: f64, b: Option<f64>) -> String {
+    b.map_or("?".to_string(), |b| format!("{:.3}", a / b))
+}
+
+/// The trivial loop's scan + load + attach seconds, from its "scan X s, load Y s, attach Z s" line.
+fn loop_scan_load_attach(baseline: &str) -> Option<f64> {
     let secs = |key: &str| -> Option<f64> {
         let rest = baseline.split(key).nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
     };
-    Some(secs("load ")? + secs("attach ")?)
+    Some(secs("scan ")? + secs("load ")? + secs("attach ")?)
 }
 
 /// `vm attach-baseline`: the serial loop over every traceable function, timed per phase.
 pub fn attach_baseline() -> i32 {
+    let t = Instant::now();
     let scan = vrft_btf::scan(&vrft_btf::ScanOptions::system()).expect("BTF scan");
     let modules = vrft_tui::tracer::kernel_btf::module_btf_fds().expect("module BTF");
     let targets: Vec<_> = scan.traceable().collect();
+    let scan_time = t.elapsed();
     vrft_tui::tracer::raise_nofile(targets.len() as u64 * 4 + 1024);
     let obj = |m: &str| modules.get(m).map_or(0, |f| f.as_raw_fd());
 
@@ -140,8 +156,10 @@ pub fn attach_baseline() -> i32 {
     drop(links);
     let detach = t.elapsed();
     println!(
-        "baseline: {} candidates, {attached} attached; load {:.1} s, attach {:.1} s, detach {:.1} s",
+        "baseline: {} candidates, {attached} attached; scan {:.1} s, load {:.1} s, attach {:.1} s, \
+         detach {:.1} s",
         targets.len(),
+        scan_time.as_secs_f64(),
         load.as_secs_f64(),
         attach_time.as_secs_f64(),
         detach.as_secs_f64()
