@@ -8,7 +8,9 @@
 //! global locks) and starts only once everything is verified: overlapping the
 //! two was measured slower in the VM (docs/BENCHMARKS.md): with loaders beside
 //! it the attach loop ran about 1.5x slower, which cost far more time than the
-//! verification it hid.
+//! verification it hid. `--load-threads 0` skips the verification phase and
+//! loads each pair where the attach loop reaches it: the plain serial loop
+//! that the attach benchmark compares with.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
