@@ -569,44 +569,39 @@ impl Tracer {
         );
         // Without a terminal the bar is hidden; scripts and logs get the phases as lines.
         let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-        // `--load-threads 0`: no verification phase, each target is loaded
-        // where the attach loop reaches it (the plain serial loop).
-        let mut loaded = if threads == 0 {
-            None
+        // Each target's verified pair, in target order, or Err: the kernel
+        // refuses fentry. `--load-threads 0` has no verification phase: each
+        // pair is loaded where the attach loop reaches it (the plain serial loop).
+        type Pair = Result<[OwnedFd; 2], String>;
+        let pairs: Box<dyn Iterator<Item = Result<Pair, String>>> = if threads == 0 {
+            let mut refusal = fentry::Refusal::new(targets.len());
+            let clones = &clones;
+            Box::new(targets.iter().map(move |t| {
+                let pair = clones.verify(t);
+                refusal.check(&pair).map_or(Ok(pair), Err)
+            }))
         } else {
-            Some(Self::verify_fentry(
-                &clones,
-                targets,
-                threads,
-                interrupted,
-                &bar,
-                plain,
-            )?)
+            let loaded = Self::verify_fentry(&clones, targets, threads, interrupted, &bar, plain)?;
+            Box::new(
+                loaded
+                    .into_iter()
+                    .map(|p| Ok(p.unwrap_or_else(|| Err("not verified".to_string())))),
+            )
         };
-        let mut refusal = fentry::Refusal::new(targets.len());
         let attach_start = Instant::now();
         bar.set_position(0);
         bar.set_prefix("attaching");
         bar.reset_eta();
         let (mut attached, mut failed) = (0usize, 0usize);
         // Function ids are positions in the function table, built in target order.
-        for (id, t) in (0u32..).zip(targets) {
+        for (id, (t, progs)) in (0u32..).zip(targets.iter().zip(pairs)) {
             if interrupted.load(Ordering::Relaxed) {
                 break;
             }
-            let progs = match loaded.as_mut() {
-                Some(l) => l[id as usize]
-                    .take()
-                    .unwrap_or_else(|| Err("not verified".to_string())),
-                None => {
-                    let progs = clones.verify(t);
-                    if let Some(e) = refusal.check(&progs) {
-                        bar.finish_and_clear();
-                        bail!("{e}");
-                    }
-                    progs
-                }
-            };
+            let progs = progs.map_err(|e| {
+                bar.finish_and_clear();
+                anyhow!(e)
+            })?;
             let status = match progs.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
                 Ok(probed) => {
                     self.probed.push(probed);
