@@ -8,7 +8,7 @@ use clap::Args;
 use vrft_ui::format;
 use vrft_ui::model::Model;
 
-use crate::record::Recording;
+use vrft_events::record::Recording;
 
 #[derive(Args, Debug)]
 pub struct DumpArgs {
@@ -28,11 +28,9 @@ pub fn run(args: &DumpArgs) -> Result<()> {
     match &rec.trailer {
         Some(t) => writeln!(
             out,
-            "# {} events, lost {}, recursion misses {}, stack overflows {}",
+            "# {} events, {}",
             rec.events.len(),
-            t.stats.lost,
-            t.stats.recursion_misses,
-            t.stack_overflows
+            t.stats.losses_line()
         )?,
         None => writeln!(
             out,

@@ -6,7 +6,6 @@ pub mod dump;
 pub mod list;
 pub mod live;
 pub mod netns;
-pub mod record;
 pub mod record_cmd;
 pub mod replay;
 pub mod signals;

@@ -41,8 +41,10 @@ pub fn run(trace: &TraceArgs) -> Result<()> {
     let report = tracer.stop()?;
     let _ = stats_thread.join();
     eprintln!(
-        "{} packets, {} events; lost {}, recursion misses {}",
-        outcome.packets, outcome.events, report.stats.lost, report.stats.recursion_misses
+        "{} packets, {} events; {}",
+        outcome.packets,
+        outcome.events,
+        report.stats.losses_line()
     );
     if let Some(line) = report.release_line() {
         eprintln!("{line}");

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use clap::Args;
 use crossbeam_channel::RecvTimeoutError;
-use vrft_ui::event::flags;
+use vrft_events::event::flags;
 
-use crate::record::{Header, Trailer, Writer};
 use crate::trace_args::TraceArgs;
 use crate::tracer::Tracer;
+use vrft_events::record::{Header, Trailer, Writer};
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
@@ -95,20 +95,14 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     out.interfaces(&crate::tracer::interfaces::list())?;
     out.finish(Trailer {
         stats: report.stats.clone(),
-        stack_overflows: report.stack_overflows,
-        malformed: report.malformed,
         duration_ns: start.elapsed().as_nanos() as u64,
     })?;
     let s = &report.stats;
     eprintln!(
-        "recorded {} events of {packets} packets to {}; lost {}, recursion misses {}, stack overflows {}, \
-         undecodable {}",
+        "recorded {} events of {packets} packets to {}; {}",
         s.events,
         args.output.display(),
-        s.lost,
-        s.recursion_misses,
-        report.stack_overflows,
-        report.malformed
+        s.losses_line()
     );
     eprintln!("stopped in {:.2} s", stopping.elapsed().as_secs_f64());
     for line in failure_summary(&tracer_info) {
@@ -120,11 +114,11 @@ pub fn run(args: &RecordArgs) -> Result<()> {
             "kernel": tracer_info.kernel,
             "filter": tracer_info.filter,
             "probes": tracer_info.probes.iter().map(|p| serde_json::json!({
-                "name": p.name, "module": p.module, "status": p.status.label(), "reason": p.status.reason(),
+                "name": p.name, "module": p.origin.to_string(), "status": p.status.label(), "reason": p.status.reason(),
             })).collect::<Vec<_>>(),
             "events": s.events, "packets": packets, "lost": s.lost,
-            "recursion_misses": s.recursion_misses, "stack_overflows": report.stack_overflows,
-            "undecodable": report.malformed,
+            "recursion_misses": s.recursion_misses, "stack_overflows": s.stack_overflows,
+            "stack_missing": s.stack_missing, "undecodable": s.malformed,
             "verified_insns_max": report.verified_insns_max,
         });
         println!("{stats}");
@@ -136,10 +130,10 @@ pub fn run(args: &RecordArgs) -> Result<()> {
 }
 
 /// Probes the kernel refused, grouped by reason, a line each (names in `--json`).
-fn failure_summary(info: &vrft_ui::session::SessionInfo) -> Vec<String> {
+fn failure_summary(info: &vrft_events::session::SessionInfo) -> Vec<String> {
     let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for p in &info.probes {
-        if let vrft_ui::session::ProbeStatus::Failed(r) = &p.status {
+        if let vrft_events::session::ProbeStatus::Failed(r) = &p.status {
             by_reason
                 .entry(r.as_str())
                 .or_default()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::record::Recording;
+use vrft_events::record::Recording;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {

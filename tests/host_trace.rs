@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vrft_tui::record::Recording;
-use vrft_ui::event::{flags, Kind};
+use vrft_events::event::{flags, Kind};
+use vrft_events::record::Recording;
 use vrft_ui::model::Model;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vrft-tui");
@@ -185,7 +185,7 @@ fn records_real_packets_across_a_veth_pair() {
         model.packets().len(),
         "one FIRST_SEEN per packet id"
     );
-    if rec.header.info.backend == "tracepoint" {
+    if rec.header.info.backend == Some(vrft_events::Backend::Tracepoint) {
         assert!(
             rec.events.iter().all(|e| e.kind == Kind::Tracepoint),
             "the tracepoint backend has flat trees"

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ratatui::Terminal;
-use vrft_tui::record::Recording;
+use vrft_events::record::Recording;
 use vrft_ui::app::{App, Mode, Pane, Prompt, View};
 use vrft_ui::format::RowKind;
 

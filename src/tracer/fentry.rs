@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::thread::Scope;
 
 use crossbeam_channel::{Receiver, Sender};
+use vrft_events::Origin;
 
 use super::plan::Target;
 use super::template::{fd_or_errno, Template};
@@ -57,13 +58,16 @@ pub struct Verified {
 }
 
 impl Clones {
-    fn obj_fd(&self, module: &str) -> RawFd {
-        self.modules.get(module).map_or(0, |fd| fd.as_raw_fd())
+    fn obj_fd(&self, origin: &Origin) -> RawFd {
+        match origin {
+            Origin::Module(m) => self.modules.get(m).map_or(0, |fd| fd.as_raw_fd()),
+            Origin::Vmlinux | Origin::Tracepoint => 0,
+        }
     }
 
     /// Loads (the kernel verifies) both clones for one target.
     pub fn verify(&self, t: &Target) -> Result<[OwnedFd; 2], String> {
-        let fd = self.obj_fd(&t.module);
+        let fd = self.obj_fd(&t.origin);
         let entry = self.entry.load(t.btf_id, fd)?;
         let exit = self.exit.load(t.btf_id, fd)?;
         Ok([entry, exit])

@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use vrft_ui::session::Interface;
+use vrft_events::session::Interface;
 
 /// One path per network namespace: named ones (/run/netns) and those of processes.
 pub fn namespace_paths() -> BTreeMap<u64, PathBuf> {

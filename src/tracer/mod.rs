@@ -16,7 +16,6 @@ pub mod template;
 pub mod wire;
 
 use std::ffi::CString;
-use std::fmt;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,34 +28,13 @@ use crossbeam_channel::Receiver;
 use indicatif::{ProgressBar, ProgressStyle};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramMut};
-use vrft_ui::event::{Event, FuncInfo};
-use vrft_ui::session::{Probe, ProbeStatus, SessionInfo, Stats};
+use vrft_events::event::{Event, FuncInfo, Origin};
+use vrft_events::session::{Probe, ProbeStatus, SessionInfo, Stats};
 
 use plan::{Selection, Target};
 use skel::{OpenVrftSkel, VrftSkel, VrftSkelBuilder};
 
-/// How probes are attached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// One fentry and one fexit program per function: cheapest per packet, but
-    /// the kernel needs ~15-20 ms to attach and ~140 ms to release each function.
-    Fentry,
-    /// One kprobe session link for all functions (Linux 6.10+): attaches and
-    /// releases the whole set in about a second, costs more per packet.
-    Kprobe,
-    /// Only the skb tracepoints: works where function probes are refused; the tree is flat.
-    Tracepoint,
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Fentry => "fentry",
-            Backend::Kprobe => "kprobe",
-            Backend::Tracepoint => "tracepoint",
-        })
-    }
-}
+pub use vrft_events::Backend;
 
 /// What the user asked for.
 #[derive(Clone, Debug)]
@@ -162,11 +140,8 @@ fn loaded_tracepoint_prog<'a, 'obj>(skel: &'a VrftSkel<'obj>, i: usize) -> &'a P
 /// What [`Tracer::stop`] found.
 #[derive(Clone, Debug, Default)]
 pub struct StopReport {
+    /// Every counter, final.
     pub stats: Stats,
-    /// Calls nested deeper than the BPF call stack: their exits could not be paired.
-    pub stack_overflows: u64,
-    /// Events that could not be decoded.
-    pub malformed: u64,
     /// Pid of the background release, when one was started.
     pub release_pid: Option<u32>,
     pub links: usize,
@@ -195,6 +170,7 @@ pub fn prog_info(fd: RawFd) -> Option<libbpf_sys::bpf_prog_info> {
 
 const CNT_RINGBUF_DROPS: u32 = 0;
 const CNT_STACK_OVERFLOW: u32 = 1;
+const CNT_STACK_MISSING: u32 = 2;
 
 /// Reads the tracer's loss counters; valid while the [`Tracer`] it came from is alive.
 pub struct StatsProbe {
@@ -246,6 +222,9 @@ impl StatsProbe {
             events: self.reader.events.load(Ordering::Relaxed),
             lost: self.counter(CNT_RINGBUF_DROPS),
             recursion_misses,
+            stack_overflows: self.counter(CNT_STACK_OVERFLOW),
+            stack_missing: self.counter(CNT_STACK_MISSING),
+            malformed: self.reader.malformed.load(Ordering::Relaxed),
             ..Default::default()
         }
     }
@@ -443,7 +422,7 @@ impl Tracer {
             // clone is then verified again against its own target.
             let first = targets
                 .iter()
-                .find(|t| t.module == "vmlinux")
+                .find(|t| t.origin == Origin::Vmlinux)
                 .unwrap_or(&targets[0]);
             open.progs
                 .vrft_fentry
@@ -465,7 +444,7 @@ impl Tracer {
 
         // The function table: targets first, then the tracepoints.
         let mut info = SessionInfo {
-            backend: backend.to_string(),
+            backend: Some(backend),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .unwrap_or_default()
                 .trim()
@@ -500,7 +479,9 @@ impl Tracer {
         tracer.attach_tracepoints(&present, cfg)?;
         // Without a probe where the sk_buff is freed, the free tracepoints end a packet.
         let frees_seen = tracer.info.probes.iter().any(|p| {
-            p.name == "kfree_skbmem" && p.status == ProbeStatus::Attached && p.module == "vmlinux"
+            p.name == "kfree_skbmem"
+                && p.status == ProbeStatus::Attached
+                && p.origin == Origin::Vmlinux
         });
         tracer.skel_bss_set(|bss| bss.tp_ends_tracking = u32::from(!frees_seen))?;
         tracer.attach_time = started.elapsed();
@@ -615,7 +596,7 @@ impl Tracer {
             };
             self.info.probes.push(Probe {
                 name: t.name.clone(),
-                module: t.module.clone(),
+                origin: t.origin.clone(),
                 func: (status == ProbeStatus::Attached).then_some(id),
                 status,
             });
@@ -710,7 +691,7 @@ impl Tracer {
         for (i, t) in (0u32..).zip(targets) {
             self.info.probes.push(Probe {
                 name: t.name.clone(),
-                module: t.module.clone(),
+                origin: t.origin.clone(),
                 status: ProbeStatus::Attached,
                 func: Some(i),
             });
@@ -725,7 +706,7 @@ impl Tracer {
             let Some(btf_id) = present[i] else {
                 self.info.probes.push(Probe {
                     name: full,
-                    module: "tracepoint".into(),
+                    origin: Origin::Tracepoint,
                     status: ProbeStatus::Skipped("not in this kernel".into()),
                     func: None,
                 });
@@ -756,13 +737,13 @@ impl Tracer {
             ids[i] = id;
             self.info.functions.push(FuncInfo {
                 name: full.clone(),
-                module: "tracepoint".into(),
+                origin: Origin::Tracepoint,
                 skb_arg: 0,
                 nargs: 0,
             });
             self.info.probes.push(Probe {
                 name: full,
-                module: "tracepoint".into(),
+                origin: Origin::Tracepoint,
                 func: (status == ProbeStatus::Attached).then_some(id),
                 status,
             });
@@ -819,8 +800,6 @@ impl Tracer {
         let (recursion_misses, verified_insns_max) = probe.prog_totals();
         let mut report = StopReport {
             stats: probe.with_misses(recursion_misses),
-            stack_overflows: probe.counter(CNT_STACK_OVERFLOW),
-            malformed: self.reader_stats.malformed.load(Ordering::Relaxed),
             links: self.probed.len() * 2,
             verified_insns_max,
             ..Default::default()

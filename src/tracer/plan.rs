@@ -3,8 +3,8 @@
 
 use regex::Regex;
 use vrft_btf::{Function, Scan};
-use vrft_ui::event::FuncInfo;
-use vrft_ui::session::{Probe, ProbeStatus};
+use vrft_events::event::{FuncInfo, Origin};
+use vrft_events::session::{Probe, ProbeStatus};
 
 /// What a function does to the identity of the skb it is given (bpf/event.h `enum vrft_role`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Role {
 #[derive(Clone, Debug)]
 pub struct Target {
     pub name: String,
-    pub module: String,
+    pub origin: Origin,
     pub btf_id: u32,
     pub skb_arg: u8,
     pub nargs: u8,
@@ -51,7 +51,7 @@ impl Target {
     pub fn func_info(&self) -> FuncInfo {
         FuncInfo {
             name: self.name.clone(),
-            module: self.module.clone(),
+            origin: self.origin.clone(),
             skb_arg: self.skb_arg,
             nargs: self.nargs,
         }
@@ -83,7 +83,7 @@ pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
         match f.traceability.reason() {
             None => targets.push(Target {
                 name: f.name.clone(),
-                module: f.module.clone(),
+                origin: Origin::of_module(&f.module),
                 btf_id: f.btf_id,
                 skb_arg: f.skb_arg as u8,
                 nargs: f.nargs() as u8,
@@ -91,7 +91,7 @@ pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
             }),
             Some(reason) => skipped.push(Probe {
                 name: f.name.clone(),
-                module: f.module.clone(),
+                origin: Origin::of_module(&f.module),
                 status: ProbeStatus::Skipped(reason.message().to_string()),
                 func: None,
             }),
@@ -108,7 +108,7 @@ mod tests {
     fn cookie_packs_id_arg_and_role() {
         let t = Target {
             name: "skb_clone".into(),
-            module: "vmlinux".into(),
+            origin: Origin::Vmlinux,
             btf_id: 1,
             skb_arg: 3,
             nargs: 4,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use crossbeam_channel::Sender;
 use libbpf_rs::{MapCore, RingBufferBuilder};
-use vrft_ui::event::Event;
+use vrft_events::event::Event;
 
 use super::wire;
 

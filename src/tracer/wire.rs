@@ -4,8 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use vrft_ui::event::{Context, Event, Extra, Kind};
-use vrft_ui::session::Flow;
+use vrft_events::event::{Context, Event, Extra, Kind};
+use vrft_events::session::Flow;
 
 /// Byte size of one ring-buffer record without a tail; the ring buffer adds an 8-byte header.
 pub const EVENT_SIZE: usize = 48;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use vrft_tui::record::Recording;
+use vrft_events::record::Recording;
 use vrft_ui::model::node_flags::{NO_ENTRY, TRACEPOINT};
 use vrft_ui::model::{Model, Packet};
 

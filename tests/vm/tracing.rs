@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use vrft_tui::record::Recording;
+use vrft_events::record::Recording;
+use vrft_events::session::SessionInfo;
 use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
-use vrft_ui::session::SessionInfo;
 
 use super::scenario::{Outcome, Scenario};
 use super::topology::{veth, Flow};

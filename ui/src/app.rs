@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use ratatui::layout::Rect;
 
-use crate::event::Event;
 use crate::format::{self, Row, RowKind};
 use crate::latency::{self, Latency};
 use crate::model::Model;
 use crate::query::Query;
-use crate::session::{SessionInfo, Stats};
+use vrft_events::event::Event;
+use vrft_events::session::{SessionInfo, Stats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -337,7 +337,7 @@ impl App {
             let (pa, pb) = (&probes[a as usize], &probes[b as usize]);
             let o = match col {
                 ProbeSort::Name => pa.name.cmp(&pb.name),
-                ProbeSort::Module => pa.module.cmp(&pb.module).then(pa.name.cmp(&pb.name)),
+                ProbeSort::Module => pa.origin.cmp(&pb.origin).then(pa.name.cmp(&pb.name)),
                 ProbeSort::Status => (pa.status.label(), pa.status.reason(), &pa.name).cmp(&(
                     pb.status.label(),
                     pb.status.reason(),

@@ -5,9 +5,9 @@
 
 use std::collections::HashSet;
 
-use crate::event::Context;
 use crate::model::{node_flags::*, Node, Packet};
-use crate::session::SessionInfo;
+use vrft_events::event::Context;
+use vrft_events::session::SessionInfo;
 
 /// Column header of [`row_text`] lines.
 pub fn header() -> String {

@@ -4,7 +4,7 @@
 //! for a packet when both its boundaries were seen, in order.
 
 use crate::model::Packet;
-use crate::session::SessionInfo;
+use vrft_events::session::SessionInfo;
 
 /// Receive path boundaries, in order.
 pub const RX: &[(&str, &[&str])] = &[

@@ -1,19 +1,17 @@
 //! vrft-ui: the per-packet call-tree model and the ratatui views.
 //!
-//! Data arrives as [`event::Event`] batches over a crossbeam channel (live) or from a
+//! Data arrives as [`vrft_events::Event`] batches over a crossbeam channel (live) or from a
 //! recording (replay); this crate never touches BPF. Flow: events -> [`model::Model`] ->
 //! [`app::App`] (selection, filter, folds) -> [`views`]. [`run::run`] is the entry point;
 //! [`format::function_graph`] gives the same tree as plain text for `vrft-tui dump`.
 
 pub mod app;
-pub mod event;
 pub mod format;
 pub mod keys;
 pub mod latency;
 pub mod model;
 pub mod query;
 pub mod run;
-pub mod session;
 pub mod views;
 
 pub use run::{run, Outcome};

@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use crate::model::Packet;
-use crate::session::SessionInfo;
+use vrft_events::session::SessionInfo;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
@@ -220,7 +220,7 @@ impl Query {
             Term::Calls(c, v) => c.test(p.nodes.len() as u64, *v),
             Term::Drop => p.dropped(),
             Term::Incomplete => p.incomplete(),
-            Term::Freed => p.flags & crate::event::flags::FREED != 0,
+            Term::Freed => p.flags & vrft_events::event::flags::FREED != 0,
         }
     }
 }
@@ -228,7 +228,7 @@ impl Query {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::FuncInfo;
+    use vrft_events::event::FuncInfo;
 
     fn info() -> SessionInfo {
         SessionInfo {
@@ -236,7 +236,7 @@ mod tests {
                 .iter()
                 .map(|n| FuncInfo {
                     name: n.to_string(),
-                    module: "vmlinux".into(),
+                    origin: vrft_events::Origin::Vmlinux,
                     skb_arg: 0,
                     nargs: 1,
                 })

@@ -16,9 +16,9 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
 use crate::app::{Action, App};
-use crate::event::Event;
-use crate::session::{SessionInfo, Stats};
 use crate::views;
+use vrft_events::event::Event;
+use vrft_events::session::{SessionInfo, Stats};
 
 const FRAME: Duration = Duration::from_millis(33);
 /// Ingestion time per frame; the rest of the frame is left for keys and drawing.

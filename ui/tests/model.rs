@@ -3,7 +3,7 @@
 mod common;
 
 use common::Synth;
-use vrft_ui::event::Context;
+use vrft_events::event::Context;
 use vrft_ui::model::{node_flags::*, Model, Packet, ROOT};
 
 fn model(s: &Synth) -> Model {

@@ -121,7 +121,7 @@ fn quit_asks_while_live() {
 #[test]
 fn deep_tree_scrolls_sideways_to_the_selected_call() {
     let mut s = common::Synth::new();
-    let a = common::at(0, 1, vrft_ui::event::Context::SoftIrq, common::NS1, 2);
+    let a = common::at(0, 1, vrft_events::event::Context::SoftIrq, common::NS1, 2);
     fn nest(s: &mut common::Synth, a: &common::At, depth: u32) {
         if depth == 40 {
             s.leaf(9, a, "deepest_function", 0);

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 pub use packet::{node_flags, Node, Packet, ROOT};
 
-use crate::event::{flags, Event, Kind};
 use node_flags::*;
+use vrft_events::event::{flags, Event, Kind};
 
 #[derive(Clone, Copy, Debug)]
 struct Frame {

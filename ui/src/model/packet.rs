@@ -1,11 +1,11 @@
 //! One packet's calls, stored compactly (48 bytes per call, i.e. 24 per entry/exit event).
 
-use crate::event::{flags as ev, Context, Event, Kind};
-use crate::session::Flow;
+use vrft_events::event::{flags as ev, Context, Event, Kind};
+use vrft_events::session::Flow;
 
 /// Node flags: the low four bits are the event flags (ORed over entry and exit).
 pub mod node_flags {
-    pub use crate::event::flags::{DROP, FIRST_SEEN, FREED, NO_ENTRY};
+    pub use vrft_events::event::flags::{DROP, FIRST_SEEN, FREED, NO_ENTRY};
     /// The exit was seen (duration and return value are valid).
     pub const EXITED: u8 = 1 << 4;
     /// A tracepoint hit: a leaf with no duration.

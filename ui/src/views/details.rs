@@ -22,13 +22,18 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let func = info.functions.get(node.func as usize);
     let mut lines = vec![
         format!("function  {}", info.func_name(node.func)),
-        format!("module    {}", func.map_or("?", |f| f.module.as_str())),
+        format!(
+            "module    {}",
+            func.map_or("?".into(), |f| f.origin.to_string())
+        ),
         format!(
             "skb arg   {}",
-            func.map_or("?".into(), |f| if f.module == "tracepoint" {
-                "-".into()
-            } else {
-                format!("#{} of {}", f.skb_arg, f.nargs)
+            func.map_or("?".into(), |f| {
+                if f.origin == vrft_events::Origin::Tracepoint {
+                    "-".into()
+                } else {
+                    format!("#{} of {}", f.skb_arg, f.nargs)
+                }
             })
         ),
         format!(

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::{body, pane, scroll, selected_style};
 use crate::app::{App, ProbeSort};
-use crate::session::ProbeStatus;
+use vrft_events::session::ProbeStatus;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let (attached, skipped, failed) = app.info.probe_counts();
@@ -41,7 +41,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             };
             let row = Row::new(vec![
                 p.name.clone(),
-                p.module.clone(),
+                p.origin.to_string(),
                 p.status.label().to_string(),
                 app.probe_hits(i).map_or("-".into(), |h| h.to_string()),
                 app.probe_events(i).to_string(),

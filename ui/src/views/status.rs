@@ -30,14 +30,7 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
                 .bg(if app.live { Color::Green } else { Color::Blue })
                 .fg(Color::Black),
         ),
-        Span::raw(format!(
-            " {} ",
-            if app.info.backend.is_empty() {
-                "-"
-            } else {
-                &app.info.backend
-            }
-        )),
+        Span::raw(format!(" {} ", app.info.backend.map_or("-", |b| b.name()))),
         sep(),
         Span::raw(format!(
             "probes {attached}/{skipped}/{failed} att/skip/fail"
@@ -49,8 +42,12 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
             app.shown.len()
         )),
     ];
-    // The filters right after the counts they explain, so a narrow terminal cuts the rates
-    // rather than the filter.
+    // The answer to the last key first, then the filters right after the counts they
+    // explain, so a narrow terminal cuts the rates rather than either.
+    if let Some(m) = &app.message {
+        spans.push(sep());
+        spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow)));
+    }
     if let Some(q) = &app.filter {
         spans.push(sep());
         spans.push(Span::styled(
@@ -74,10 +71,17 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
         count("lost", app.stats.lost),
         sep(),
         count("recursion", app.stats.recursion_misses),
+        sep(),
+        count("overflow", app.stats.stack_overflows),
     ]);
-    if let Some(m) = &app.message {
-        spans.push(sep());
-        spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow)));
+    // Losses that are never expected get room only when they happen.
+    for (label, n) in [
+        ("no stack", app.stats.stack_missing),
+        ("undecodable", app.stats.malformed),
+    ] {
+        if n > 0 {
+            spans.extend([sep(), count(label, n)]);
+        }
     }
     f.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::new().add_modifier(Modifier::REVERSED)),

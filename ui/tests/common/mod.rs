@@ -4,8 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use vrft_ui::event::{flags, Context, Event, FuncInfo, Kind};
-use vrft_ui::session::{Flow, Interface, Probe, ProbeStatus, SessionInfo, Stats};
+use vrft_events::event::{flags, Context, Event, FuncInfo, Kind, Origin};
+use vrft_events::session::{Flow, Interface, Probe, ProbeStatus, SessionInfo, Stats};
 
 pub const NS1: u32 = 4026531840;
 pub const NS2: u32 = 4026532513;
@@ -58,7 +58,7 @@ impl Default for Synth {
 impl Synth {
     pub fn new() -> Self {
         let info = SessionInfo {
-            backend: "fentry".into(),
+            backend: Some(vrft_events::Backend::Fentry),
             kernel: "6.12.48+deb13-amd64".into(),
             filter: "udp".into(),
             interfaces: vec![
@@ -98,23 +98,23 @@ impl Synth {
         if let Some(i) = self.info.functions.iter().position(|f| f.name == name) {
             return i as u32;
         }
-        let module = if name.contains(':') {
-            "tracepoint"
+        let origin = if name.contains(':') {
+            Origin::Tracepoint
         } else if name.starts_with("veth") {
-            "veth"
+            Origin::Module("veth".into())
         } else {
-            "vmlinux"
+            Origin::Vmlinux
         };
         self.info.functions.push(FuncInfo {
             name: name.into(),
-            module: module.into(),
+            origin: origin.clone(),
             skb_arg: 0,
-            nargs: if module == "tracepoint" { 0 } else { 2 },
+            nargs: if origin == Origin::Tracepoint { 0 } else { 2 },
         });
         let func = (self.info.functions.len() - 1) as u32;
         self.info.probes.push(Probe {
             name: name.into(),
-            module: module.into(),
+            origin,
             status: ProbeStatus::Attached,
             func: Some(func),
         });
@@ -311,13 +311,13 @@ impl Synth {
         s.slow(4);
         s.info.probes.push(Probe {
             name: "dev_queue_xmit".into(),
-            module: "vmlinux".into(),
+            origin: Origin::Vmlinux,
             status: ProbeStatus::Skipped("not in available_filter_functions (inlined)".into()),
             func: None,
         });
         s.info.probes.push(Probe {
             name: "skb_segment_list".into(),
-            module: "vmlinux".into(),
+            origin: Origin::Vmlinux,
             status: ProbeStatus::Failed("attach: ENOTSUPP (more than 6 arguments)".into()),
             func: None,
         });
@@ -337,6 +337,7 @@ impl Synth {
                 .enumerate()
                 .map(|(i, _)| (i as u64 * 7) % 23)
                 .collect(),
+            ..Default::default()
         }
     }
 }

@@ -12,12 +12,14 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use vrft_ui::event::Event;
-use vrft_ui::session::{Interface, SessionInfo, Stats};
+
+use crate::event::Event;
+use crate::session::{Interface, SessionInfo, Stats};
 
 const MAGIC: &[u8; 8] = b"VRFTREC\0";
 /// 2: events carry flows and `--skb-fields` values; the session lists the field names.
-pub const VERSION: u32 = 2;
+/// 3: the contract crate: backend and probe origins are enums, every loss counter in `Stats`.
+pub const VERSION: u32 = 3;
 
 /// Facts known when recording starts.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -33,10 +35,6 @@ pub struct Header {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Trailer {
     pub stats: Stats,
-    /// Calls nested deeper than the BPF call stack (their exits are unpaired).
-    pub stack_overflows: u64,
-    /// Ring-buffer records that did not decode.
-    pub malformed: u64,
     pub duration_ns: u64,
 }
 
@@ -181,7 +179,7 @@ impl Recording {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vrft_ui::event::{Context, Kind};
+    use crate::event::{Context, Extra, Kind};
 
     fn event(i: u32) -> Event {
         Event {
@@ -199,7 +197,7 @@ mod tests {
             len: 98,
             ret: -1,
             extra: i.is_multiple_of(7).then(|| {
-                Box::new(vrft_ui::event::Extra {
+                Box::new(Extra {
                     flow: None,
                     fields: vec![i as u64, 0x800],
                 })
@@ -210,7 +208,7 @@ mod tests {
     fn header() -> Header {
         Header {
             info: SessionInfo {
-                backend: "fentry".into(),
+                backend: Some(crate::Backend::Fentry),
                 kernel: "6.1.0".into(),
                 ..Default::default()
             },

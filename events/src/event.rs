@@ -1,8 +1,8 @@
-//! The events that flow from the tracer (or a recording) into the model.
+//! The events that flow from the tracer (or a recording) into the consumers.
 //!
-//! This is the contract between the BPF side (decoded in `src/tracer`), the
-//! recorder, and the call-tree model. It carries no BPF types so that the UI
-//! can be built and tested on recordings and synthetic streams alone.
+//! The tracer (`src/tracer`) decodes the BPF records into these; the recorder,
+//! the UI's model, `dump` and the exports read them. No BPF types appear here,
+//! so every consumer can be built and tested on recordings and synthetic streams.
 
 use serde::{Deserialize, Serialize};
 
@@ -101,12 +101,51 @@ impl Event {
     }
 }
 
+/// Where a probe sits: a function of the core kernel or of a module, or a tracepoint.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Origin {
+    /// A function of the core kernel.
+    Vmlinux,
+    /// A function of a loadable module, by module name.
+    Module(String),
+    /// A kernel tracepoint; the probe's name is then `category:name` (`net:net_dev_queue`).
+    Tracepoint,
+}
+
+/// The name of the core kernel's BTF object, which is how the kernel calls it too.
+pub const VMLINUX: &str = "vmlinux";
+
+impl Origin {
+    /// The origin of a function of BTF object `module` ([`VMLINUX`] or a module's name).
+    pub fn of_module(module: &str) -> Origin {
+        if module == VMLINUX {
+            Origin::Vmlinux
+        } else {
+            Origin::Module(module.to_string())
+        }
+    }
+
+    /// The BTF object the function is in; `None` for tracepoints.
+    pub fn module(&self) -> Option<&str> {
+        match self {
+            Origin::Vmlinux => Some(VMLINUX),
+            Origin::Module(m) => Some(m),
+            Origin::Tracepoint => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.module().unwrap_or("tracepoint"))
+    }
+}
+
 /// Where a traced function lives and how its skb is passed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FuncInfo {
     pub name: String,
-    /// "vmlinux" or the module name; "tracepoint" for tracepoints (name is then "net:net_dev_queue").
-    pub module: String,
+    pub origin: Origin,
     /// Zero-based index of the `struct sk_buff *` argument.
     pub skb_arg: u8,
     pub nargs: u8,

@@ -1,19 +1,19 @@
-//! What the tracer (or a recording) tells the UI besides events: the session's
-//! static description ([`SessionInfo`]) and periodic counters ([`Stats`]).
+//! What the tracer (or a recording) tells its consumers besides events: the
+//! session's static description ([`SessionInfo`]) and its counters ([`Stats`]).
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::FuncInfo;
+use crate::event::{FuncInfo, Origin};
 
 /// Static facts about a tracing session, produced once by the tracer or read from a recording.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionInfo {
     /// Function table that [`crate::event::Event::func`] indexes (attached functions and tracepoints).
     pub functions: Vec<FuncInfo>,
-    /// Attach backend, e.g. "fentry", "kprobe-multi", "tracepoint".
-    pub backend: String,
+    /// How the probes were attached; `None` for synthetic streams (tests).
+    pub backend: Option<Backend>,
     /// `uname -r` of the traced kernel.
     pub kernel: String,
     /// Every candidate probe, attached or not, so nothing is skipped silently.
@@ -36,11 +36,41 @@ pub struct Interface {
     pub name: String,
 }
 
+/// How the probes are attached. The doc comments are the CLI's help text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Backend {
+    /// One fentry and one fexit program per function: cheapest per packet, but
+    /// the kernel needs ~15-20 ms to attach and ~140 ms to release each function.
+    Fentry,
+    /// One kprobe session link for all functions (Linux 6.10+): attaches and
+    /// releases the whole set in about a second, costs more per packet.
+    Kprobe,
+    /// Only the skb tracepoints: works where function probes are refused; the tree is flat.
+    Tracepoint,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Fentry => "fentry",
+            Backend::Kprobe => "kprobe",
+            Backend::Tracepoint => "tracepoint",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One candidate function (or tracepoint) and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
     pub name: String,
-    pub module: String,
+    pub origin: Origin,
     pub status: ProbeStatus,
     /// Index into [`SessionInfo::functions`] when attached, so hits can be joined with events.
     pub func: Option<u32>,
@@ -72,7 +102,9 @@ impl ProbeStatus {
     }
 }
 
-/// Counters sent periodically by the tracer (about once a second); each one replaces the last.
+/// The tracer's counters, sent periodically while live (about once a second; each
+/// snapshot replaces the last) and stored in a recording's trailer. Every loss the
+/// BPF side counts has a field here, so none is silent.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Events decoded since the start.
@@ -83,6 +115,12 @@ pub struct Stats {
     pub lost: u64,
     /// Probe runs the kernel skipped because a BPF program was already running on that CPU.
     pub recursion_misses: u64,
+    /// Calls nested deeper than the BPF call stack: their exits could not be paired.
+    pub stack_overflows: u64,
+    /// Calls whose task got no call stack (the stack map was full): their exits could not be paired.
+    pub stack_missing: u64,
+    /// Ring-buffer records that did not decode.
+    pub malformed: u64,
     /// Probe runs per row of [`SessionInfo::probes`] (BPF-side, including packets the filter
     /// rejected); empty when the backend cannot count them.
     pub probe_hits: Vec<u64>,
@@ -136,6 +174,28 @@ impl std::fmt::Display for Flow {
                 self.dport
             )
         }
+    }
+}
+
+impl Stats {
+    /// The loss counters as (label, value), in the order every reader shows them.
+    pub fn losses(&self) -> [(&'static str, u64); 5] {
+        [
+            ("lost", self.lost),
+            ("recursion misses", self.recursion_misses),
+            ("stack overflows", self.stack_overflows),
+            ("no stack", self.stack_missing),
+            ("undecodable", self.malformed),
+        ]
+    }
+
+    /// `lost 0, recursion misses 0, ...`: every loss counter, for one-line summaries.
+    pub fn losses_line(&self) -> String {
+        self.losses()
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
