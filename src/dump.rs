@@ -34,9 +34,12 @@ pub fn run(args: &DumpArgs) -> Result<()> {
         )?,
         None => writeln!(
             out,
-            "# {} events; the recording was cut short (no trailer)",
+            "# {} events; no trailer, so the tracer's loss counters are unknown",
             rec.events.len()
         )?,
+    }
+    for line in rec.damage.lines() {
+        writeln!(out, "# damaged: {line}")?;
     }
     let mut shown = 0;
     for p in model.packets() {
@@ -48,6 +51,15 @@ pub fn run(args: &DumpArgs) -> Result<()> {
         for line in format::function_graph(p, info) {
             writeln!(out, "{line}")?;
         }
+    }
+    out.flush()?;
+    // Like `tcpdump -r` on a truncated file: everything readable is printed, and the exit
+    // status says it was not everything, so a script does not take a partial dump as whole.
+    if let Some(summary) = rec.damage.summary() {
+        bail!(
+            "{}: {summary}; everything readable was printed",
+            args.file.display()
+        );
     }
     if let (Some(id), 0) = (args.packet, shown) {
         bail!(

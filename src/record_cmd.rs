@@ -81,7 +81,9 @@ pub fn run(args: &RecordArgs) -> Result<()> {
                     limit_reached = Some(Instant::now());
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            // A quiet moment: events held for the next frame still reach the file within a
+            // second, so a kill loses at most that.
+            Err(RecvTimeoutError::Timeout) => out.flush_if_due()?,
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use vrft_events::record::Recording;
+use vrft_ui::app::App;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -27,6 +28,14 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
     if let Some(t) = &rec.trailer {
         let _ = stats_tx.send(t.stats.clone());
     }
-    vrft_ui::run::run(rec.header.info, rx, stats_rx, false).context("terminal")?;
+    let mut app = App::new(rec.header.info, false);
+    // What was lost stays in the status line; the details until the first key.
+    app.notice = rec.damage.short();
+    app.message = rec.damage.summary();
+    vrft_ui::run::run_app(app, rx, stats_rx).context("terminal")?;
+    // The terminal is back: leave the details where they can be read and copied.
+    for line in rec.damage.lines() {
+        eprintln!("vrft-tui: {}: {line}", args.file.display());
+    }
     Ok(())
 }

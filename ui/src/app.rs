@@ -80,6 +80,8 @@ pub struct App {
     pub input_error: Option<String>,
     /// One-shot message for the status line (cleared by the next key).
     pub message: Option<String>,
+    /// A standing warning for the status line, never cleared (e.g. the recording is damaged).
+    pub notice: Option<String>,
 
     /// Slots of the packets that pass the filter, ascending (= order of first appearance).
     pub shown: Vec<u32>,
@@ -142,6 +144,7 @@ impl App {
             mode: Mode::Normal,
             input_error: None,
             message: None,
+            notice: None,
             shown: Vec::new(),
             sel: 0,
             list_offset: 0,

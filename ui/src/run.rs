@@ -64,6 +64,15 @@ pub fn run(
     stats: Receiver<Stats>,
     live: bool,
 ) -> io::Result<Outcome> {
+    run_app(App::new(info, live), events, stats)
+}
+
+/// [`run`] with an app the caller prepared (e.g. a replay's notice that the recording is damaged).
+pub fn run_app(
+    mut app: App,
+    events: Receiver<Vec<Event>>,
+    stats: Receiver<Stats>,
+) -> io::Result<Outcome> {
     let prev: Arc<PanicHook> = Arc::from(std::panic::take_hook());
     let chained = prev.clone();
     std::panic::set_hook(Box::new(move |p| {
@@ -74,7 +83,6 @@ pub fn run(
     let _guard = TermGuard;
     execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    let mut app = App::new(info, live);
     let result = event_loop(&mut terminal, &mut app, &events, &stats);
     // Put the caller's hook back.
     std::panic::set_hook(Box::new(move |p| prev(p)));

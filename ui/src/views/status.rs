@@ -31,6 +31,21 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
                 .fg(Color::Black),
         ),
         Span::raw(format!(" {} ", app.info.backend.map_or("-", |b| b.name()))),
+    ];
+    // A damaged recording says so before anything it shows can be trusted.
+    if let Some(n) = &app.notice {
+        spans.extend([
+            sep(),
+            Span::styled(
+                n.clone(),
+                Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Red)
+                    .add_modifier(Modifier::BOLD),
+            ),
+        ]);
+    }
+    spans.extend([
         sep(),
         Span::raw(format!(
             "probes {attached}/{skipped}/{failed} att/skip/fail"
@@ -41,7 +56,7 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
             app.packets_total(),
             app.shown.len()
         )),
-    ];
+    ]);
     // The answer to the last key first, then the filters right after the counts they
     // explain, so a narrow terminal cuts the rates rather than either.
     if let Some(m) = &app.message {
