@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Build: clang compiles the BPF programs; libelf/zlib/pkg-config build libbpf;
+# Build: clang compiles the BPF programs (its libclang also runs bindgen on bpf/event.h); libelf/zlib/pkg-config build libbpf;
 # libpcap compiles pcap filter expressions.
 build_pkgs=(clang llvm libelf-dev zlib1g-dev pkg-config libpcap-dev make)
 # Tests: QEMU boots real Debian kernels; busybox, iproute2 and ping go into the

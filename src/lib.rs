@@ -10,4 +10,4 @@ pub mod record_cmd;
 pub mod replay;
 pub mod signals;
 pub mod trace_args;
-pub mod tracer;
+pub use vrft_tracer as tracer;

@@ -82,9 +82,9 @@ impl Netns {
     pub fn ifindex(&self, spec: &str) -> Result<u32> {
         let owned = spec.to_string();
         let found = self.enter(move || match owned.parse::<u32>() {
-            // SAFETY: if_indextoname writes at most IF_NAMESIZE bytes into buf.
             Ok(i) => {
                 let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+                // SAFETY: if_indextoname writes at most IF_NAMESIZE bytes into buf.
                 (!unsafe { libc::if_indextoname(i, buf.as_mut_ptr()) }.is_null()).then_some(i)
             }
             Err(_) => CString::new(owned)

@@ -146,6 +146,7 @@ impl TraceArgs {
             filter_text: self.filter_text(),
             filter: self.filter()?,
             skb_fields: self.skb_fields()?,
+            libbpf_debug: std::env::var_os("VRFT_DEBUG").is_some(),
         })
     }
 

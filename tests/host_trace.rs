@@ -17,6 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_vrft-tui");
 fn require_root() {
     // SAFETY: geteuid cannot fail.
     assert_eq!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
         0,
         "these tests attach BPF programs and create network namespaces: run them as root"

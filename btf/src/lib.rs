@@ -8,6 +8,7 @@
 mod denylist;
 mod error;
 mod fields;
+mod kernel;
 mod skb;
 mod source;
 mod symbols;

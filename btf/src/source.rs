@@ -149,6 +149,7 @@ fn memfd_with(data: &[u8]) -> std::io::Result<fs::File> {
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: fd is the new, valid fd checked above, owned by nobody else.
     let mut file = unsafe { fs::File::from_raw_fd(fd) };
     file.write_all(data)?;
     Ok(file)

@@ -162,3 +162,23 @@ fn max_args_is_a_parameter() {
     let twelve = scan_running(Checks::none(12));
     assert_eq!(find(&twelve, nine).traceability, Traceability::Traceable);
 }
+
+#[test]
+fn tracepoint_ids_and_drop_reasons_of_the_running_kernel() {
+    let vmlinux = vrft_btf::BtfObject::vmlinux_from_file(&support::sysfs_vmlinux()).unwrap();
+    let id = vmlinux
+        .tracepoint_btf_id("kfree_skb")
+        .expect("kfree_skb tracepoint");
+    assert!(id > 0);
+    assert_eq!(vmlinux.tracepoint_btf_id("no_such_tracepoint_here"), None);
+    // A struct of that name is not a tracepoint.
+    assert_eq!(vmlinux.tracepoint_btf_id("sk_buff"), None);
+    let reasons = vmlinux.drop_reasons();
+    assert!(
+        reasons.iter().any(|(v, n)| *v > 0 && n == "NO_SOCKET"),
+        "{reasons:?}"
+    );
+    assert!(reasons
+        .iter()
+        .all(|(_, n)| !n.starts_with("SKB_DROP_REASON_")));
+}

@@ -68,6 +68,7 @@ struct TestRunAttr {
 }
 
 fn sys_bpf<T>(cmd: i32, attr: &mut T) -> io::Result<i32> {
+    // SAFETY: attr is a live, exclusively borrowed bpf_attr-shaped struct of the size passed.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
@@ -86,12 +87,14 @@ fn sys_bpf<T>(cmd: i32, attr: &mut T) -> io::Result<i32> {
 struct Fd(i32);
 impl Drop for Fd {
     fn drop(&mut self) {
+        // SAFETY: Fd owns this descriptor; it is closed once, here.
         unsafe { libc::close(self.0) };
     }
 }
 
 fn require_root() {
     assert_eq!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
         0,
         "the kernel tests load BPF programs and must run as root (CI does): \

@@ -123,7 +123,7 @@ fn loop_scan_load_attach(baseline: &str) -> Option<f64> {
 pub fn attach_baseline() -> i32 {
     let t = Instant::now();
     let scan = vrft_btf::scan(&vrft_btf::ScanOptions::system()).expect("BTF scan");
-    let modules = vrft_tui::tracer::kernel_btf::module_btf_fds().expect("module BTF");
+    let modules = vrft_tui::tracer::module_btf::module_btf_fds().expect("module BTF");
     let targets: Vec<_> = scan.traceable().collect();
     let scan_time = t.elapsed();
     vrft_tui::tracer::raise_nofile(targets.len() as u64 * 4 + 1024);

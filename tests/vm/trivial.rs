@@ -212,7 +212,7 @@ fn hold(args: &TrivialArgs) -> Result<(), String> {
 }
 
 fn fentry(targets: &[&vrft_btf::Function]) -> Result<Held, String> {
-    let modules = vrft_tui::tracer::kernel_btf::module_btf_fds().map_err(|e| format!("{e:#}"))?;
+    let modules = vrft_tui::tracer::module_btf::module_btf_fds().map_err(|e| format!("{e:#}"))?;
     let obj = |m: &str| modules.get(m).map_or(0, |f| f.as_raw_fd());
     let mut held = Held {
         funcs: Vec::new(),

@@ -31,6 +31,7 @@ pub fn libpcap_run(prog: &[CbpfInsn], pkt: &[u8], wire_len: u32) -> u32 {
             k: i.k,
         })
         .collect();
+    // SAFETY: insns and pkt are live slices; bpf_filter reads pkt.len() bytes at most.
     unsafe { bpf_filter(insns.as_ptr(), pkt.as_ptr(), wire_len, pkt.len() as u32) }
 }
 

@@ -2,6 +2,8 @@
 //! user's selection, each with its role in following a packet's identity.
 
 use regex::Regex;
+
+use crate::contract::vrft_role;
 use vrft_btf::{Function, Scan};
 use vrft_events::event::{FuncInfo, Origin};
 use vrft_events::session::{Probe, ProbeStatus};
@@ -9,11 +11,11 @@ use vrft_events::session::{Probe, ProbeStatus};
 /// What a function does to the identity of the skb it is given (bpf/event.h `enum vrft_role`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    Plain = 0,
+    Plain = vrft_role::VRFT_ROLE_PLAIN as isize,
     /// Releases the sk_buff itself: the address may name another packet afterwards.
-    Free = 1,
+    Free = vrft_role::VRFT_ROLE_FREE as isize,
     /// Returns a clone or copy that belongs to the same packet.
-    Clone = 2,
+    Clone = vrft_role::VRFT_ROLE_CLONE as isize,
 }
 
 impl Role {
@@ -45,7 +47,10 @@ pub struct Target {
 impl Target {
     /// The BPF cookie: function id, skb argument index and role (bpf/event.h).
     pub fn cookie(&self, func_id: u32) -> u64 {
-        func_id as u64 | (self.skb_arg as u64) << 32 | (self.role as u64) << 40
+        use crate::contract::{VRFT_COOKIE_ROLE_SHIFT, VRFT_COOKIE_SKB_ARG_SHIFT};
+        func_id as u64
+            | (self.skb_arg as u64) << VRFT_COOKIE_SKB_ARG_SHIFT
+            | (self.role as u64) << VRFT_COOKIE_ROLE_SHIFT
     }
 
     pub fn func_info(&self) -> FuncInfo {

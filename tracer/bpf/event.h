@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The record the BPF programs put on the ring buffer. Mirrored by
- * src/tracer/wire.rs; a test there checks the size and field offsets. */
+/* The contract between the BPF programs and user space: every record, enum
+ * and constant both sides use. The Rust side is generated from this file by
+ * bindgen (tracer/build.rs); never mirror it by hand. */
 #ifndef VRFT_EVENT_H
 #define VRFT_EVENT_H
 
@@ -27,11 +28,16 @@ enum vrft_ctx {
 /* The most --skb-fields one event carries. */
 #define VRFT_MAX_FIELDS 8
 
-/* The BPF cookie of every function probe: which function it is, where its skb
- * is, and what the function does to the skb's identity. */
+/* The most interfaces (and namespaces) one --iface/--netns filter holds. */
+#define VRFT_MAX_FILTER_DEVS 8
+
+/* The BPF cookie of every function probe: which function it is (low 32 bits),
+ * where its skb is, and what the function does to the skb's identity. */
+#define VRFT_COOKIE_SKB_ARG_SHIFT 32
+#define VRFT_COOKIE_ROLE_SHIFT    40
 #define VRFT_COOKIE_FUNC(c)    ((__u32)(c))
-#define VRFT_COOKIE_SKB_ARG(c) ((__u32)((c) >> 32) & 0xff)
-#define VRFT_COOKIE_ROLE(c)    ((__u32)((c) >> 40) & 0xff)
+#define VRFT_COOKIE_SKB_ARG(c) ((__u32)((c) >> VRFT_COOKIE_SKB_ARG_SHIFT) & 0xff)
+#define VRFT_COOKIE_ROLE(c)    ((__u32)((c) >> VRFT_COOKIE_ROLE_SHIFT) & 0xff)
 
 enum vrft_role {
 	VRFT_ROLE_PLAIN = 0,
@@ -78,6 +84,29 @@ struct vrft_field {
 	__u8 bits;   /* 64: no mask */
 	__u8 be;     /* big-endian in memory (__be16, __be32): swap to host order */
 	__u8 pad;
+};
+
+/* The skb tracepoints; each has a program named tp_<name> in vrft.bpf.c. */
+enum vrft_tp {
+	TP_NET_DEV_QUEUE,
+	TP_NET_DEV_START_XMIT,
+	TP_NET_DEV_XMIT,
+	TP_NETIF_RECEIVE_SKB,
+	TP_NETIF_RX,
+	TP_NAPI_GRO_RECEIVE_ENTRY,
+	TP_NETIF_RECEIVE_SKB_ENTRY,
+	TP_KFREE_SKB,
+	TP_CONSUME_SKB,
+	TP_SKB_COPY_DATAGRAM_IOVEC,
+	TP_COUNT, /* how many there are (at most 16: tp_func[]) */
+};
+
+/* Per-CPU counters of what could not be recorded; user space shows every one. */
+enum vrft_counter {
+	CNT_RINGBUF_DROPS,   /* events lost because the ring buffer was full */
+	CNT_STACK_OVERFLOW,  /* calls nested deeper than MAX_DEPTH: exit cannot be paired */
+	CNT_STACK_MISSING,   /* no call stack could be created for the task */
+	CNT_MAX,
 };
 
 #endif

@@ -1,88 +1,99 @@
 //! Decoding of the ring-buffer record `struct vrft_event` (bpf/event.h) and
 //! its optional tail: `nfields` u64 values of `--skb-fields`, then a
-//! `struct vrft_flow` when `VRFT_F_FLOW` is set.
+//! `struct vrft_flow` when `VRFT_F_FLOW` is set. The structs are bindgen's
+//! (see [`crate::contract`]); this module only turns them into [`Event`]s.
 
+use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use vrft_events::event::{Context, Event, Extra, Kind};
+use vrft_events::event::{flags, Context, Event, Extra, Kind};
 use vrft_events::session::Flow;
 
+use crate::contract::{self as c, vrft_ctx, vrft_event, vrft_flow, vrft_kind};
+
 /// Byte size of one ring-buffer record without a tail; the ring buffer adds an 8-byte header.
-pub const EVENT_SIZE: usize = 48;
+pub const EVENT_SIZE: usize = size_of::<vrft_event>();
 /// Byte size of `struct vrft_flow`.
-pub const FLOW_SIZE: usize = 40;
+pub const FLOW_SIZE: usize = size_of::<vrft_flow>();
 /// `VRFT_F_FLOW`: a flow follows the field values. Not a node flag, so the decoder clears it.
-const F_FLOW: u8 = 1 << 4;
+const F_FLOW: u8 = c::VRFT_F_FLOW as u8;
 
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_ne_bytes([b[off], b[off + 1]])
-}
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes(b[off..off + 4].try_into().expect("4 bytes"))
-}
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_ne_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+// The node flags pass from BPF to the events unchanged: both sides must agree.
+const _: () = {
+    assert!(flags::NO_ENTRY as u32 == c::VRFT_F_NO_ENTRY);
+    assert!(flags::FIRST_SEEN as u32 == c::VRFT_F_FIRST_SEEN);
+    assert!(flags::FREED as u32 == c::VRFT_F_FREED);
+    assert!(flags::DROP as u32 == c::VRFT_F_DROP);
+    assert!(EVENT_SIZE == 48 && FLOW_SIZE == 40);
+};
+
+/// A `T` read from the start of `b`, if `b` is long enough.
+fn read<T: Copy>(b: &[u8]) -> Option<T> {
+    (b.len() >= size_of::<T>()).then(|| {
+        // SAFETY: `b` holds at least size_of::<T>() bytes (checked above), the
+        // read is unaligned-safe, and T is a bindgen record of plain integers,
+        // valid for any bit pattern.
+        unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) }
+    })
 }
 
-fn flow_at(b: &[u8]) -> Option<Flow> {
-    let addr = |off: usize| -> Option<IpAddr> {
-        match b[36] {
-            4 => Some(Ipv4Addr::from(<[u8; 4]>::try_from(&b[off..off + 4]).ok()?).into()),
-            6 => Some(Ipv6Addr::from(<[u8; 16]>::try_from(&b[off..off + 16]).ok()?).into()),
+fn flow_from(f: &vrft_flow) -> Option<Flow> {
+    let addr = |a: &[u8; 16]| -> Option<IpAddr> {
+        match f.ipv {
+            4 => Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]).into()),
+            6 => Some(Ipv6Addr::from(*a).into()),
             _ => None,
         }
     };
     Some(Flow {
-        src: addr(0)?,
-        dst: addr(16)?,
-        sport: u16_at(b, 32),
-        dport: u16_at(b, 34),
-        proto: b[37],
+        src: addr(&f.saddr)?,
+        dst: addr(&f.daddr)?,
+        sport: f.sport,
+        dport: f.dport,
+        proto: f.proto,
     })
 }
 
 /// Decodes one record, or `None` if it is too short or names an unknown kind.
 pub fn decode(b: &[u8]) -> Option<Event> {
-    if b.len() < EVENT_SIZE {
-        return None;
-    }
-    let kind = match b[44] {
-        0 => Kind::Entry,
-        1 => Kind::Exit,
-        2 => Kind::Tracepoint,
+    let r: vrft_event = read(b)?;
+    let kind = match u32::from(r.kind) {
+        vrft_kind::VRFT_ENTRY => Kind::Entry,
+        vrft_kind::VRFT_EXIT => Kind::Exit,
+        vrft_kind::VRFT_TRACEPOINT => Kind::Tracepoint,
         _ => return None,
     };
-    let ctx = match b[45] {
-        0 => Context::Process,
-        1 => Context::SoftIrq,
-        2 => Context::HardIrq,
+    let ctx = match u32::from(r.ctx) {
+        vrft_ctx::VRFT_CTX_PROCESS => Context::Process,
+        vrft_ctx::VRFT_CTX_SOFTIRQ => Context::SoftIrq,
+        vrft_ctx::VRFT_CTX_HARDIRQ => Context::HardIrq,
         _ => Context::Nmi,
     };
-    let nfields = b[47] as usize;
     let tail = &b[EVENT_SIZE..];
-    let fields: Vec<u64> = (0..nfields)
-        .map(|i| tail.get(i * 8..i * 8 + 8).map(|_| u64_at(tail, i * 8)))
+    let fields: Vec<u64> = (0..r.nfields as usize)
+        .map(|i| read::<u64>(tail.get(i * 8..)?))
         .collect::<Option<_>>()?;
-    let flow = if b[46] & F_FLOW != 0 {
-        Some(flow_at(tail.get(nfields * 8..nfields * 8 + FLOW_SIZE)?)?)
+    let flow = if r.flags & F_FLOW != 0 {
+        let f: vrft_flow = read(tail.get(fields.len() * 8..)?)?;
+        Some(flow_from(&f)?)
     } else {
         None
     };
     let extra = (flow.is_some() || !fields.is_empty()).then(|| Box::new(Extra { flow, fields }));
     Some(Event {
-        ts_ns: u64_at(b, 0),
-        ret: u64_at(b, 8) as i64,
-        packet: u32_at(b, 16),
-        clone: u16_at(b, 20),
-        cpu: u16_at(b, 22),
-        func: u32_at(b, 24),
-        tid: u32_at(b, 28),
-        ifindex: u32_at(b, 32),
-        netns: u32_at(b, 36),
-        len: u32_at(b, 40),
+        ts_ns: r.ts_ns,
+        ret: r.ret,
+        packet: r.packet,
+        clone: r.clone,
+        cpu: r.cpu,
+        func: r.func,
+        tid: r.tid,
+        ifindex: r.ifindex,
+        netns: r.netns,
+        len: r.len,
         kind,
         ctx,
-        flags: b[46] & !F_FLOW,
+        flags: r.flags & !F_FLOW,
         extra,
     })
 }
@@ -94,7 +105,7 @@ mod tests {
     /// (name, offset, size) of each field of `struct NAME` in bpf/event.h, read from the C
     /// header itself so that this test cannot share a wrong assumption with the decoder.
     fn c_layout(name: &str) -> Vec<(String, usize, usize)> {
-        let header = include_str!("../../bpf/event.h");
+        let header = include_str!("../bpf/event.h");
         let body = header
             .split(&format!("struct {name} {{"))
             .nth(1)

@@ -12,15 +12,26 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Where the release child writes its pid and its log: /run/vrft-tui (or $VRFT_RUN_DIR).
+use crate::error::{Error, Result};
+
+static RUN_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Where the release child writes its pid and its log, if not /run/vrft-tui
+/// (the binary passes `$VRFT_RUN_DIR`). Only the first call counts.
+pub fn set_run_dir(dir: PathBuf) {
+    let _ = RUN_DIR.set(dir);
+}
+
+/// Where the release child writes its pid and its log.
 pub fn run_dir() -> PathBuf {
-    std::env::var_os("VRFT_RUN_DIR")
-        .map(PathBuf::from)
+    RUN_DIR
+        .get()
+        .cloned()
         .unwrap_or_else(|| PathBuf::from("/run/vrft-tui"))
 }
 
@@ -35,14 +46,14 @@ pub fn log_file() -> PathBuf {
 /// The pid of a background release still running, if any.
 pub fn running() -> Option<u32> {
     let pid: u32 = fs::read_to_string(pid_file()).ok()?.trim().parse().ok()?;
-    // Signal 0 checks that the process exists.
+    // SAFETY: signal 0 sends nothing; it only checks that the process exists.
     (unsafe { libc::kill(pid as i32, 0) } == 0).then_some(pid)
 }
 
 /// Hands `links` to a detached child that closes them; returns its pid.
 pub fn in_background(links: Vec<OwnedFd>) -> Result<u32> {
     fs::create_dir_all(run_dir())
-        .with_context(|| format!("cannot create {}", run_dir().display()))?;
+        .map_err(Error::io(format!("cannot create {}", run_dir().display())))?;
     let fds: Vec<RawFd> = links.iter().map(|l| l.as_raw_fd()).collect();
     for &fd in &fds {
         // libbpf opens everything close-on-exec; these must survive the exec.
@@ -54,7 +65,7 @@ pub fn in_background(links: Vec<OwnedFd>) -> Result<u32> {
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let exe = std::env::current_exe().context("cannot find our own executable")?;
+    let exe = std::env::current_exe().map_err(Error::io("cannot find our own executable"))?;
     let mut cmd = Command::new(exe);
     cmd.arg("release-links")
         .env("VRFT_RELEASE_FDS", list)
@@ -69,9 +80,12 @@ pub fn in_background(links: Vec<OwnedFd>) -> Result<u32> {
             Ok(())
         });
     }
-    let child = cmd.spawn().context("cannot start the background release")?;
+    let child = cmd
+        .spawn()
+        .map_err(Error::io("cannot start the background release"))?;
     // Written here, not by the child, so that it exists as soon as we return.
-    fs::write(pid_file(), child.id().to_string())?;
+    fs::write(pid_file(), child.id().to_string())
+        .map_err(Error::io(format!("cannot write {}", pid_file().display())))?;
     // Our copies of the fds can go now: the child holds the links.
     drop(links);
     Ok(child.id())
@@ -100,41 +114,41 @@ pub fn in_foreground(links: Vec<OwnedFd>) {
 /// The `release-links` child: closes the inherited fds and logs progress.
 pub fn child_main() -> Result<()> {
     let fds: Vec<RawFd> = std::env::var("VRFT_RELEASE_FDS")
-        .context("VRFT_RELEASE_FDS not set: this command is run by vrft-tui itself")?
+        .map_err(|_| Error::NotAReleaseChild)?
         .split(',')
         .filter_map(|s| s.parse().ok())
         .collect();
-    fs::create_dir_all(run_dir())?;
+    let log_error = || Error::io(format!("cannot write {}", log_file().display()));
+    fs::create_dir_all(run_dir()).map_err(log_error())?;
     let mut log = OpenOptions::new()
         .create(true)
         .append(true)
-        .open(log_file())?;
+        .open(log_file())
+        .map_err(log_error())?;
     let start = Instant::now();
-    writeln!(
-        log,
+    let mut note = |line: String| writeln!(log, "{line}").map_err(log_error());
+    note(format!(
         "pid {}: releasing {} links",
         std::process::id(),
         fds.len()
-    )?;
+    ))?;
     for (i, fd) in fds.iter().enumerate() {
         // SAFETY: inherited fds that nothing else in this process uses.
         unsafe { libc::close(*fd) };
         if (i + 1) % 100 == 0 {
-            writeln!(
-                log,
+            note(format!(
                 "released {}/{} links ({:.1} s)",
                 i + 1,
                 fds.len(),
                 start.elapsed().as_secs_f64()
-            )?;
+            ))?;
         }
     }
-    writeln!(
-        log,
+    note(format!(
         "done: {} links released in {:.1} s",
         fds.len(),
         start.elapsed().as_secs_f64()
-    )?;
+    ))?;
     let _ = fs::remove_file(pid_file());
     Ok(())
 }

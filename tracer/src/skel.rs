@@ -4,7 +4,8 @@
     missing_docs,
     non_camel_case_types,
     non_snake_case,
-    dead_code
+    dead_code,
+    clippy::undocumented_unsafe_blocks
 )]
 
 include!(concat!(env!("OUT_DIR"), "/vrft.skel.rs"));

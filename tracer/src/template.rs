@@ -10,7 +10,8 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use libbpf_rs::{AsRawLibbpf, Object, Program};
 use libbpf_sys::{bpf_func_info, bpf_insn, bpf_line_info};
 
-use super::splice;
+use crate::error::KernelError;
+use crate::splice;
 
 /// The verified instructions of a program and the BTF that describes them.
 pub struct Template {
@@ -32,6 +33,7 @@ unsafe fn copy_records<T: Copy>(p: *const T, n: u32) -> Vec<T> {
     if p.is_null() {
         Vec::new()
     } else {
+        // SAFETY: non-null, and the caller promises n valid records.
         unsafe { std::slice::from_raw_parts(p, n as usize).to_vec() }
     }
 }
@@ -114,7 +116,7 @@ impl Template {
     }
 
     /// Loads a copy for one attach target (btf_obj_fd 0: vmlinux).
-    pub fn load(&self, attach_btf_id: u32, btf_obj_fd: RawFd) -> Result<OwnedFd, String> {
+    pub fn load(&self, attach_btf_id: u32, btf_obj_fd: RawFd) -> Result<OwnedFd, KernelError> {
         let mut opts = libbpf_sys::bpf_prog_load_opts {
             sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
             expected_attach_type: self.attach_type,
@@ -140,11 +142,7 @@ impl Template {
                 &mut opts,
             )
         };
-        if fd < 0 {
-            return Err(format!("load: {}", errno_name(-fd)));
-        }
-        // SAFETY: a fresh fd we own.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        owned_fd("load", fd)
     }
 
     pub fn attach_type(&self) -> libbpf_sys::bpf_attach_type {
@@ -152,20 +150,9 @@ impl Template {
     }
 }
 
-/// A readable name for the errors the kernel gives when loading or attaching.
-pub fn errno_name(errno: i32) -> String {
-    match errno {
-        524 => "ENOTSUPP (the trampoline cannot take this prototype)".to_string(),
-        libc::EBUSY => "EBUSY (ftrace cannot patch it: inlined copy or shared address)".to_string(),
-        e => std::io::Error::from_raw_os_error(e).to_string(),
-    }
-}
-
-/// Wraps a syscall result that is an fd or a negative errno.
-pub fn fd_or_errno(what: &str, fd: i32) -> Result<OwnedFd, String> {
-    if fd < 0 {
-        return Err(format!("{what}: {}", errno_name(-fd)));
-    }
-    // SAFETY: a fresh fd we own.
+/// Owns the fd a syscall returned, or names its errno.
+pub fn owned_fd(what: &'static str, ret: i32) -> Result<OwnedFd, KernelError> {
+    let fd = KernelError::check(what, ret)?;
+    // SAFETY: a fresh fd that the kernel just gave us and nothing else holds.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

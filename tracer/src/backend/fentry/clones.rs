@@ -1,7 +1,6 @@
-//! fentry/fexit mass attach: the two template programs are verified once in the
-//! skeleton, then their instructions are loaded again per target function with
-//! that function's BTF id (as retsnoop does), and each clone gets a link whose
-//! BPF cookie tells the program which function it is on.
+//! The clones of the fentry/fexit templates: loaded again per target function
+//! with that function's BTF id (as retsnoop does), each attached with a link
+//! whose BPF cookie tells the program which function it is on.
 //!
 //! Verifying a pair of clones is CPU work, independent per target, so loader
 //! threads share it. Attaching stays serial (the kernel serialises it under
@@ -21,11 +20,12 @@ use std::thread::Scope;
 use crossbeam_channel::{Receiver, Sender};
 use vrft_events::Origin;
 
-use super::plan::Target;
-use super::template::{fd_or_errno, Template};
+use crate::error::KernelError;
+use crate::plan::Target;
+use crate::template::{owned_fd, Template};
 
 /// Attaches a loaded clone; the cookie identifies the function to the program.
-pub fn attach(tpl: &Template, prog: &OwnedFd, cookie: u64) -> Result<OwnedFd, String> {
+pub fn attach(tpl: &Template, prog: &OwnedFd, cookie: u64) -> Result<OwnedFd, KernelError> {
     let mut opts = libbpf_sys::bpf_link_create_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
         ..Default::default()
@@ -33,7 +33,7 @@ pub fn attach(tpl: &Template, prog: &OwnedFd, cookie: u64) -> Result<OwnedFd, St
     opts.__bindgen_anon_1.tracing.cookie = cookie;
     // SAFETY: prog is a valid program fd; opts lives across the call.
     let fd = unsafe { libbpf_sys::bpf_link_create(prog.as_raw_fd(), 0, tpl.attach_type(), &opts) };
-    fd_or_errno("attach", fd)
+    owned_fd("attach", fd)
 }
 
 /// One function with both probes attached. The program fds are kept to read
@@ -54,7 +54,7 @@ pub struct Clones {
 /// The two clones of `targets[index]`, verified, or why the kernel refused them.
 pub struct Verified {
     pub index: usize,
-    pub progs: Result<[OwnedFd; 2], String>,
+    pub progs: Result<[OwnedFd; 2], KernelError>,
 }
 
 impl Clones {
@@ -66,7 +66,7 @@ impl Clones {
     }
 
     /// Loads (the kernel verifies) both clones for one target.
-    pub fn verify(&self, t: &Target) -> Result<[OwnedFd; 2], String> {
+    pub fn verify(&self, t: &Target) -> Result<[OwnedFd; 2], KernelError> {
         let fd = self.obj_fd(&t.origin);
         let entry = self.entry.load(t.btf_id, fd)?;
         let exit = self.exit.load(t.btf_id, fd)?;
@@ -116,7 +116,7 @@ impl Clones {
 
     /// Attaches both clones of one function, or neither: an entry without its
     /// exit would leave frames on the call stack that nothing pops.
-    pub fn attach_pair(&self, progs: [OwnedFd; 2], cookie: u64) -> Result<Probed, String> {
+    pub fn attach_pair(&self, progs: [OwnedFd; 2], cookie: u64) -> Result<Probed, KernelError> {
         let e = attach(&self.entry, &progs[0], cookie)?;
         let x = attach(&self.exit, &progs[1], cookie)?;
         Ok(Probed {
@@ -127,7 +127,7 @@ impl Clones {
 }
 
 /// Loaded clones by target index; `None` for targets never tried (Ctrl-C).
-pub type Loaded = Vec<Option<Result<[OwnedFd; 2], String>>>;
+pub type Loaded = Vec<Option<Result<[OwnedFd; 2], KernelError>>>;
 
 /// Gathers the loaders' results by target index until they are done (every
 /// target verified, or Ctrl-C), calling `progress` for each. `Err(first error)`
@@ -136,7 +136,7 @@ pub fn collect(
     results: Receiver<Verified>,
     targets: usize,
     progress: &dyn Fn(),
-) -> Result<Loaded, String> {
+) -> Result<Loaded, KernelError> {
     let mut loaded: Loaded = (0..targets).map(|_| None).collect();
     let mut refusal = Refusal::new(targets);
     for v in results {
@@ -161,7 +161,7 @@ const REFUSAL_WINDOW: usize = 16;
 pub struct Refusal {
     /// Results still to see before deciding; 0 once decided.
     undecided: usize,
-    first_error: Option<String>,
+    first_error: Option<KernelError>,
 }
 
 impl Refusal {
@@ -173,7 +173,7 @@ impl Refusal {
     }
 
     /// Takes every load result in arrival order; `Some(error)`: the backend is refused.
-    pub fn check<T>(&mut self, loaded: &Result<T, String>) -> Option<String> {
+    pub fn check<T>(&mut self, loaded: &Result<T, KernelError>) -> Option<KernelError> {
         if self.undecided == 0 {
             return None;
         }
@@ -199,36 +199,43 @@ impl Refusal {
 mod tests {
     use super::*;
 
-    fn feed(r: &mut Refusal, results: &[Result<(), &str>]) -> Vec<Option<String>> {
+    /// Feeds load results (an errno for a refusal); returns the errno of each verdict.
+    fn feed(r: &mut Refusal, results: &[Result<(), i32>]) -> Vec<Option<i32>> {
         results
             .iter()
-            .map(|x| r.check(&x.map_err(str::to_string)))
+            .map(|x| {
+                let x = x.map_err(|errno| KernelError {
+                    what: "load",
+                    errno,
+                });
+                r.check(&x).map(|e| e.errno)
+            })
             .collect()
     }
 
     #[test]
     fn refused_after_the_window_with_the_first_error() {
         let mut r = Refusal::new(1000);
-        let eperm: Vec<Result<(), &str>> = (0..REFUSAL_WINDOW)
-            .map(|i| Err(if i == 0 { "load: EPERM" } else { "load: other" }))
+        let eperm: Vec<Result<(), i32>> = (0..REFUSAL_WINDOW)
+            .map(|i| Err(if i == 0 { libc::EPERM } else { libc::EINVAL }))
             .collect();
         let got = feed(&mut r, &eperm);
         assert!(got[..REFUSAL_WINDOW - 1].iter().all(Option::is_none));
-        assert_eq!(got[REFUSAL_WINDOW - 1].as_deref(), Some("load: EPERM"));
+        assert_eq!(got[REFUSAL_WINDOW - 1], Some(libc::EPERM));
     }
 
     #[test]
     fn few_targets_all_refused() {
         let mut r = Refusal::new(3);
-        let got = feed(&mut r, &[Err("a"), Err("b"), Err("c")]);
-        assert_eq!(got, [None, None, Some("a".to_string())]);
+        let got = feed(&mut r, &[Err(1), Err(2), Err(3)]);
+        assert_eq!(got, [None, None, Some(1)]);
     }
 
     #[test]
     fn one_load_decides_the_backend_works() {
         let mut r = Refusal::new(1000);
-        let mut results = vec![Err("load: EINVAL"), Ok(())];
-        results.extend(std::iter::repeat_n(Err("load: EINVAL"), 100));
+        let mut results = vec![Err(libc::EINVAL), Ok(())];
+        results.extend(std::iter::repeat_n(Err(libc::EINVAL), 100));
         assert!(feed(&mut r, &results).iter().all(Option::is_none));
     }
 }

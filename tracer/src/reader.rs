@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use crossbeam_channel::Sender;
 use libbpf_rs::{MapCore, RingBufferBuilder};
 use vrft_events::event::Event;
 
-use super::wire;
+use crate::wire;
 
 /// Events per batch: large enough to amortise channel costs, small enough to keep the UI live.
 const BATCH: usize = 4096;
@@ -42,8 +42,10 @@ pub fn run(
             }
             0
         })
-        .context("ring buffer")?;
-    let rb = builder.build().context("ring buffer")?;
+        .map_err(Error::bpf("reading the ring buffer"))?;
+    let rb = builder
+        .build()
+        .map_err(Error::bpf("reading the ring buffer"))?;
     let flush = || {
         let mut b = batch.borrow_mut();
         if !b.is_empty() {
@@ -55,12 +57,14 @@ pub fn run(
     loop {
         if stop.load(Ordering::Acquire) {
             // Disarmed: take what is left without waiting, then stop.
-            rb.consume().context("ring buffer")?;
+            rb.consume()
+                .map_err(Error::bpf("reading the ring buffer"))?;
             flush();
             return Ok(());
         }
         // poll() returns after draining what is there, or after the timeout.
-        rb.poll(Duration::from_millis(50)).context("ring buffer")?;
+        rb.poll(Duration::from_millis(50))
+            .map_err(Error::bpf("reading the ring buffer"))?;
         flush();
     }
 }

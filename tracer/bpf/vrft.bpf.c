@@ -28,26 +28,8 @@ __u32 tp_func[16];
 /* When no probe sits on kfree_skbmem (tracepoint backend), the free tracepoints end tracking. */
 __u32 tp_ends_tracking;
 
-enum vrft_tp {
-	TP_NET_DEV_QUEUE,
-	TP_NET_DEV_START_XMIT,
-	TP_NET_DEV_XMIT,
-	TP_NETIF_RECEIVE_SKB,
-	TP_NETIF_RX,
-	TP_NAPI_GRO_RECEIVE_ENTRY,
-	TP_NETIF_RECEIVE_SKB_ENTRY,
-	TP_KFREE_SKB,
-	TP_CONSUME_SKB,
-	TP_SKB_COPY_DATAGRAM_IOVEC,
-};
 
 /* Counters user space reads at the end, summed over CPUs. */
-enum vrft_counter {
-	CNT_RINGBUF_DROPS,   /* events lost because the ring buffer was full */
-	CNT_STACK_OVERFLOW,  /* calls nested deeper than MAX_DEPTH: exit cannot be paired */
-	CNT_STACK_MISSING,   /* no call stack could be created for the task */
-	CNT_MAX,
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -152,14 +134,13 @@ static __always_inline void count(__u32 which)
 }
 
 /* Filters, fixed before load so that the verifier prunes what is off. */
-#define MAX_FILTER_DEVS 8
 struct vrft_dev {
 	__u32 netns;
 	__u32 ifindex;
 };
-const volatile struct vrft_dev filter_devs[MAX_FILTER_DEVS]; /* --iface: any of these */
+const volatile struct vrft_dev filter_devs[VRFT_MAX_FILTER_DEVS]; /* --iface: any of these */
 const volatile __u32 filter_ndevs;                            /* 0: any device */
-const volatile __u32 filter_netns[MAX_FILTER_DEVS];          /* --netns: any of these */
+const volatile __u32 filter_netns[VRFT_MAX_FILTER_DEVS];          /* --netns: any of these */
 const volatile __u32 filter_nnetns;                           /* 0: any namespace */
 const volatile __u8 filter_pcap;       /* the pcap stubs below were replaced by a real filter */
 const volatile __u8 filter_inner;      /* match the inner frame of VXLAN/GENEVE packets */
@@ -416,7 +397,7 @@ static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
 		int dev_ok = !filter_ndevs, ns_ok = !filter_nnetns;
 
 		/* The lists are constants: the verifier drops the unused slots. */
-		for (int i = 0; i < MAX_FILTER_DEVS; i++) {
+		for (int i = 0; i < VRFT_MAX_FILTER_DEVS; i++) {
 			if (i < filter_ndevs && ifindex && filter_devs[i].ifindex == ifindex &&
 			    filter_devs[i].netns == ns)
 				dev_ok = 1;

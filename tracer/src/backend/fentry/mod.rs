@@ -1,0 +1,192 @@
+//! The fentry backend: one fentry and one fexit program per function. The two
+//! templates are verified once in the skeleton; their clones are verified per
+//! target on `--load-threads` threads, then attached one function at a time
+//! (why not both at once: see [`clones`]), behind a progress bar.
+
+pub mod clones;
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use vrft_events::event::Origin;
+use vrft_events::session::{Probe, ProbeStatus};
+
+use super::{Attach, AttachCtx, Attached};
+use crate::error::{Error, KernelError, Result};
+use crate::module_btf;
+use crate::plan::Target;
+use crate::skel::OpenVrftSkel;
+use clones::{Clones, Loaded, Refusal};
+
+pub struct Fentry;
+
+/// One target's verified pair, or why this function was refused.
+type Pair = Result<[OwnedFd; 2], KernelError>;
+
+impl Attach for Fentry {
+    fn prepare(&self, open: &mut OpenVrftSkel<'static>, targets: &[Target]) -> Result<()> {
+        // The templates must be verified against some real function; each
+        // clone is then verified again against its own target.
+        let first = targets
+            .iter()
+            .find(|t| t.origin == Origin::Vmlinux)
+            .or(targets.first())
+            .ok_or(Error::NothingSelected)?;
+        for p in [&mut open.progs.vrft_fentry, &mut open.progs.vrft_fexit] {
+            p.set_autoload(true);
+            p.set_attach_target(0, Some(first.name.clone()))
+                .map_err(Error::bpf("setting the fentry templates' target"))?;
+        }
+        Ok(())
+    }
+
+    fn attach(&self, ctx: &AttachCtx) -> Result<Attached> {
+        let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
+        let progs = &ctx.skel.progs;
+        let clones = Clones {
+            entry: ctx.template(&progs.vrft_fentry, tracing, libbpf_sys::BPF_TRACE_FENTRY)?,
+            exit: ctx.template(&progs.vrft_fexit, tracing, libbpf_sys::BPF_TRACE_FEXIT)?,
+            modules: module_btf::module_btf_fds()?,
+        };
+        let bar = Bar::new(ctx.targets.len());
+        // Each target's verified pair in target order, or Err: the kernel
+        // refuses fentry. `--load-threads 0` has no verification phase: each
+        // pair is loaded where the attach loop reaches it (the plain serial loop).
+        let pairs: Box<dyn Iterator<Item = Result<Pair>>> = if ctx.cfg.load_threads == 0 {
+            let mut refusal = Refusal::new(ctx.targets.len());
+            let clones = &clones;
+            Box::new(ctx.targets.iter().map(move |t| {
+                let pair = clones.verify(t);
+                match refusal.check(&pair) {
+                    Some(e) => Err(Error::Refused(e.to_string())),
+                    None => Ok(pair),
+                }
+            }))
+        } else {
+            let loaded = verify_all(&clones, ctx, &bar)?;
+            Box::new(loaded.into_iter().map(|p| {
+                // Never tried: Ctrl-C came first, and the loop below stops.
+                Ok(p.unwrap_or(Err(KernelError {
+                    what: "load",
+                    errno: libc::EINTR,
+                })))
+            }))
+        };
+        let out = attach_pairs(&clones, ctx, pairs, &bar);
+        bar.done();
+        out
+    }
+}
+
+/// Attaches each target's pair in target order; function ids are positions
+/// in the function table, built in target order.
+fn attach_pairs(
+    clones: &Clones,
+    ctx: &AttachCtx,
+    pairs: impl Iterator<Item = Result<Pair>>,
+    bar: &Bar,
+) -> Result<Attached> {
+    let started = Instant::now();
+    bar.phase("attaching");
+    let mut out = Attached::default();
+    let (mut attached, mut failed) = (0usize, 0usize);
+    for (id, (t, pair)) in (0u32..).zip(ctx.targets.iter().zip(pairs)) {
+        if ctx.interrupted.load(Ordering::Relaxed) {
+            break;
+        }
+        let status = match pair?.and_then(|p| clones.attach_pair(p, t.cookie(id))) {
+            Ok(probed) => {
+                out.func_progs.extend(probed.progs);
+                out.slow_links.extend(probed.links);
+                attached += 1;
+                ProbeStatus::Attached
+            }
+            Err(e) => {
+                failed += 1;
+                ProbeStatus::Failed(e.to_string())
+            }
+        };
+        out.probes.push(Probe {
+            name: t.name.clone(),
+            origin: t.origin.clone(),
+            func: (status == ProbeStatus::Attached).then_some(id),
+            status,
+        });
+        bar.step(&format!("attached {attached}, failed {failed}"));
+    }
+    bar.line(&format!(
+        "attached in {:.1} s: {attached} attached, {failed} failed",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(out)
+}
+
+/// Verifies every target's clones on `--load-threads` threads.
+fn verify_all(clones: &Clones, ctx: &AttachCtx, bar: &Bar) -> Result<Loaded> {
+    let (n, threads) = (ctx.targets.len(), ctx.cfg.load_threads);
+    bar.phase("verifying");
+    bar.line(&format!("verifying {n} functions on {threads} threads"));
+    let started = Instant::now();
+    let loaded = std::thread::scope(|s| {
+        let results = clones.verify_all(s, ctx.targets, threads, ctx.interrupted);
+        clones::collect(results, n, &|| bar.step(""))
+    });
+    match loaded {
+        // The templates load for the first target; clones refused from
+        // the first on mean the kernel refuses fentry here (e.g. lockdown).
+        Err(e) => Err(Error::Refused(e.to_string())),
+        Ok(_) if ctx.interrupted.load(Ordering::Relaxed) => Err(Error::InterruptedVerifying),
+        Ok(l) => {
+            bar.line(&format!(
+                "attaching {n} functions (verified in {:.1} s)",
+                started.elapsed().as_secs_f64()
+            ));
+            Ok(l)
+        }
+    }
+}
+
+/// The progress bar; without a terminal it is hidden and the phases are
+/// printed as lines, for scripts and logs.
+struct Bar {
+    bar: ProgressBar,
+    plain: bool,
+}
+
+impl Bar {
+    fn new(len: usize) -> Bar {
+        let style = ProgressStyle::with_template(
+            "{prefix:>9} {bar:30} {pos}/{len} functions {msg} ({per_sec})",
+        )
+        .expect("valid template");
+        Bar {
+            bar: ProgressBar::new(len as u64).with_style(style),
+            plain: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+
+    fn phase(&self, name: &'static str) {
+        self.bar.set_position(0);
+        self.bar.set_prefix(name);
+        self.bar.reset_eta();
+    }
+
+    fn step(&self, msg: &str) {
+        if !msg.is_empty() {
+            self.bar.set_message(msg.to_string());
+        }
+        self.bar.inc(1);
+    }
+
+    fn line(&self, text: &str) {
+        if self.plain {
+            eprintln!("{text}");
+        }
+    }
+
+    fn done(&self) {
+        self.bar.finish_and_clear();
+    }
+}

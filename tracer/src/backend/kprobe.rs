@@ -1,0 +1,76 @@
+//! The kprobe backend: one kprobe-session program on every target at once,
+//! through a single multi-kprobe link (kernels with fentry refused, e.g.
+//! lockdown). The BPF cookie of each address tells the program which function it is.
+
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+
+use vrft_events::session::{Probe, ProbeStatus};
+
+use super::{Attach, AttachCtx, Attached};
+use crate::error::Result;
+use crate::plan::Target;
+use crate::skel::OpenVrftSkel;
+use crate::template::owned_fd;
+
+pub struct Kprobe;
+
+impl Attach for Kprobe {
+    fn prepare(&self, open: &mut OpenVrftSkel<'static>, _targets: &[Target]) -> Result<()> {
+        open.progs.vrft_kprobe.set_autoload(true);
+        Ok(())
+    }
+
+    fn attach(&self, ctx: &AttachCtx) -> Result<Attached> {
+        let tpl = ctx.template(
+            &ctx.skel.progs.vrft_kprobe,
+            libbpf_sys::BPF_PROG_TYPE_KPROBE,
+            libbpf_sys::BPF_TRACE_KPROBE_SESSION,
+        )?;
+        let prog = tpl.load(0, 0)?;
+        // Kernel symbol names hold no NUL; one that did could not be a target.
+        let names: Vec<CString> = ctx
+            .targets
+            .iter()
+            .filter_map(|t| CString::new(t.name.as_str()).ok())
+            .collect();
+        let syms: Vec<*const libc::c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        let cookies: Vec<u64> = (0u32..)
+            .zip(ctx.targets)
+            .map(|(i, t)| t.cookie(i))
+            .collect();
+        let mut opts = libbpf_sys::bpf_link_create_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
+            ..Default::default()
+        };
+        opts.__bindgen_anon_1.kprobe_multi.syms = syms.as_ptr() as *mut _;
+        opts.__bindgen_anon_1.kprobe_multi.cookies = cookies.as_ptr();
+        opts.__bindgen_anon_1.kprobe_multi.cnt = syms.len() as u32;
+        // SAFETY: prog is a loaded program; syms, the names they point to and
+        // cookies live across the call, and the kernel copies them.
+        let fd = unsafe {
+            libbpf_sys::bpf_link_create(
+                prog.as_raw_fd(),
+                0,
+                libbpf_sys::BPF_TRACE_KPROBE_SESSION,
+                &opts,
+            )
+        };
+        let link = owned_fd("kprobe session link", fd)?;
+        let probes = (0u32..)
+            .zip(ctx.targets)
+            .map(|(i, t)| Probe {
+                name: t.name.clone(),
+                origin: t.origin.clone(),
+                status: ProbeStatus::Attached,
+                func: Some(i),
+            })
+            .collect();
+        Ok(Attached {
+            probes,
+            other_progs: vec![prog],
+            cheap_links: vec![link],
+            ..Default::default()
+        })
+    }
+}

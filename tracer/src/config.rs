@@ -1,0 +1,44 @@
+//! What the user asked the tracer for, resolved before anything loads.
+
+use vrft_events::Backend;
+
+use crate::plan::Selection;
+
+/// What the user asked for.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `None`: the first backend this kernel accepts, in the order fentry, kprobe, tracepoint.
+    pub backend: Option<Backend>,
+    pub selection: Selection,
+    /// Ring buffer size in bytes (a power of two).
+    pub ring_bytes: u32,
+    /// Threads that load (verify) programs in parallel; 0: each is loaded where it is attached.
+    pub load_threads: usize,
+    /// Close the links here with a progress bar instead of in a background process.
+    pub wait_detach: bool,
+    /// The filter as the user wrote it, for the status line and recordings.
+    pub filter_text: String,
+    pub filter: FilterConfig,
+    /// `--skb-fields`, resolved in this kernel's BTF.
+    pub skb_fields: Vec<vrft_btf::SkbField>,
+    /// Show libbpf's own messages (`VRFT_DEBUG=1`, read by the binary).
+    pub libbpf_debug: bool,
+}
+
+/// The most interfaces and namespaces one filter holds (`VRFT_MAX_FILTER_DEVS`).
+pub const MAX_FILTER_DEVS: usize = crate::contract::VRFT_MAX_FILTER_DEVS as usize;
+
+/// What the BPF side filters on, resolved and compiled before anything loads.
+#[derive(Clone, Debug, Default)]
+pub struct FilterConfig {
+    /// Only packets on one of these interfaces: (netns inode, ifindex); empty: any.
+    pub devs: Vec<(u32, u32)>,
+    /// Only packets in one of these network namespaces (inodes); empty: any.
+    pub netns: Vec<u32>,
+    /// The pcap/flow filter, translated to eBPF for both header starts.
+    pub pcap: Option<vrft_filter::PacketFilter>,
+    /// Match the inner frame of VXLAN packets.
+    pub inner: bool,
+    /// Packet ids from the first 32 bits of the UDP payload.
+    pub payload_id: bool,
+}
