@@ -2,40 +2,11 @@
 
 mod common;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 use vrft_ui::app::App;
-use vrft_ui::views;
+use vrft_ui::testkit::{self, keys, screen};
 
 fn app(live: bool) -> App {
-    let s = common::Synth::scenario();
-    let mut app = App::new(s.info.clone(), live);
-    app.ingest(&s.events);
-    if !live {
-        app.finish();
-    }
-    app.refresh();
-    app.set_stats(s.stats());
-    app
-}
-
-fn keys(app: &mut App, keys: &str) {
-    for c in keys.chars() {
-        let code = match c {
-            '\n' => KeyCode::Enter,
-            '\t' => KeyCode::Tab,
-            '\x1b' => KeyCode::Esc,
-            c => KeyCode::Char(c),
-        };
-        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
-    }
-}
-
-fn screen(app: &mut App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::draw(f, app)).unwrap();
-    t.backend().to_string()
+    common::Synth::scenario().app(live)
 }
 
 #[test]
@@ -132,10 +103,7 @@ fn deep_tree_scrolls_sideways_to_the_selected_call() {
         }
     }
     nest(&mut s, &a, 0);
-    let mut app = App::new(s.info.clone(), false);
-    app.ingest(&s.events);
-    app.finish();
-    app.refresh();
+    let mut app = testkit::open(s.info.clone(), &s.events, false);
     keys(&mut app, "\t/deepest_function\n");
     let text = screen(&mut app, 110, 30);
     assert!(text.contains("deepest_function();"), "{text}");
