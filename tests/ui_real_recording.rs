@@ -2,6 +2,8 @@
 //! backend, 20 UDP datagrams across a veth pair between two network namespaces (plus ARP and
 //! the receiving socket's waits). The recording is read with the same code `vrft-tui replay`
 //! uses, then driven through `vrft_ui::app::App` and drawn on a ratatui `TestBackend`.
+//! States this run never reached (drops, lost records, live mode) are snapshotted on the
+//! synthetic stream in ui/tests/views.rs instead; each view or state has one snapshot.
 
 use ratatui::style::Color;
 use vrft_ui::app::{App, Mode, Pane, Prompt, View};
@@ -85,6 +87,15 @@ fn snapshot_tree_folded() {
     let s = screen(&mut a, 160, 40);
     assert!(s.contains("udp_send_skb() { ... }"));
     insta::assert_snapshot!("tree_collapsed_all", s);
+    // From there L opens only the hot path: the longest call of each level, one per key.
+    keys(&mut a, "LLLL");
+    assert_eq!(selected_func(&mut a), "__ip_finish_output");
+    let s = screen(&mut a, 160, 40);
+    assert!(
+        s.contains("nf_hook_slow() { ... }"),
+        "a call off the path stays folded"
+    );
+    insta::assert_snapshot!("tree_collapsed_hot_path", s);
 }
 
 #[test]

@@ -1,4 +1,6 @@
-//! Snapshots of every view on the synthetic stream (ratatui TestBackend + insta).
+//! Snapshots of the states the real recording cannot show (live following, a drop, lost
+//! records, a failed probe, a 40-deep tree), on the synthetic stream. Every other view is
+//! snapshotted once, on the real recording, in tests/ui_real_recording.rs.
 
 mod common;
 
@@ -7,20 +9,6 @@ use vrft_ui::testkit::{self, keys, screen};
 
 fn app(live: bool) -> App {
     common::Synth::scenario().app(live)
-}
-
-#[test]
-fn packets_and_tree_wide() {
-    let mut a = app(false);
-    keys(&mut a, "g\t"); // first packet, tree focused
-    insta::assert_snapshot!(screen(&mut a, 150, 48));
-}
-
-#[test]
-fn packets_and_tree_narrow_with_details_below() {
-    let mut a = app(false);
-    keys(&mut a, "g\tjjjj");
-    insta::assert_snapshot!(screen(&mut a, 110, 44));
 }
 
 #[test]
@@ -44,40 +32,10 @@ fn incomplete_packet() {
 }
 
 #[test]
-fn collapsed_hot_path() {
-    let mut a = app(false);
-    keys(&mut a, ":4\n\tCLLL");
-    insta::assert_snapshot!(screen(&mut a, 150, 36));
-}
-
-#[test]
-fn latency_view() {
-    let mut a = app(false);
-    keys(&mut a, "2");
-    insta::assert_snapshot!(screen(&mut a, 120, 24));
-}
-
-#[test]
 fn probes_view_sorted_by_status() {
     let mut a = app(false);
     keys(&mut a, "3ss");
     insta::assert_snapshot!(screen(&mut a, 120, 36));
-}
-
-#[test]
-fn help_overlay() {
-    let mut a = app(false);
-    keys(&mut a, "?");
-    insta::assert_snapshot!(screen(&mut a, 130, 32));
-}
-
-#[test]
-fn filter_bar_invalid_then_applied() {
-    let mut a = app(false);
-    keys(&mut a, "fdur>100");
-    insta::assert_snapshot!("filter_invalid", screen(&mut a, 130, 20));
-    keys(&mut a, "us\n");
-    insta::assert_snapshot!("filter_applied", screen(&mut a, 130, 20));
 }
 
 #[test]
