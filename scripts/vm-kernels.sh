@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the Debian kernels the VM tests boot (tests/vm.rs), into a cache outside the repo.
+# Fetch the Debian kernels the VM tests boot (tests/vm/main.rs), into a cache outside the repo.
 #
 # Also installs what the VM harness needs from apt, if missing: QEMU; busybox, ip and ping for the
 # guest; the 6.1 kernel; xz (the 6.12 modules are compressed); depmod (kmod); strip (binutils).

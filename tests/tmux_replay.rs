@@ -7,7 +7,8 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const RECORDING: &str = "tests/data/veth-udp-6.1-fentry.vrft";
+use vrft_ui::testkit::REAL_RECORDING;
+
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A private tmux server (own socket file) with one detached session; killed, and its
@@ -114,9 +115,8 @@ fn list_rows(screen: &str) -> Vec<&str> {
 #[test]
 fn replay_in_tmux_jump_fold_filter_latency_quit() {
     let bin = env!("CARGO_BIN_EXE_vrft-tui");
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/");
     let cmd =
-        format!("sh -c '\"{bin}\" replay \"{file}{RECORDING}\"; echo VRFT-DONE rc=$?; sleep 30'");
+        format!("sh -c '\"{bin}\" replay \"{REAL_RECORDING}\"; echo VRFT-DONE rc=$?; sleep 30'");
     let t = Tmux::start(160, 50, &cmd);
 
     // The UI opens on the recording, in the alternate screen.

@@ -2,69 +2,17 @@
 //! backend, 20 UDP datagrams across a veth pair between two network namespaces (plus ARP and
 //! the receiving socket's waits). The recording is read with the same code `vrft-tui replay`
 //! uses, then driven through `vrft_ui::app::App` and drawn on a ratatui `TestBackend`.
+//! States this run never reached (drops, lost records, live mode) are snapshotted on the
+//! synthetic stream in ui/tests/views.rs instead; each view or state has one snapshot.
 
-use std::path::Path;
-
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use ratatui::Terminal;
-use vrft_events::record::Recording;
 use vrft_ui::app::{App, Mode, Pane, Prompt, View};
 use vrft_ui::format::RowKind;
+use vrft_ui::testkit::{self, draw, keys, screen, selected_func, selected_id};
 
-const RECORDING: &str = "tests/data/veth-udp-6.1-fentry.vrft";
-
-fn recording() -> Recording {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(RECORDING);
-    Recording::read(&path).expect("the real recording reads")
-}
-
-/// The app as `vrft-tui replay` opens it: every event ingested, the stream finished.
+/// The app as `vrft-tui replay` opens the real recording.
 fn app() -> App {
-    let rec = recording();
-    let mut app = App::new(rec.header.info, false);
-    app.ingest(&rec.events);
-    app.finish();
-    app.refresh();
-    if let Some(t) = rec.trailer {
-        app.set_stats(t.stats);
-    }
-    app
-}
-
-fn keys(app: &mut App, keys: &str) {
-    for c in keys.chars() {
-        let code = match c {
-            '\n' => KeyCode::Enter,
-            '\t' => KeyCode::Tab,
-            '\x1b' => KeyCode::Esc,
-            c => KeyCode::Char(c),
-        };
-        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
-    }
-}
-
-fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| vrft_ui::views::draw(f, app)).unwrap();
-    t
-}
-
-fn screen(app: &mut App, w: u16, h: u16) -> String {
-    draw(app, w, h).backend().to_string()
-}
-
-/// The ID of the selected packet.
-fn id(app: &App) -> u32 {
-    app.model.packet(app.selected_slot().unwrap()).id
-}
-
-/// The function of the selected tree row.
-fn node_name(app: &mut App) -> String {
-    let n = app.selected_node().unwrap();
-    let p = app.model.packet(app.selected_slot().unwrap());
-    app.info.func_name(p.nodes[n as usize].func).to_string()
+    testkit::replay(testkit::real_recording())
 }
 
 fn calls(app: &App, id: u32, func: &str) -> bool {
@@ -119,7 +67,7 @@ fn snapshot_details_of_udp4_lib_rcv() {
     let mut a = app();
     let u = udp_packet(&a);
     keys(&mut a, &format!(":{u}\n\t/__udp4_lib_rcv\n"));
-    assert_eq!(node_name(&mut a), "__udp4_lib_rcv");
+    assert_eq!(selected_func(&mut a), "__udp4_lib_rcv");
     let s = screen(&mut a, 160, 50);
     assert!(s.contains("function  __udp4_lib_rcv"));
     insta::assert_snapshot!(s);
@@ -139,6 +87,15 @@ fn snapshot_tree_folded() {
     let s = screen(&mut a, 160, 40);
     assert!(s.contains("udp_send_skb() { ... }"));
     insta::assert_snapshot!("tree_collapsed_all", s);
+    // From there L opens only the hot path: the longest call of each level, one per key.
+    keys(&mut a, "LLLL");
+    assert_eq!(selected_func(&mut a), "__ip_finish_output");
+    let s = screen(&mut a, 160, 40);
+    assert!(
+        s.contains("nf_hook_slow() { ... }"),
+        "a call off the path stays folded"
+    );
+    insta::assert_snapshot!("tree_collapsed_hot_path", s);
 }
 
 #[test]
@@ -230,23 +187,23 @@ fn snapshot_status_line_with_message() {
 #[test]
 fn jump_to_packet_id_lands_on_it() {
     let mut a = app();
-    assert_eq!(id(&a), 1, "a replay opens on the first packet");
+    assert_eq!(selected_id(&a), 1, "a replay opens on the first packet");
     keys(&mut a, "3"); // probes view: a jump returns to the packets
     keys(&mut a, ":14\n");
-    assert_eq!(id(&a), 14);
+    assert_eq!(selected_id(&a), 14);
     assert_eq!(a.view, View::Packets);
     keys(&mut a, "#20\n");
-    assert_eq!(id(&a), 20);
+    assert_eq!(selected_id(&a), 20);
     // '' goes back to where the last jump started.
     keys(&mut a, "''");
-    assert_eq!(id(&a), 14);
+    assert_eq!(selected_id(&a), 14);
     // An unknown ID says so and leaves the selection alone.
     keys(&mut a, ":999\n");
-    assert_eq!(id(&a), 14);
+    assert_eq!(selected_id(&a), 14);
     assert_eq!(a.message.as_deref(), Some("no packet 999"));
     // Only digits are taken at the prompt.
     keys(&mut a, ":1x2\n");
-    assert_eq!(id(&a), 12);
+    assert_eq!(selected_id(&a), 12);
 }
 
 #[test]
@@ -256,17 +213,17 @@ fn next_and_previous_packet_keep_the_tree_focused() {
     keys(&mut a, &format!(":{u}\n\t"));
     assert_eq!(a.pane, Pane::Tree);
     keys(&mut a, "J");
-    assert_eq!(id(&a), u + 1);
+    assert_eq!(selected_id(&a), u + 1);
     assert_eq!(a.pane, Pane::Tree);
     a.tree_rows();
     assert_eq!(a.tree_sel, 0, "a new packet's tree starts at its first row");
     keys(&mut a, "JJK");
-    assert_eq!(id(&a), u + 2);
+    assert_eq!(selected_id(&a), u + 2);
     assert_eq!(a.pane, Pane::Tree);
     // At the last packet J stops.
     let last = a.model.packets().last().unwrap().id;
     keys(&mut a, &format!(":{last}\nJ"));
-    assert_eq!(id(&a), last);
+    assert_eq!(selected_id(&a), last);
 }
 
 #[test]
@@ -274,7 +231,7 @@ fn longest_child_follows_the_hot_path_and_u_climbs_back() {
     let mut a = app();
     let u = udp_packet(&a);
     keys(&mut a, &format!(":{u}\n\t/udp_send_skb\n"));
-    assert_eq!(node_name(&mut a), "udp_send_skb");
+    assert_eq!(selected_func(&mut a), "udp_send_skb");
     let slot = a.selected_slot().unwrap();
     let mut path = vec![a.selected_node().unwrap()];
     loop {
@@ -327,7 +284,7 @@ fn longest_child_follows_the_hot_path_and_u_climbs_back() {
         assert_eq!(a.selected_node(), Some(n));
     }
     keys(&mut a, "u");
-    assert_eq!(node_name(&mut a), "udp_send_skb");
+    assert_eq!(selected_func(&mut a), "udp_send_skb");
 }
 
 #[test]
@@ -336,27 +293,27 @@ fn search_with_n_and_shift_n() {
     let u = udp_packet(&a);
     // In the list, / finds packets that call the function.
     keys(&mut a, "g/__udp4_lib_rcv\n");
-    assert_eq!(id(&a), u);
+    assert_eq!(selected_id(&a), u);
     keys(&mut a, "n");
-    let second = id(&a);
+    let second = selected_id(&a);
     assert!(second > u && calls(&a, second, "__udp4_lib_rcv"));
     for skipped in u + 1..second {
         assert!(!calls(&a, skipped, "__udp4_lib_rcv"));
     }
     keys(&mut a, "N");
-    assert_eq!(id(&a), u);
+    assert_eq!(selected_id(&a), u);
     // In the tree, / n N walk the matching calls in tree order.
     keys(&mut a, "\t/skb_\n");
-    assert!(node_name(&mut a).contains("skb_"));
+    assert!(selected_func(&mut a).contains("skb_"));
     let at = a.tree_sel;
     keys(&mut a, "n");
     assert!(a.tree_sel > at);
-    assert!(node_name(&mut a).contains("skb_"));
+    assert!(selected_func(&mut a).contains("skb_"));
     keys(&mut a, "N");
     assert_eq!(a.tree_sel, at);
     // Only the first datagram had to resolve the neighbour.
     keys(&mut a, "/arp_solicit\n");
-    assert_eq!(node_name(&mut a), "arp_solicit");
+    assert_eq!(selected_func(&mut a), "arp_solicit");
     keys(&mut a, ":14\n/arp_solicit\n");
     assert_eq!(
         a.message.as_deref(),
@@ -407,11 +364,11 @@ fn collapse_all_and_expand_all() {
     assert!(rows.len() < full / 4, "{} of {full}", rows.len());
     assert!(rows.iter().all(|r| r.depth == 0));
     // The selection moved to the root the selected call belongs to.
-    assert_eq!(node_name(&mut a), "udp_send_skb");
+    assert_eq!(selected_func(&mut a), "udp_send_skb");
     assert_eq!(row_kind(&mut a), RowKind::Folded);
     keys(&mut a, "E");
     assert_eq!(a.tree_rows().len(), full);
-    assert_eq!(node_name(&mut a), "udp_send_skb");
+    assert_eq!(selected_func(&mut a), "udp_send_skb");
 }
 
 #[test]

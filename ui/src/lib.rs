@@ -12,6 +12,8 @@ pub mod latency;
 pub mod model;
 pub mod query;
 pub mod run;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod views;
 
 pub use run::{run, Outcome};

@@ -6,71 +6,41 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::layout::Rect;
 use vrft_ui::app::{Action, App, Mode, Pane, ProbeSort, Prompt, View};
 use vrft_ui::format::RowKind;
+use vrft_ui::testkit::{keys, press, screen, selected_func, selected_id};
 
 fn app(live: bool) -> App {
-    let s = common::Synth::scenario();
-    let mut app = App::new(s.info.clone(), live);
-    app.ingest(&s.events);
-    app.refresh();
-    app
-}
-
-fn press(app: &mut App, code: KeyCode) -> Action {
-    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
-fn typed(app: &mut App, keys: &str) -> Action {
-    let mut last = Action::Continue;
-    for c in keys.chars() {
-        let code = match c {
-            '\n' => KeyCode::Enter,
-            '\t' => KeyCode::Tab,
-            c => KeyCode::Char(c),
-        };
-        last = press(app, code);
-    }
-    last
-}
-
-fn id(app: &App) -> u32 {
-    app.model.packet(app.selected_slot().unwrap()).id
-}
-
-fn node_name(app: &mut App) -> String {
-    let n = app.selected_node().unwrap();
-    let p = app.model.packet(app.selected_slot().unwrap());
-    app.info.func_name(p.nodes[n as usize].func).to_string()
+    common::Synth::scenario().app(live)
 }
 
 #[test]
 fn live_list_follows_until_the_user_moves() {
     let mut a = app(true);
     assert!(a.follow);
-    assert_eq!(id(&a), 4);
-    typed(&mut a, "k");
+    assert_eq!(selected_id(&a), 4);
+    keys(&mut a, "k");
     assert!(!a.follow);
-    assert_eq!(id(&a), 3);
+    assert_eq!(selected_id(&a), 3);
     // New packets no longer move the selection...
     let mut s = common::Synth::new();
     s.info = a.info.clone();
     s.slow(6);
     a.ingest(&s.events);
     a.refresh();
-    assert_eq!(id(&a), 3);
+    assert_eq!(selected_id(&a), 3);
     // ...until F.
-    typed(&mut a, "F");
+    keys(&mut a, "F");
     assert!(a.follow);
-    assert_eq!(id(&a), 6);
+    assert_eq!(selected_id(&a), 6);
 }
 
 #[test]
 fn moves_clamp_and_jump_ends() {
     let mut a = app(false);
-    typed(&mut a, "g");
+    keys(&mut a, "g");
     assert_eq!(a.sel, 0);
-    typed(&mut a, "kkk");
+    keys(&mut a, "kkk");
     assert_eq!(a.sel, 0);
-    typed(&mut a, "G");
+    keys(&mut a, "G");
     assert_eq!(a.sel, 4);
     press(&mut a, KeyCode::PageUp);
     assert_eq!(a.sel, 0);
@@ -81,151 +51,155 @@ fn moves_clamp_and_jump_ends() {
 #[test]
 fn tab_enter_and_folding() {
     let mut a = app(false);
-    typed(&mut a, "g");
+    keys(&mut a, "g");
     press(&mut a, KeyCode::Tab);
     assert_eq!(a.pane, Pane::Tree);
     let rows = a.tree_rows().len();
-    typed(&mut a, "j"); // the device row is first, then udp_send_skb
-    assert_eq!(node_name(&mut a), "udp_send_skb");
+    keys(&mut a, "j"); // the device row is first, then udp_send_skb
+    assert_eq!(selected_func(&mut a), "udp_send_skb");
     press(&mut a, KeyCode::Enter);
     let sel = a.tree_sel;
     assert_eq!(a.tree_rows()[sel].kind, RowKind::Folded);
     assert!(a.tree_rows().len() < rows);
-    typed(&mut a, " ");
+    keys(&mut a, " ");
     assert_eq!(a.tree_rows().len(), rows);
-    typed(&mut a, "C");
+    keys(&mut a, "C");
     assert!(a.tree_rows().len() < 12);
-    typed(&mut a, "E");
+    keys(&mut a, "E");
     assert_eq!(a.tree_rows().len(), rows);
 }
 
 #[test]
 fn parent_and_longest_child() {
     let mut a = app(false);
-    typed(&mut a, ":4\n");
+    keys(&mut a, ":4\n");
     press(&mut a, KeyCode::Tab);
-    typed(&mut a, "jLLL");
-    assert_eq!(node_name(&mut a), "dev_hard_start_xmit");
-    typed(&mut a, "u");
-    assert_eq!(node_name(&mut a), "__dev_queue_xmit");
-    typed(&mut a, "uu");
-    assert_eq!(node_name(&mut a), "udp_send_skb");
-    typed(&mut a, "u");
-    assert_eq!(node_name(&mut a), "udp_send_skb", "a root has no parent");
+    keys(&mut a, "jLLL");
+    assert_eq!(selected_func(&mut a), "dev_hard_start_xmit");
+    keys(&mut a, "u");
+    assert_eq!(selected_func(&mut a), "__dev_queue_xmit");
+    keys(&mut a, "uu");
+    assert_eq!(selected_func(&mut a), "udp_send_skb");
+    keys(&mut a, "u");
+    assert_eq!(
+        selected_func(&mut a),
+        "udp_send_skb",
+        "a root has no parent"
+    );
 }
 
 #[test]
 fn next_packet_keeps_tree_focus() {
     let mut a = app(false);
-    typed(&mut a, "g\t");
-    typed(&mut a, "J");
-    assert_eq!((a.pane, id(&a)), (Pane::Tree, 5));
-    typed(&mut a, "KK");
-    assert_eq!((a.pane, id(&a)), (Pane::Tree, 1));
+    keys(&mut a, "g\t");
+    keys(&mut a, "J");
+    assert_eq!((a.pane, selected_id(&a)), (Pane::Tree, 5));
+    keys(&mut a, "KK");
+    assert_eq!((a.pane, selected_id(&a)), (Pane::Tree, 1));
 }
 
 #[test]
 fn jump_to_packet_id_and_back() {
     let mut a = app(false);
-    typed(&mut a, "g:3\n");
-    assert_eq!(id(&a), 3);
-    typed(&mut a, "#2\n");
-    assert_eq!(id(&a), 2);
-    typed(&mut a, "''");
-    assert_eq!(id(&a), 3);
-    typed(&mut a, ":99\n");
+    keys(&mut a, "g:3\n");
+    assert_eq!(selected_id(&a), 3);
+    keys(&mut a, "#2\n");
+    assert_eq!(selected_id(&a), 2);
+    keys(&mut a, "''");
+    assert_eq!(selected_id(&a), 3);
+    keys(&mut a, ":99\n");
     assert_eq!(a.message.as_deref(), Some("no packet 99"));
     // Letters are ignored in the jump prompt.
-    typed(&mut a, ":x4\n");
-    assert_eq!(id(&a), 4);
+    keys(&mut a, ":x4\n");
+    assert_eq!(selected_id(&a), 4);
 }
 
 #[test]
 fn search_functions_in_tree_and_list() {
     let mut a = app(false);
-    typed(&mut a, "g/kfree\n");
-    assert_eq!(id(&a), 2, "list: next packet calling kfree*");
-    typed(&mut a, "\t/udp\n");
-    assert_eq!(node_name(&mut a), "udp_rcv");
-    typed(&mut a, "n");
-    assert_eq!(node_name(&mut a), "__udp4_lib_rcv");
-    typed(&mut a, "N");
-    assert_eq!(node_name(&mut a), "udp_rcv");
+    keys(&mut a, "g/kfree\n");
+    assert_eq!(selected_id(&a), 2, "list: next packet calling kfree*");
+    keys(&mut a, "\t/udp\n");
+    assert_eq!(selected_func(&mut a), "udp_rcv");
+    keys(&mut a, "n");
+    assert_eq!(selected_func(&mut a), "__udp4_lib_rcv");
+    keys(&mut a, "N");
+    assert_eq!(selected_func(&mut a), "udp_rcv");
 }
 
 #[test]
 fn search_unfolds_to_the_match() {
     let mut a = app(false);
-    typed(&mut a, "g\tC/eth_type\n");
-    assert_eq!(node_name(&mut a), "eth_type_trans");
+    keys(&mut a, "g\tC/eth_type\n");
+    assert_eq!(selected_func(&mut a), "eth_type_trans");
 }
 
 #[test]
 fn filter_validates_as_you_type() {
     let mut a = app(false);
-    typed(&mut a, "fdrop");
+    keys(&mut a, "fdrop");
     assert!(a.input_error.is_none());
-    typed(&mut a, " dur>1");
+    keys(&mut a, " dur>1");
     assert!(a.input_error.as_deref().unwrap().contains("unit"));
-    typed(&mut a, "\n");
+    keys(&mut a, "\n");
     assert!(
         matches!(a.mode, Mode::Input(Prompt::Filter, _)),
         "Enter keeps an invalid filter open"
     );
-    typed(&mut a, "ns\n");
+    keys(&mut a, "ns\n");
     assert_eq!(a.mode, Mode::Normal);
     assert_eq!(a.shown.len(), 1);
-    assert_eq!(id(&a), 2);
+    assert_eq!(selected_id(&a), 2);
     // Esc cancels an edit; an empty filter clears.
-    typed(&mut a, "fxyz");
+    keys(&mut a, "fxyz");
     press(&mut a, KeyCode::Esc);
     assert_eq!(a.filter.as_ref().unwrap().text(), "drop dur>1ns");
-    typed(&mut a, "f");
+    keys(&mut a, "f");
     for _ in 0..20 {
         press(&mut a, KeyCode::Backspace);
     }
-    typed(&mut a, "\n");
+    keys(&mut a, "\n");
     assert_eq!(a.shown.len(), 5);
-    assert_eq!(id(&a), 2, "selection survives the filter change");
+    assert_eq!(selected_id(&a), 2, "selection survives the filter change");
 }
 
 #[test]
 fn filter_by_interface_and_function() {
     let mut a = app(false);
-    typed(&mut a, "fiface=veth1 !drop\n");
+    keys(&mut a, "fiface=veth1 !drop\n");
     assert_eq!(a.shown.len(), 1);
     // The bar opens with the active filter, ready to edit.
-    typed(&mut a, "f");
+    keys(&mut a, "f");
     assert_eq!(
         a.mode,
         Mode::Input(Prompt::Filter, "iface=veth1 !drop".into())
     );
     press(&mut a, KeyCode::Esc);
     a.set_filter(None);
-    typed(&mut a, "ffunc=*xmit incomplete\n");
-    assert_eq!(id(&a), 3);
+    keys(&mut a, "ffunc=*xmit incomplete\n");
+    assert_eq!(selected_id(&a), 3);
 }
 
 #[test]
 fn marks() {
     let mut a = app(false);
-    typed(&mut a, "gjma");
-    typed(&mut a, "G'a");
-    assert_eq!(id(&a), 5);
-    typed(&mut a, "'z");
+    keys(&mut a, "gjma");
+    keys(&mut a, "G'a");
+    assert_eq!(selected_id(&a), 5);
+    keys(&mut a, "'z");
     assert_eq!(a.message.as_deref(), Some("mark z is not set"));
 }
 
 #[test]
 fn quit_asks_first_only_while_live() {
     let mut a = app(true);
-    assert_eq!(typed(&mut a, "q"), Action::Continue);
+    assert_eq!(keys(&mut a, "q"), Action::Continue);
     assert_eq!(a.mode, Mode::ConfirmQuit);
-    assert_eq!(typed(&mut a, "n"), Action::Continue);
+    assert_eq!(keys(&mut a, "n"), Action::Continue);
     assert_eq!(a.mode, Mode::Normal);
-    assert_eq!(typed(&mut a, "qy"), Action::Quit);
+    assert_eq!(keys(&mut a, "qy"), Action::Quit);
     let mut r = app(false);
-    assert_eq!(typed(&mut r, "q"), Action::Quit);
+    assert_eq!(keys(&mut r, "q"), Action::Quit);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(a.on_key(ctrl_c), Action::Quit);
 }
@@ -233,18 +207,18 @@ fn quit_asks_first_only_while_live() {
 #[test]
 fn help_and_views() {
     let mut a = app(false);
-    typed(&mut a, "?");
+    keys(&mut a, "?");
     assert_eq!(a.mode, Mode::Help);
-    typed(&mut a, "x");
+    keys(&mut a, "x");
     assert_eq!(a.mode, Mode::Normal);
-    typed(&mut a, "2");
+    keys(&mut a, "2");
     assert_eq!(a.view, View::Latency);
-    typed(&mut a, "3ss");
+    keys(&mut a, "3ss");
     assert_eq!(
         (a.view, a.probe_sort),
         (View::Probes, (ProbeSort::Status, false))
     );
-    typed(&mut a, "S");
+    keys(&mut a, "S");
     assert!(a.probe_sort.1);
     press(&mut a, KeyCode::Esc);
     assert_eq!(a.view, View::Packets);
@@ -271,20 +245,18 @@ fn mouse_wheel_and_click() {
 
 #[test]
 fn a_search_hit_is_scrolled_to_the_upper_third_of_the_tree() {
-    use ratatui::{backend::TestBackend, Terminal};
     let mut a = app(false);
     // Packet 1 has 47 rows; an 11-row tree pane shows 10 of them under its header.
-    typed(&mut a, "g\t");
-    let mut t = Terminal::new(TestBackend::new(150, 30)).unwrap();
-    t.draw(|f| vrft_ui::views::draw(f, &mut a)).unwrap();
+    keys(&mut a, "g\t");
+    screen(&mut a, 150, 30);
     let height = a.areas.tree.height as usize;
-    typed(&mut a, "/__udp4_lib_rcv\n");
-    t.draw(|f| vrft_ui::views::draw(f, &mut a)).unwrap();
-    assert_eq!(node_name(&mut a), "__udp4_lib_rcv");
+    keys(&mut a, "/__udp4_lib_rcv\n");
+    screen(&mut a, 150, 30);
+    assert_eq!(selected_func(&mut a), "__udp4_lib_rcv");
     assert_eq!(a.tree_offset, a.tree_sel - height / 3, "sel {}", a.tree_sel);
     // Moving afterwards scrolls as usual: the window stays put.
     let offset = a.tree_offset;
-    typed(&mut a, "j");
-    t.draw(|f| vrft_ui::views::draw(f, &mut a)).unwrap();
+    keys(&mut a, "j");
+    screen(&mut a, 150, 30);
     assert_eq!(a.tree_offset, offset);
 }

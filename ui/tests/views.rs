@@ -1,55 +1,14 @@
-//! Snapshots of every view on the synthetic stream (ratatui TestBackend + insta).
+//! Snapshots of the states the real recording cannot show (live following, a drop, lost
+//! records, a failed probe, a 40-deep tree), on the synthetic stream. Every other view is
+//! snapshotted once, on the real recording, in tests/ui_real_recording.rs.
 
 mod common;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 use vrft_ui::app::App;
-use vrft_ui::views;
+use vrft_ui::testkit::{self, keys, screen};
 
 fn app(live: bool) -> App {
-    let s = common::Synth::scenario();
-    let mut app = App::new(s.info.clone(), live);
-    app.ingest(&s.events);
-    if !live {
-        app.finish();
-    }
-    app.refresh();
-    app.set_stats(s.stats());
-    app
-}
-
-fn keys(app: &mut App, keys: &str) {
-    for c in keys.chars() {
-        let code = match c {
-            '\n' => KeyCode::Enter,
-            '\t' => KeyCode::Tab,
-            '\x1b' => KeyCode::Esc,
-            c => KeyCode::Char(c),
-        };
-        app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
-    }
-}
-
-fn screen(app: &mut App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| views::draw(f, app)).unwrap();
-    t.backend().to_string()
-}
-
-#[test]
-fn packets_and_tree_wide() {
-    let mut a = app(false);
-    keys(&mut a, "g\t"); // first packet, tree focused
-    insta::assert_snapshot!(screen(&mut a, 150, 48));
-}
-
-#[test]
-fn packets_and_tree_narrow_with_details_below() {
-    let mut a = app(false);
-    keys(&mut a, "g\tjjjj");
-    insta::assert_snapshot!(screen(&mut a, 110, 44));
+    common::Synth::scenario().app(live)
 }
 
 #[test]
@@ -73,40 +32,10 @@ fn incomplete_packet() {
 }
 
 #[test]
-fn collapsed_hot_path() {
-    let mut a = app(false);
-    keys(&mut a, ":4\n\tCLLL");
-    insta::assert_snapshot!(screen(&mut a, 150, 36));
-}
-
-#[test]
-fn latency_view() {
-    let mut a = app(false);
-    keys(&mut a, "2");
-    insta::assert_snapshot!(screen(&mut a, 120, 24));
-}
-
-#[test]
 fn probes_view_sorted_by_status() {
     let mut a = app(false);
     keys(&mut a, "3ss");
     insta::assert_snapshot!(screen(&mut a, 120, 36));
-}
-
-#[test]
-fn help_overlay() {
-    let mut a = app(false);
-    keys(&mut a, "?");
-    insta::assert_snapshot!(screen(&mut a, 130, 32));
-}
-
-#[test]
-fn filter_bar_invalid_then_applied() {
-    let mut a = app(false);
-    keys(&mut a, "fdur>100");
-    insta::assert_snapshot!("filter_invalid", screen(&mut a, 130, 20));
-    keys(&mut a, "us\n");
-    insta::assert_snapshot!("filter_applied", screen(&mut a, 130, 20));
 }
 
 #[test]
@@ -132,10 +61,7 @@ fn deep_tree_scrolls_sideways_to_the_selected_call() {
         }
     }
     nest(&mut s, &a, 0);
-    let mut app = App::new(s.info.clone(), false);
-    app.ingest(&s.events);
-    app.finish();
-    app.refresh();
+    let mut app = testkit::open(s.info.clone(), &s.events, false);
     keys(&mut app, "\t/deepest_function\n");
     let text = screen(&mut app, 110, 30);
     assert!(text.contains("deepest_function();"), "{text}");

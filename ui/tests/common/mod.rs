@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use vrft_events::event::{flags, Context, Event, FuncInfo, Kind, Origin};
 use vrft_events::session::{Flow, Interface, Probe, ProbeStatus, SessionInfo, Stats};
+use vrft_ui::app::App;
+use vrft_ui::testkit;
 
 pub const NS1: u32 = 4026531840;
 pub const NS2: u32 = 4026532513;
@@ -322,6 +324,13 @@ impl Synth {
             func: None,
         });
         s
+    }
+
+    /// The app on this stream with [`Synth::stats`]: live, or replayed (the stream finished).
+    pub fn app(&self, live: bool) -> App {
+        let mut app = testkit::open(self.info.clone(), &self.events, live);
+        app.set_stats(self.stats());
+        app
     }
 
     pub fn stats(&self) -> Stats {

@@ -4,33 +4,19 @@
 //! first test of a kernel to run boots it, the others wait and read their part of the result.
 //! Invoked as `vm trafgen ...`, this binary is instead the guest's traffic generator.
 
-#[path = "vm/bench.rs"]
 mod bench;
-#[path = "vm/bench_hits.rs"]
 mod bench_hits;
-#[path = "vm/bpf_objects.rs"]
 mod bpf_objects;
-#[path = "vm/filtering.rs"]
 mod filtering;
-#[path = "vm/initramfs.rs"]
 mod initramfs;
-#[path = "vm/kernel.rs"]
 mod kernel;
-#[path = "vm/live.rs"]
 mod live;
-#[path = "vm/qemu.rs"]
 mod qemu;
-#[path = "vm/scenario.rs"]
 mod scenario;
-#[path = "vm/testbed.rs"]
 mod testbed;
-#[path = "vm/topology.rs"]
 mod topology;
-#[path = "vm/tracing.rs"]
 mod tracing;
-#[path = "vm/trafgen.rs"]
 mod trafgen;
-#[path = "vm/trivial.rs"]
 mod trivial;
 
 use std::path::{Path, PathBuf};
