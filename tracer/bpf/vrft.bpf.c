@@ -28,7 +28,6 @@ __u32 tp_func[16];
 /* When no probe sits on kfree_skbmem (tracepoint backend), the free tracepoints end tracking. */
 __u32 tp_ends_tracking;
 
-
 /* Counters user space reads at the end, summed over CPUs. */
 
 struct {
@@ -831,46 +830,25 @@ static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *typed,
 	return 0;
 }
 
-SEC("tp_btf/net_dev_queue")
-int BPF_PROG(tp_net_dev_queue, struct sk_buff *skb)
-{
-	return on_tracepoint(TP_NET_DEV_QUEUE, skb, 0, 0, 0);
-}
+/* The tracepoints whose only argument of interest is the skb. */
+#define VRFT_SKB_TP(name, tp)                               \
+	SEC("tp_btf/" #name)                                \
+	int BPF_PROG(tp_##name, struct sk_buff *skb)        \
+	{                                                   \
+		return on_tracepoint(tp, skb, 0, 0, 0);     \
+	}
 
-SEC("tp_btf/net_dev_start_xmit")
-int BPF_PROG(tp_net_dev_start_xmit, struct sk_buff *skb)
-{
-	return on_tracepoint(TP_NET_DEV_START_XMIT, skb, 0, 0, 0);
-}
+VRFT_SKB_TP(net_dev_queue, TP_NET_DEV_QUEUE)
+VRFT_SKB_TP(net_dev_start_xmit, TP_NET_DEV_START_XMIT)
+VRFT_SKB_TP(netif_receive_skb, TP_NETIF_RECEIVE_SKB)
+VRFT_SKB_TP(netif_rx, TP_NETIF_RX)
+VRFT_SKB_TP(napi_gro_receive_entry, TP_NAPI_GRO_RECEIVE_ENTRY)
+VRFT_SKB_TP(netif_receive_skb_entry, TP_NETIF_RECEIVE_SKB_ENTRY)
 
 SEC("tp_btf/net_dev_xmit")
 int BPF_PROG(tp_net_dev_xmit, struct sk_buff *skb, int rc)
 {
 	return on_tracepoint(TP_NET_DEV_XMIT, skb, 0, rc, 0);
-}
-
-SEC("tp_btf/netif_receive_skb")
-int BPF_PROG(tp_netif_receive_skb, struct sk_buff *skb)
-{
-	return on_tracepoint(TP_NETIF_RECEIVE_SKB, skb, 0, 0, 0);
-}
-
-SEC("tp_btf/netif_rx")
-int BPF_PROG(tp_netif_rx, struct sk_buff *skb)
-{
-	return on_tracepoint(TP_NETIF_RX, skb, 0, 0, 0);
-}
-
-SEC("tp_btf/napi_gro_receive_entry")
-int BPF_PROG(tp_napi_gro_receive_entry, struct sk_buff *skb)
-{
-	return on_tracepoint(TP_NAPI_GRO_RECEIVE_ENTRY, skb, 0, 0, 0);
-}
-
-SEC("tp_btf/netif_receive_skb_entry")
-int BPF_PROG(tp_netif_receive_skb_entry, struct sk_buff *skb)
-{
-	return on_tracepoint(TP_NETIF_RECEIVE_SKB_ENTRY, skb, 0, 0, 0);
 }
 
 SEC("tp_btf/kfree_skb")
