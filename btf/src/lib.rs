@@ -99,7 +99,13 @@ pub struct Function {
     pub skb_arg: usize,
     /// Kinds of the named parameters, in order (varargs not included).
     pub args: Vec<Kind>,
+    /// Every `struct sk_buff *` parameter, by index (`skb_arg` is the first).
+    pub skb_args: Vec<usize>,
+    /// Parameter names as BTF gives them ("" when unnamed).
+    pub arg_names: Vec<String>,
     pub ret: Kind,
+    /// The function returns a `struct sk_buff *`.
+    pub returns_skb: bool,
     pub variadic: bool,
     pub traceability: Traceability,
 }
@@ -245,7 +251,10 @@ fn decide_all(
             btf_id: c.btf_id,
             skb_arg: c.skb_arg,
             args: c.args.clone(),
+            skb_args: c.skb_args.clone(),
+            arg_names: c.arg_names.clone(),
             ret: c.ret,
+            returns_skb: c.returns_skb,
             variadic: c.variadic,
         })
         .collect();

@@ -58,7 +58,13 @@ pub(crate) struct Candidate {
     pub skb_arg: usize,
     pub skb_ref: SkbRef,
     pub args: Vec<Kind>,
+    /// Every `struct sk_buff *` parameter, by index.
+    pub skb_args: Vec<usize>,
+    /// Parameter names as BTF gives them ("" when unnamed).
+    pub arg_names: Vec<String>,
     pub ret: Kind,
+    /// The function returns a `struct sk_buff *`.
+    pub returns_skb: bool,
     pub variadic: bool,
     /// False for the second and later FUNCs of this name in the same object.
     pub first_of_name: bool,
@@ -243,6 +249,8 @@ fn walk(obj: &BtfObject, skb_ids: &[u32], first: u32, last: u32) -> Result<Walk,
             return Err(format!("FUNC {btf_id} does not point to a FUNC_PROTO"));
         };
         let mut args = Vec::with_capacity(proto.parameters.len());
+        let mut skb_args = Vec::new();
+        let mut arg_names = Vec::with_capacity(proto.parameters.len());
         let mut skb: Option<(usize, SkbRef)> = None;
         let mut variadic = false;
         for p in &proto.parameters {
@@ -254,6 +262,9 @@ fn walk(obj: &BtfObject, skb_ids: &[u32], first: u32, last: u32) -> Result<Walk,
             let kind = match class {
                 Class::Kind(k) => k,
                 Class::Skb(s) => {
+                    if s == SkbRef::Ptr {
+                        skb_args.push(args.len());
+                    }
                     // Prefer the first direct pointer; fall back to the first `**`.
                     match skb {
                         None | Some((_, SkbRef::PtrPtr)) if s == SkbRef::Ptr => {
@@ -265,14 +276,15 @@ fn walk(obj: &BtfObject, skb_ids: &[u32], first: u32, last: u32) -> Result<Walk,
                     Kind::Ptr
                 }
             };
+            arg_names.push(obj.btf.resolve_name(p).unwrap_or_default());
             args.push(kind);
         }
         let Some((skb_arg, skb_ref)) = skb else {
             continue;
         };
-        let ret = match r.classify(proto.return_type_id())? {
-            Class::Kind(k) => k,
-            Class::Skb(_) => Kind::Ptr,
+        let (ret, returns_skb) = match r.classify(proto.return_type_id())? {
+            Class::Kind(k) => (k, false),
+            Class::Skb(s) => (Kind::Ptr, s == SkbRef::Ptr),
         };
         let name = obj
             .btf
@@ -285,7 +297,10 @@ fn walk(obj: &BtfObject, skb_ids: &[u32], first: u32, last: u32) -> Result<Walk,
                 skb_arg,
                 skb_ref,
                 args,
+                skb_args,
+                arg_names,
                 ret,
+                returns_skb,
                 variadic,
                 first_of_name: true,
             },

@@ -85,6 +85,7 @@ fn trace_veth(
             return Err(format!("only {attached} probes attached:\n{err}"));
         }
         check_udp_trees(out, 20)?;
+        check_identity(out, 20)?;
         // What the verifier walked per program: paid once per traced function.
         let stats: serde_json::Value = serde_json::from_str(&out.read("stats.json")?)
             .map_err(|e| format!("stats.json: {e}"))?;
@@ -239,6 +240,99 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         tree.check_encloses(&["__netif_receive_skb", "ip_rcv", "__udp4_lib_rcv"])?;
         tree.check_durations()?;
     }
+    Ok(())
+}
+
+/// Functions that build an sk_buff in place, or fill a clone or copy from
+/// another: a packet made only of these is a fragment of another packet.
+const CONSTRUCTION: [&str; 6] = [
+    "__build_skb_around",
+    "build_skb_around",
+    "__finalize_skb_around",
+    "__skb_clone",
+    "__copy_skb_header",
+    "skb_copy_header",
+];
+
+/// Packet identity with every function probed (issue 13): one packet per
+/// datagram, from its construction on, and no packet that is only a fragment.
+fn check_identity(out: &Outcome, sent: usize) -> Result<(), String> {
+    let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
+    let info = &rec.header.info;
+    let model = Model::from_events(&rec.events);
+    let name = |n: &Node| info.func_name(n.func).to_string();
+    let want = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
+    let datagrams: Vec<&Packet> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            let flow = super::filtering::flow_text(p);
+            flow.starts_with(&want.0) && flow.ends_with(&want.1)
+        })
+        .collect();
+    if datagrams.len() != sent {
+        let ids: Vec<u32> = datagrams.iter().map(|p| p.id).collect();
+        return Err(format!(
+            "{} packets carry the flow {want:?} (ids {ids:?}), want one per datagram: {sent}",
+            datagrams.len()
+        ));
+    }
+    for p in &datagrams {
+        let tree = Tree { p, info };
+        let first = p
+            .preorder()
+            .first()
+            .map(|&(i, _)| name(&p.nodes[i as usize]));
+        let first = first.unwrap_or_default();
+        if !first.ends_with("build_skb_around") {
+            return Err(format!(
+                "packet {}: starts with {first}, not with its construction:\n{}",
+                p.id,
+                tree.outline()
+            ));
+        }
+        let delivered = p
+            .nodes
+            .iter()
+            .filter(|n| name(n) == "__udp4_lib_rcv")
+            .count();
+        if delivered != 1 {
+            return Err(format!(
+                "packet {}: {delivered} calls to __udp4_lib_rcv, want 1 (one datagram):\n{}",
+                p.id,
+                tree.outline()
+            ));
+        }
+    }
+    let fragments: Vec<String> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            p.nodes
+                .iter()
+                .all(|n| CONSTRUCTION.contains(&name(n).as_str()))
+        })
+        .map(|p| {
+            format!(
+                "{}: {}",
+                p.id,
+                Tree { p, info }.outline().replace('\n', " ")
+            )
+        })
+        .collect();
+    if !fragments.is_empty() {
+        return Err(format!(
+            "{} of {} packets are only construction or clone internals: {:?}",
+            fragments.len(),
+            model.packets().len(),
+            &fragments[..fragments.len().min(5)]
+        ));
+    }
+    eprintln!(
+        "[{}] identity: {sent} datagrams, {sent} packets, each from its construction; {} packets in all, no fragments",
+        out.kernel,
+        model.packets().len()
+    );
     Ok(())
 }
 

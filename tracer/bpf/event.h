@@ -35,14 +35,19 @@ enum vrft_ctx {
  * where its skb is, and what the function does to the skb's identity. */
 #define VRFT_COOKIE_SKB_ARG_SHIFT 32
 #define VRFT_COOKIE_ROLE_SHIFT    40
+#define VRFT_COOKIE_SRC_ARG_SHIFT 48
 #define VRFT_COOKIE_FUNC(c)    ((__u32)(c))
 #define VRFT_COOKIE_SKB_ARG(c) ((__u32)((c) >> VRFT_COOKIE_SKB_ARG_SHIFT) & 0xff)
 #define VRFT_COOKIE_ROLE(c)    ((__u32)((c) >> VRFT_COOKIE_ROLE_SHIFT) & 0xff)
+#define VRFT_COOKIE_SRC_ARG(c) ((__u32)((c) >> VRFT_COOKIE_SRC_ARG_SHIFT) & 0xff)
 
 enum vrft_role {
 	VRFT_ROLE_PLAIN = 0,
 	VRFT_ROLE_FREE = 1,  /* the skb is released: stop tracking it after this call */
 	VRFT_ROLE_CLONE = 2, /* returns a new skb that is a clone/copy of the argument */
+	VRFT_ROLE_BIRTH = 3, /* initialises the sk_buff in place: a new life of this address */
+	VRFT_ROLE_COPY_INTO = 4, /* fills the skb (a new clone or copy) from the skb in
+				  * argument VRFT_COOKIE_SRC_ARG */
 };
 
 struct vrft_event {

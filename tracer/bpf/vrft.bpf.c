@@ -27,6 +27,10 @@ __u32 next_packet;
 __u32 tp_func[16];
 /* When no probe sits on kfree_skbmem (tracepoint backend), the free tracepoints end tracking. */
 __u32 tp_ends_tracking;
+/* Probes sit on the functions that free an sk_buff and on those that build
+ * one: an address then keeps its packet from birth to free, even when its
+ * head is reallocated (see docs/design.md, "Packet identity"). */
+__u32 frees_probed;
 
 /* Counters user space reads at the end, summed over CPUs. */
 
@@ -71,7 +75,8 @@ struct vrft_frame {
 	__u32 func;
 	__u32 packet;
 	__u16 clone;
-	__u16 pad[3];
+	__u8 role;  /* enum vrft_role of the function */
+	__u8 pad[5];
 };
 
 struct vrft_stack {
@@ -618,9 +623,12 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 	struct vrft_track fresh = {};
 	__u32 id = 0;
 
-	/* skb->head is read only where it is compared or kept: a packet the
-	 * filter rejects costs the lookup and the filter, nothing more. */
-	if (t && t->head == (__u64)BPF_CORE_READ(skb, head))
+	/* With the free and birth functions probed, an address is one packet
+	 * from birth to free, whatever happens to its head. Otherwise a new head
+	 * means a new packet. skb->head is read only where it is compared or
+	 * kept: a packet the filter rejects costs the lookup and the filter,
+	 * nothing more. */
+	if (t && (frees_probed || t->head == (__u64)BPF_CORE_READ(skb, head)))
 		return t;
 	if (!vrft_filter(skb, &id))
 		return 0;
@@ -651,28 +659,87 @@ static __always_inline struct vrft_stack *task_stack(int create)
 	return st;
 }
 
-/* Entry of a traced function. Returns 1 when a frame was pushed. */
-static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb)
+/* The innermost traced call of this task, if any. */
+static __always_inline struct vrft_frame *top_frame(void)
 {
-	__u32 func = VRFT_COOKIE_FUNC(cookie);
+	struct vrft_stack *st = task_stack(0);
+	__u32 d;
+
+	if (!st)
+		return 0;
+	d = st->depth;
+	if (d == 0 || d > MAX_DEPTH)
+		return 0;
+	return &st->frames[(d - 1) & (MAX_DEPTH - 1)];
+}
+
+/* Follows skb as a clone or copy of parent: same packet, the next clone index. */
+static __always_inline void adopt(__u64 skb, struct vrft_track *parent, __u32 packet)
+{
+	struct vrft_track child = {};
+
+	child.packet = packet;
+	child.flow_done = parent ? parent->flow_done : 0;
+	child.clone = parent ? __sync_fetch_and_add(&parent->next_clone, 1) + 1 : 1;
+	child.head = (__u64)BPF_CORE_READ((struct sk_buff *)skb, head);
+	bpf_map_update_elem(&tracked, &skb, &child, BPF_ANY);
+}
+
+/* An sk_buff being built in place. Nested in a call on the same skb it is
+ * part of that construction; nested in a clone or copy function it is the
+ * copy (which belongs to the parent's packet); else whatever this address
+ * was before is over, and the first probe that follows starts a new packet. */
+static __always_inline void on_birth(__u64 skb)
+{
+	struct vrft_frame *top = top_frame();
+	struct vrft_track *parent;
+
+	if (top && top->skb == skb)
+		return;
+	bpf_map_delete_elem(&tracked, &skb);
+	if (!top || top->role != VRFT_ROLE_CLONE)
+		return;
+	parent = bpf_map_lookup_elem(&tracked, &top->skb);
+	if (parent && parent->packet == top->packet)
+		adopt(skb, parent, top->packet);
+}
+
+/* skb is being filled from src (`__skb_clone(n, skb)`, `__copy_skb_header(new, old)`):
+ * if src is followed, skb is its clone from now on. */
+static __always_inline void on_copy_into(__u64 skb, __u64 src)
+{
+	struct vrft_track *from = bpf_map_lookup_elem(&tracked, &src);
+	struct vrft_track *t;
+
+	if (!from || skb == src)
+		return;
+	t = bpf_map_lookup_elem(&tracked, &skb);
+	if (t && t->packet == from->packet)
+		return;
+	adopt(skb, from, from->packet);
+}
+
+/* Entry of a traced function. Returns 1 when a frame was pushed. */
+static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src)
+{
+	__u32 func = VRFT_COOKIE_FUNC(cookie), role = VRFT_COOKIE_ROLE(cookie);
 	__u8 flags = 0;
-	struct vrft_track *t = lookup_or_start(skb, &flags);
+	struct vrft_track *t;
 	struct vrft_stack *st;
 	__u32 packet, d;
 	__u16 clone;
 
+	if (role == VRFT_ROLE_BIRTH)
+		on_birth((__u64)skb);
+	else if (role == VRFT_ROLE_COPY_INTO && src)
+		on_copy_into((__u64)skb, src);
+	t = lookup_or_start(skb, &flags);
 	if (!t)
 		return 0;
 	packet = t->packet;
 	clone = t->clone;
 	/* Function probes never read the flow: see emit(). */
 	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0, 0);
-	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_FREE) {
-		/* The sk_buff is about to go back to the allocator. */
-		__u64 key = (__u64)skb;
-
-		bpf_map_delete_elem(&tracked, &key);
-	}
 
 	st = task_stack(1);
 	if (!st)
@@ -686,23 +753,33 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb)
 	st->frames[d].func = func;
 	st->frames[d].packet = packet;
 	st->frames[d].clone = clone;
+	st->frames[d].role = role;
 	st->depth = d + 1;
 	return 1;
 }
 
-/* A clone or copy of a followed packet belongs to the same packet. */
+/* What a clone function returned (a new skb, the same one, NULL or an
+ * ERR_PTR) belongs to the caller's packet, unless it already does. */
 static __always_inline void follow_clone(struct vrft_frame *f, __u64 new_skb)
 {
-	struct vrft_track *parent = bpf_map_lookup_elem(&tracked, &f->skb);
-	struct vrft_track child = {};
+	struct vrft_track *t;
 
-	if (!new_skb)
+	if (!new_skb || new_skb >= (__u64)-4095 || new_skb == f->skb)
 		return;
-	child.packet = f->packet;
-	child.flow_done = parent ? parent->flow_done : 0;
-	child.clone = parent ? __sync_fetch_and_add(&parent->next_clone, 1) + 1 : 1;
-	child.head = (__u64)BPF_CORE_READ((struct sk_buff *)new_skb, head);
-	bpf_map_update_elem(&tracked, &new_skb, &child, BPF_ANY);
+	t = bpf_map_lookup_elem(&tracked, &new_skb);
+	if (t && t->packet == f->packet)
+		return;
+	adopt(new_skb, bpf_map_lookup_elem(&tracked, &f->skb), f->packet);
+}
+
+/* After the last call of a free function the address is the allocator's:
+ * the next probe on it starts a new packet. */
+static __always_inline void end_packet(struct vrft_frame *f)
+{
+	struct vrft_track *t = bpf_map_lookup_elem(&tracked, &f->skb);
+
+	if (t && t->packet == f->packet)
+		bpf_map_delete_elem(&tracked, &f->skb);
 }
 
 /* Exit of a traced function. skb is the argument value as passed at entry
@@ -724,21 +801,25 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 		return;
 	st->depth = d - 1;
 	emit(VRFT_EXIT, func, f->packet, f->clone, 0, 0, ret, 0);
-	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_CLONE)
+	if (f->role == VRFT_ROLE_CLONE)
 		follow_clone(f, (__u64)ret);
+	else if (f->role == VRFT_ROLE_FREE)
+		end_packet(f);
 }
 
 SEC("fentry")
 int vrft_fentry(__u64 *ctx)
 {
-	__u64 cookie, skb = 0;
+	__u64 cookie, skb = 0, src = 0;
 
 	if (!armed)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);
 	if (bpf_get_func_arg(ctx, VRFT_COOKIE_SKB_ARG(cookie), &skb) || !skb)
 		return 0;
-	on_entry(cookie, (struct sk_buff *)skb);
+	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
+		bpf_get_func_arg(ctx, VRFT_COOKIE_SRC_ARG(cookie), &src);
+	on_entry(cookie, (struct sk_buff *)skb, src);
 	return 0;
 }
 
@@ -785,7 +866,7 @@ int vrft_kprobe(struct pt_regs *regs)
 {
 	__u64 *pushed = bpf_session_cookie();
 	__u64 cookie = bpf_get_attach_cookie(regs);
-	__u64 skb;
+	__u64 skb, src = 0;
 
 	if (bpf_session_is_return()) {
 		if (*pushed)
@@ -797,7 +878,9 @@ int vrft_kprobe(struct pt_regs *regs)
 	skb = kprobe_arg(regs, VRFT_COOKIE_SKB_ARG(cookie));
 	if (!skb)
 		return 1;
-	*pushed = on_entry(cookie, (struct sk_buff *)skb);
+	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
+		src = kprobe_arg(regs, VRFT_COOKIE_SRC_ARG(cookie));
+	*pushed = on_entry(cookie, (struct sk_buff *)skb, src);
 	return *pushed ? 0 : 1;
 }
 
@@ -822,10 +905,17 @@ static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *typed,
 	packet = t->packet;
 	clone = t->clone;
 	emit(VRFT_TRACEPOINT, tp_func[tp & 15], packet, clone, skb, flags, value, t);
+	/* The last reference is gone. Inside a traced call on this skb (the
+	 * free function that fired the tracepoint), the rest of the free path
+	 * still belongs: the packet ends at that call's exit. Else it ends here. */
 	if (ends_packet && tp_ends_tracking) {
+		struct vrft_frame *top = top_frame();
 		__u64 key = (__u64)skb;
 
-		bpf_map_delete_elem(&tracked, &key);
+		if (top && top->skb == key && top->packet == packet)
+			top->role = VRFT_ROLE_FREE;
+		else
+			bpf_map_delete_elem(&tracked, &key);
 	}
 	return 0;
 }

@@ -82,6 +82,31 @@ struct Plan {
     drop_reasons: Vec<(u32, String)>,
 }
 
+/// Which identity rules the attached probes allow (docs/design.md, "Packet identity").
+struct Identity {
+    /// `kfree_skbmem` is probed: the exit of the free functions ends a packet;
+    /// otherwise the free tracepoints do.
+    frees: bool,
+    /// A function that builds an sk_buff in place is probed: a new life of an
+    /// address is seen where it starts.
+    births: bool,
+}
+
+impl Identity {
+    fn of(probes: &[vrft_events::session::Probe], targets: &[Target]) -> Identity {
+        let attached = || {
+            probes
+                .iter()
+                .filter(|p| p.status == ProbeStatus::Attached && p.origin != Origin::Tracepoint)
+                .filter_map(|p| targets.get(p.func? as usize))
+        };
+        Identity {
+            frees: attached().any(|t| t.name == "kfree_skbmem" && t.origin == Origin::Vmlinux),
+            births: attached().any(|t| t.role == plan::Role::Birth),
+        }
+    }
+}
+
 impl Tracer {
     /// Scans, chooses a backend and attaches everything (not armed yet).
     /// `interrupted` stops the attach early (Ctrl-C); what was attached is released.
@@ -215,15 +240,11 @@ impl Tracer {
         tracer.info.probes = std::mem::take(&mut tracer.attached.probes);
         tracer.info.functions.append(&mut tracer.attached.functions);
         let tp_func = backend::tracepoint::func_ids(&tracer.info.probes);
-        // Without a probe where the sk_buff is freed, the free tracepoints end a packet.
-        let frees_seen = tracer.info.probes.iter().any(|p| {
-            p.name == "kfree_skbmem"
-                && p.status == ProbeStatus::Attached
-                && p.origin == Origin::Vmlinux
-        });
+        let identity = Identity::of(&tracer.info.probes, targets);
         tracer.set_bss(|bss| {
             bss.tp_func = tp_func;
-            bss.tp_ends_tracking = u32::from(!frees_seen);
+            bss.tp_ends_tracking = u32::from(!identity.frees);
+            bss.frees_probed = u32::from(identity.frees && identity.births);
         })?;
         tracer.attach_time = started.elapsed();
         if interrupted.load(Ordering::Relaxed) {

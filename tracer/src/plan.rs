@@ -8,28 +8,76 @@ use vrft_btf::{Function, Scan};
 use vrft_events::event::{FuncInfo, Origin};
 use vrft_events::session::{Probe, ProbeStatus};
 
-/// What a function does to the identity of the skb it is given (bpf/event.h `enum vrft_role`).
+/// What a function does to the identity of the skb it is given (bpf/event.h
+/// `enum vrft_role`). docs/design.md ("Packet identity") says how the BPF side
+/// uses each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Plain = vrft_role::VRFT_ROLE_PLAIN as isize,
-    /// Releases the sk_buff itself: the address may name another packet afterwards.
+    /// Releases the sk_buff itself: after its last call the address may name another packet.
     Free = vrft_role::VRFT_ROLE_FREE as isize,
     /// Returns a clone or copy that belongs to the same packet.
     Clone = vrft_role::VRFT_ROLE_CLONE as isize,
+    /// Initialises the sk_buff in place: a new life of the address.
+    Birth = vrft_role::VRFT_ROLE_BIRTH as isize,
+    /// Fills its skb (a new clone or copy) from another skb argument.
+    CopyInto = vrft_role::VRFT_ROLE_COPY_INTO as isize,
 }
 
+/// Functions that end an sk_buff's life: back to the slab or the NAPI cache,
+/// or reset for the next packet (`napi_reuse_skb`). Read from net/core/skbuff.c
+/// and net/core/gro.c; the free tracepoints cover what is missing here.
+const FREES: [&str; 4] = [
+    "kfree_skbmem",
+    "napi_skb_cache_put",
+    "kfree_skb_partial",
+    "napi_reuse_skb",
+];
+
+/// Functions that return a new sk_buff belonging to their argument's packet
+/// (clones, copies, GSO segments); BTF must confirm they return one.
+const CLONES: [&str; 8] = [
+    "skb_clone",
+    "skb_copy",
+    "pskb_copy",
+    "__pskb_copy_fclone",
+    "skb_copy_expand",
+    "skb_realloc_headroom",
+    "skb_expand_head",
+    "skb_segment",
+];
+
+/// Parameter names (BTF) of the new skb and of its source in the functions that
+/// fill a clone or copy: `__skb_clone(n, skb)`, `__copy_skb_header(new, old)`,
+/// `skb_copy_header(new, old)`, `skb_zerocopy_clone(nskb, orig, ..)`. Other
+/// pairs are left out on purpose: `to`/`from` merge two packets
+/// (`skb_try_coalesce`), and `nf_ct_attach(new, skb)` gives a new packet (an
+/// ICMP error, a reset) the conntrack of the one it answers.
+const COPY_PAIRS: [(&str, &str); 3] = [("n", "skb"), ("new", "old"), ("nskb", "orig")];
+
 impl Role {
-    fn of(name: &str) -> Role {
-        match name {
-            "kfree_skbmem" | "napi_skb_cache_put" | "kfree_skb_partial" => Role::Free,
-            "skb_clone"
-            | "skb_copy"
-            | "pskb_copy"
-            | "__pskb_copy_fclone"
-            | "skb_copy_expand"
-            | "skb_realloc_headroom" => Role::Clone,
-            _ => Role::Plain,
+    /// The role of `f` and, for [`Role::CopyInto`], the index of the source skb.
+    pub fn of(f: &Function) -> (Role, u8) {
+        let name = f.name.as_str();
+        let arg = |i: usize| f.arg_names.get(i).map(String::as_str).unwrap_or("");
+        if FREES.contains(&name) {
+            return (Role::Free, 0);
         }
+        if CLONES.contains(&name) && f.returns_skb {
+            return (Role::Clone, 0);
+        }
+        // Where an sk_buff struct is initialised around its data:
+        // `__build_skb_around(skb, data, ...)`, `__finalize_skb_around(...)`.
+        let around = name.ends_with("build_skb_around") || name.ends_with("finalize_skb_around");
+        if around && f.skb_arg == 0 && arg(1) == "data" {
+            return (Role::Birth, 0);
+        }
+        if let [dst, src, ..] = f.skb_args[..] {
+            if dst == f.skb_arg && COPY_PAIRS.contains(&(arg(dst), arg(src))) {
+                return (Role::CopyInto, src as u8);
+            }
+        }
+        (Role::Plain, 0)
     }
 }
 
@@ -42,15 +90,20 @@ pub struct Target {
     pub skb_arg: u8,
     pub nargs: u8,
     pub role: Role,
+    /// For [`Role::CopyInto`]: the argument index of the source skb.
+    pub src_arg: u8,
 }
 
 impl Target {
     /// The BPF cookie: function id, skb argument index and role (bpf/event.h).
     pub fn cookie(&self, func_id: u32) -> u64 {
-        use crate::contract::{VRFT_COOKIE_ROLE_SHIFT, VRFT_COOKIE_SKB_ARG_SHIFT};
+        use crate::contract::{
+            VRFT_COOKIE_ROLE_SHIFT, VRFT_COOKIE_SKB_ARG_SHIFT, VRFT_COOKIE_SRC_ARG_SHIFT,
+        };
         func_id as u64
             | (self.skb_arg as u64) << VRFT_COOKIE_SKB_ARG_SHIFT
             | (self.role as u64) << VRFT_COOKIE_ROLE_SHIFT
+            | (self.src_arg as u64) << VRFT_COOKIE_SRC_ARG_SHIFT
     }
 
     pub fn func_info(&self) -> FuncInfo {
@@ -92,7 +145,8 @@ pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
                 btf_id: f.btf_id,
                 skb_arg: f.skb_arg as u8,
                 nargs: f.nargs() as u8,
-                role: Role::of(&f.name),
+                role: Role::of(f).0,
+                src_arg: Role::of(f).1,
             }),
             Some(reason) => skipped.push(Probe {
                 name: f.name.clone(),
@@ -107,20 +161,52 @@ pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
-    fn cookie_packs_id_arg_and_role() {
+    fn cookie_packs_id_arg_role_and_source() {
         let t = Target {
-            name: "skb_clone".into(),
+            name: "__skb_clone".into(),
             origin: Origin::Vmlinux,
             btf_id: 1,
             skb_arg: 3,
             nargs: 4,
-            role: Role::of("skb_clone"),
+            role: Role::CopyInto,
+            src_arg: 1,
         };
-        assert_eq!(t.cookie(0x1234), 0x1234 | 3 << 32 | 2 << 40);
-        assert_eq!(Role::of("kfree_skbmem"), Role::Free);
-        assert_eq!(Role::of("ip_rcv"), Role::Plain);
+        assert_eq!(t.cookie(0x1234), 0x1234 | 3 << 32 | 4 << 40 | 1 << 48);
+    }
+
+    /// Roles come from names and BTF shapes: checked on this machine's kernel.
+    #[test]
+    fn roles_in_the_running_kernel() {
+        let path = Path::new(vrft_btf::SYSFS_BTF_DIR).join(vrft_btf::VMLINUX);
+        let vmlinux = vrft_btf::BtfObject::vmlinux_from_file(&path).unwrap();
+        let scan = vrft_btf::scan_objects(&[&vmlinux], &vrft_btf::Checks::none(12)).unwrap();
+        let role = |name: &str| {
+            let f = scan.functions.iter().find(|f| f.name == name);
+            Role::of(f.unwrap_or_else(|| panic!("{name} not in BTF")))
+        };
+        assert_eq!(role("__build_skb_around"), (Role::Birth, 0));
+        // Every role other than plain, for the test log.
+        for f in &scan.functions {
+            let r = Role::of(f);
+            if r.0 != Role::Plain {
+                eprintln!("{} {:?}", f.name, r);
+            }
+        }
+        // Inlined in some builds (this machine's), a function in Debian's.
+        if let Some(f) = scan.functions.iter().find(|f| f.name == "__skb_clone") {
+            assert_eq!(Role::of(f), (Role::CopyInto, 1));
+        }
+        assert_eq!(role("__copy_skb_header"), (Role::CopyInto, 1));
+        assert_eq!(role("skb_clone"), (Role::Clone, 0));
+        assert_eq!(role("kfree_skbmem"), (Role::Free, 0));
+        // Merging two packets is not copying one.
+        assert_eq!(role("skb_try_coalesce"), (Role::Plain, 0));
+        assert_eq!(role("nf_ct_attach"), (Role::Plain, 0));
+        assert_eq!(role("ip_rcv"), (Role::Plain, 0));
     }
 }

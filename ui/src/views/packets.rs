@@ -49,8 +49,13 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             };
             let mut mark = Vec::new();
             if p.dropped() {
+                // The reason names the fix; "DROP" alone says nothing.
+                let text = match p.drop_reason {
+                    Some(r) => format!("DROP {} ", app.info.drop_reason(r.into())),
+                    None => "DROP ".to_string(),
+                };
                 mark.push(Span::styled(
-                    "DROP ",
+                    text,
                     Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
                 ));
             }
@@ -97,7 +102,8 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Constraint::Fill(1),
         Constraint::Length(5),
         Constraint::Length(10),
-        Constraint::Length(15),
+        // "DROP " and the reason: most reasons fit, the flow gives way first.
+        Constraint::Length(22),
     ];
     f.render_widget(block, area);
     f.render_widget(Table::new(rows, widths).header(header), inner);
