@@ -120,7 +120,7 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     let t = Tmux::start(160, 50, &cmd);
 
     // The UI opens on the recording, in the alternate screen.
-    let s = t.wait("the packet list", |s| s.contains("Packets 24/24"));
+    let s = t.wait("the packet list", |s| s.contains("Packets 30/30"));
     assert!(s.contains("REPLAY") && s.contains("fentry"), "{s}");
     assert_eq!(
         t.query("#{alternate_on}"),
@@ -134,7 +134,7 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     t.key("Enter");
     let s = t.wait("packet 13's tree", |s| s.contains("┌ packet 13 "));
     assert!(s.contains("udp_send_skb() {"), "{s}");
-    assert!(s.contains("flow udp 10.11.0.1:38003>10.11.0.2:7777"), "{s}");
+    assert!(s.contains("flow udp 10.11.0.1:50223>10.11.0.2:7777"), "{s}");
 
     // Into the tree; find the UDP receive and fold / unfold it with Enter.
     t.key("Tab");
@@ -168,7 +168,7 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     t.wait("the filter bar", |s| s.contains("filter: iface=eth0"));
     t.key("Enter");
     // Packets 3 and 5 have no interface (ARP handled before one was set).
-    let s = t.wait("the filtered list", |s| s.contains("Packets 22/24"));
+    let s = t.wait("the filtered list", |s| s.contains("Packets 28/30"));
     assert!(
         s.contains("| filter: iface=eth0"),
         "status line shows the filter:\n{s}"
@@ -184,7 +184,7 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     // The latency view covers the shown (filtered) packets.
     t.type_text("2");
     let s = t.wait("the latency view", |s| {
-        s.contains("Receive latency over 22 shown packets")
+        s.contains("Receive latency over 28 shown packets")
     });
     for h in ["STAGE", "P50", "P90", "P99", "MAX", "Transmit latency"] {
         assert!(s.contains(h), "latency view lacks {h}:\n{s}");

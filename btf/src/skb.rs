@@ -15,6 +15,8 @@ use crate::source::BtfObject;
 pub enum Kind {
     Void,
     Int,
+    /// `_Bool` (an int to the trampoline; shown as true/false).
+    Bool,
     Enum,
     Ptr,
     Float,
@@ -31,6 +33,7 @@ impl Kind {
         match self {
             Kind::Void => "void",
             Kind::Int => "int",
+            Kind::Bool => "bool",
             Kind::Enum => "enum",
             Kind::Ptr => "ptr",
             Kind::Float => "float",
@@ -104,6 +107,7 @@ impl Resolver<'_> {
         let (_, ty) = self.strip(id)?;
         let class = match &ty {
             Type::Void => Class::Kind(Kind::Void),
+            Type::Int(i) if i.is_bool() => Class::Kind(Kind::Bool),
             Type::Int(_) => Class::Kind(Kind::Int),
             Type::Enum(_) | Type::Enum64(_) => Class::Kind(Kind::Enum),
             Type::Float(_) => Class::Kind(Kind::Float),

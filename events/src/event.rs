@@ -141,6 +141,20 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// What a function's return value is, from its BTF return type: how to show it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Returns {
+    /// An integer or enum: decimal when small, else hex.
+    #[default]
+    Value,
+    /// `void`: the register holds whatever was left there; nothing is shown.
+    Void,
+    /// `bool`: true or false.
+    Bool,
+    /// A pointer: always hex.
+    Pointer,
+}
+
 /// Where a traced function lives and how its skb is passed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FuncInfo {
@@ -149,4 +163,5 @@ pub struct FuncInfo {
     /// Zero-based index of the `struct sk_buff *` argument.
     pub skb_arg: u8,
     pub nargs: u8,
+    pub returns: Returns,
 }

@@ -9,5 +9,5 @@ pub mod event;
 pub mod record;
 pub mod session;
 
-pub use event::{Context, Event, Extra, FuncInfo, Kind, Origin, VMLINUX};
+pub use event::{Context, Event, Extra, FuncInfo, Kind, Origin, Returns, VMLINUX};
 pub use session::{Backend, Flow, Interface, Probe, ProbeStatus, SessionInfo, Stats};

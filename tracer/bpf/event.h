@@ -48,6 +48,7 @@ enum vrft_role {
 	VRFT_ROLE_BIRTH = 3, /* initialises the sk_buff in place: a new life of this address */
 	VRFT_ROLE_COPY_INTO = 4, /* fills the skb (a new clone or copy) from the skb in
 				  * argument VRFT_COOKIE_SRC_ARG */
+	VRFT_ROLE_FREE_PATH = 5, /* part of releasing an skb (skb_release_data, sock_wfree) */
 };
 
 struct vrft_event {

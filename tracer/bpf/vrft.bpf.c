@@ -55,7 +55,10 @@ struct vrft_track {
 	__u32 next_clone;
 	__u16 clone;
 	__u16 flow_done; /* the flow was sent (or the packet has none) */
-	__u16 pad[2];
+	/* A free tracepoint fired outside any traced call on this skb: only the
+	 * free path's own functions still belong to the packet. */
+	__u8 freed;
+	__u8 pad[3];
 };
 
 struct {
@@ -616,7 +619,8 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 
 /* The packet this skb belongs to, starting to follow it if the filter
  * matches. Returns 0 when the skb is not one of ours. */
-static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, __u8 *flags)
+static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, __u8 *flags,
+							   __u32 role, int may_start)
 {
 	__u64 key = (__u64)skb;
 	struct vrft_track *t = bpf_map_lookup_elem(&tracked, &key);
@@ -628,9 +632,15 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 	 * means a new packet. skb->head is read only where it is compared or
 	 * kept: a packet the filter rejects costs the lookup and the filter,
 	 * nothing more. */
+	if (t && t->freed) {
+		if (role == VRFT_ROLE_FREE_PATH || role == VRFT_ROLE_FREE)
+			return t;
+		bpf_map_delete_elem(&tracked, &key); /* a new life of the address */
+		t = 0;
+	}
 	if (t && (frees_probed || t->head == (__u64)BPF_CORE_READ(skb, head)))
 		return t;
-	if (!vrft_filter(skb, &id))
+	if (!may_start || !vrft_filter(skb, &id))
 		return 0;
 	fresh.head = (__u64)BPF_CORE_READ(skb, head);
 	/* Packets without a payload id get counter ids with the top bit set,
@@ -733,7 +743,7 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src
 		on_birth((__u64)skb);
 	else if (role == VRFT_ROLE_COPY_INTO && src)
 		on_copy_into((__u64)skb, src);
-	t = lookup_or_start(skb, &flags);
+	t = lookup_or_start(skb, &flags, role, 1);
 	if (!t)
 		return 0;
 	packet = t->packet;
@@ -899,7 +909,9 @@ static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *typed,
 	if (!armed || !typed)
 		return 0;
 	bpf_probe_read_kernel(&skb, sizeof(skb), &typed);
-	t = lookup_or_start(skb, &flags);
+	/* An skb first seen as it is consumed is no packet worth a row: its
+	 * life happened where nothing looked (a drop still is: why it died). */
+	t = lookup_or_start(skb, &flags, VRFT_ROLE_PLAIN, tp != TP_CONSUME_SKB);
 	if (!t)
 		return 0;
 	packet = t->packet;
@@ -915,7 +927,7 @@ static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *typed,
 		if (top && top->skb == key && top->packet == packet)
 			top->role = VRFT_ROLE_FREE;
 		else
-			bpf_map_delete_elem(&tracked, &key);
+			t->freed = 1;
 	}
 	return 0;
 }

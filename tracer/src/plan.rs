@@ -5,7 +5,7 @@ use regex::Regex;
 
 use crate::contract::vrft_role;
 use vrft_btf::{Function, Scan};
-use vrft_events::event::{FuncInfo, Origin};
+use vrft_events::event::{FuncInfo, Origin, Returns};
 use vrft_events::session::{Probe, ProbeStatus};
 
 /// What a function does to the identity of the skb it is given (bpf/event.h
@@ -22,6 +22,8 @@ pub enum Role {
     Birth = vrft_role::VRFT_ROLE_BIRTH as isize,
     /// Fills its skb (a new clone or copy) from another skb argument.
     CopyInto = vrft_role::VRFT_ROLE_COPY_INTO as isize,
+    /// Part of releasing an skb: still the packet after a free tracepoint.
+    FreePath = vrft_role::VRFT_ROLE_FREE_PATH as isize,
 }
 
 /// Functions that end an sk_buff's life: back to the slab or the NAPI cache,
@@ -32,6 +34,17 @@ const FREES: [&str; 4] = [
     "napi_skb_cache_put",
     "kfree_skb_partial",
     "napi_reuse_skb",
+];
+
+/// What runs on an skb after its last reference went (net/core/skbuff.c,
+/// sock.c): its state, data and socket accounting are released.
+const FREE_PATH: [&str; 6] = [
+    "sock_wfree",
+    "__sock_wfree",
+    "sock_rfree",
+    "sock_efree",
+    "tcp_wfree",
+    "skb_free_head",
 ];
 
 /// Functions that return a new sk_buff belonging to their argument's packet
@@ -63,6 +76,9 @@ impl Role {
         if FREES.contains(&name) {
             return (Role::Free, 0);
         }
+        if FREE_PATH.contains(&name) || name.starts_with("skb_release_") {
+            return (Role::FreePath, 0);
+        }
         if CLONES.contains(&name) && f.returns_skb {
             return (Role::Clone, 0);
         }
@@ -92,6 +108,7 @@ pub struct Target {
     pub role: Role,
     /// For [`Role::CopyInto`]: the argument index of the source skb.
     pub src_arg: u8,
+    pub returns: Returns,
 }
 
 impl Target {
@@ -112,7 +129,18 @@ impl Target {
             origin: self.origin.clone(),
             skb_arg: self.skb_arg,
             nargs: self.nargs,
+            returns: self.returns,
         }
+    }
+}
+
+/// How to show what `f` returns, from its BTF return type.
+fn returns(f: &Function) -> Returns {
+    match f.ret {
+        vrft_btf::Kind::Void => Returns::Void,
+        vrft_btf::Kind::Bool => Returns::Bool,
+        vrft_btf::Kind::Ptr => Returns::Pointer,
+        _ => Returns::Value,
     }
 }
 
@@ -147,6 +175,7 @@ pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
                 nargs: f.nargs() as u8,
                 role: Role::of(f).0,
                 src_arg: Role::of(f).1,
+                returns: returns(f),
             }),
             Some(reason) => skipped.push(Probe {
                 name: f.name.clone(),
@@ -175,6 +204,7 @@ mod tests {
             nargs: 4,
             role: Role::CopyInto,
             src_arg: 1,
+            returns: Returns::Void,
         };
         assert_eq!(t.cookie(0x1234), 0x1234 | 3 << 32 | 4 << 40 | 1 << 48);
     }
@@ -204,6 +234,8 @@ mod tests {
         assert_eq!(role("__copy_skb_header"), (Role::CopyInto, 1));
         assert_eq!(role("skb_clone"), (Role::Clone, 0));
         assert_eq!(role("kfree_skbmem"), (Role::Free, 0));
+        assert_eq!(role("skb_release_data"), (Role::FreePath, 0));
+        assert_eq!(role("sock_wfree"), (Role::FreePath, 0));
         // Merging two packets is not copying one.
         assert_eq!(role("skb_try_coalesce"), (Role::Plain, 0));
         assert_eq!(role("nf_ct_attach"), (Role::Plain, 0));

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use crate::model::{node_flags::*, Node, Packet};
-use vrft_events::event::Context;
+use vrft_events::event::{Context, Returns};
 use vrft_events::session::SessionInfo;
 
 /// Column header of [`row_text`] lines.
@@ -79,6 +79,21 @@ pub fn ret_text(ret: i64) -> String {
         ret.to_string()
     } else {
         format!("{:#x}", ret as u64)
+    }
+}
+
+/// The return value of a call as its type says to show it; `None` for `void`
+/// (the register holds whatever was left there).
+pub fn returned(info: &SessionInfo, node: &Node) -> Option<String> {
+    let returns = info
+        .functions
+        .get(node.func as usize)
+        .map_or(Returns::Value, |f| f.returns);
+    match returns {
+        Returns::Void => None,
+        Returns::Bool => Some((node.ret & 0xff != 0).to_string()),
+        Returns::Pointer => Some(format!("{:#x}", node.ret as u64)),
+        Returns::Value => Some(ret_text(node.ret)),
     }
 }
 
@@ -219,7 +234,10 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
         }
         RowKind::Close => {
             let tail = if node.has(EXITED) {
-                format!("/* {name} = {} */", ret_text(node.ret))
+                match returned(info, node) {
+                    Some(v) => format!("/* {name} = {v} */"),
+                    None => format!("/* {name} */"),
+                }
             } else {
                 format!("/* {name}: {} */", missing_exit(node))
             };
@@ -228,7 +246,7 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
         }
         RowKind::Folded => {
             let tail = if node.has(EXITED) {
-                format!("/* = {} */", ret_text(node.ret))
+                returned(info, node).map_or(String::new(), |v| format!("/* = {v} */"))
             } else {
                 format!("/* {} */", missing_exit(node))
             };
@@ -251,9 +269,16 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
                     format!("/* {name} len={}{sep}{fields} */", node.len)
                 }
             } else if node.has(NO_ENTRY) {
-                format!("{name}(); /* no entry, = {} */", ret_text(node.ret))
+                match returned(info, node) {
+                    Some(v) => format!("{name}(); /* no entry, = {v} */"),
+                    None => format!("{name}(); /* no entry */"),
+                }
             } else if node.has(EXITED) {
-                format!("{name}(); /* = {}{sep}{fields} */", ret_text(node.ret))
+                match returned(info, node) {
+                    Some(v) => format!("{name}(); /* = {v}{sep}{fields} */"),
+                    None if fields.is_empty() => format!("{name}();"),
+                    None => format!("{name}(); /* {fields} */"),
+                }
             } else {
                 format!("{name}(); /* {}{sep}{fields} */", missing_exit(node))
             };
@@ -282,8 +307,15 @@ pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
         p.nodes.len(),
         human_ns(p.duration())
     );
-    if let Some(r) = p.drop_reason {
-        s += &format!("  DROP {}", info.drop_reason(r.into()));
+    match p.drop_reason {
+        Some(r) if p.lost(info) => s += &format!("  DROP {}", info.drop_reason(r.into())),
+        Some(r) => {
+            s += &format!(
+                "  delivered, original freed: {}",
+                info.drop_reason(r.into())
+            )
+        }
+        None => {}
     }
     if p.incomplete() {
         s += "  INCOMPLETE";

@@ -218,7 +218,7 @@ impl Query {
             Term::Dport(x) => flow.is_some_and(|f| f.dport == *x),
             Term::Dur(c, v) => c.test(p.duration(), *v),
             Term::Calls(c, v) => c.test(p.nodes.len() as u64, *v),
-            Term::Drop => p.dropped(),
+            Term::Drop => p.lost(info),
             Term::Incomplete => p.incomplete(),
             Term::Freed => p.flags & vrft_events::event::flags::FREED != 0,
         }
@@ -239,6 +239,7 @@ mod tests {
                     origin: vrft_events::Origin::Vmlinux,
                     skb_arg: 0,
                     nargs: 1,
+                    returns: Default::default(),
                 })
                 .collect(),
             ..Default::default()

@@ -3,7 +3,7 @@
 mod common;
 
 use common::Synth;
-use vrft_events::event::Context;
+use vrft_events::event::{flags, Context};
 use vrft_ui::model::{node_flags::*, Model, Packet, ROOT};
 
 fn model(s: &Synth) -> Model {
@@ -110,6 +110,35 @@ fn drop_is_marked_with_reason() {
     assert_eq!(p.drop_reason, Some(3));
     let tp = p.nodes.iter().find(|n| n.has(TRACEPOINT)).unwrap();
     assert!(tp.has(DROP) && tp.duration().is_none());
+}
+
+/// A ping whose reply reached the ping socket (through a clone) and whose
+/// original the kernel then freed with NO_SOCKET is delivered, not lost.
+#[test]
+fn a_drop_after_a_delivery_is_not_a_loss() {
+    let mut s = Synth::scenario();
+    let lost = {
+        let m = model(&s);
+        let p = m.packet(m.slot_of(2).unwrap());
+        assert!(p.lost(&s.info) && !p.delivered(&s.info));
+        vrft_ui::format::packet_summary(p, &s.info)
+    };
+    assert!(lost.ends_with("DROP NO_SOCKET"), "{lost}");
+    let rx = common::at(1, 0, Context::SoftIrq, 2, 4);
+    s.call(9, &rx, "icmp_rcv", 0, |s| {
+        s.leaf(9, &rx, "ping_queue_rcv_skb", 0);
+        s.call(9, &rx, "kfree_skb_reason", 0, |s| {
+            s.tp(9, &rx, "skb:kfree_skb", flags::DROP | flags::FREED, 3);
+        });
+    });
+    let m = model(&s);
+    let p = m.packet(m.slot_of(9).unwrap());
+    assert!(p.dropped() && p.delivered(&s.info) && !p.lost(&s.info));
+    let summary = vrft_ui::format::packet_summary(p, &s.info);
+    assert!(
+        summary.ends_with("delivered, original freed: NO_SOCKET"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -30,7 +30,8 @@ const FILE_HEADER_LEN: usize = 12;
 /// 2: events carry flows and `--skb-fields` values; the session lists the field names.
 /// 3: the contract crate: backend and probe origins are enums, every loss counter in `Stats`.
 /// 4: independent frames, each with a sync marker, sequence number and checksums.
-pub const VERSION: u32 = 4;
+/// 5: each function says what it returns (void, bool, pointer, value).
+pub const VERSION: u32 = 5;
 
 /// Facts known when recording starts.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -242,14 +242,18 @@ fn messages_for_what_is_not_a_recording() {
     old[8..12].copy_from_slice(&3u32.to_le_bytes());
     assert_eq!(
         err(&old),
-        "recording format version 3 is older than the version 4 this vrft-tui reads: open it with \
-         the vrft-tui that made it, or record it again"
+        format!(
+            "recording format version 3 is older than the version {VERSION} this vrft-tui reads: \
+             open it with the vrft-tui that made it, or record it again"
+        )
     );
     old[8..12].copy_from_slice(&9u32.to_le_bytes());
     assert_eq!(
         err(&old),
-        "recording format version 9 is newer than the version 4 this vrft-tui reads: open it with \
-         a newer vrft-tui"
+        format!(
+            "recording format version 9 is newer than the version {VERSION} this vrft-tui reads: \
+             open it with a newer vrft-tui"
+        )
     );
     let path = tmp("absent.vrft");
     let e = Recording::read(&path).unwrap_err().to_string();

@@ -99,6 +99,7 @@ impl Attach for Tracepoints {
                         origin: Origin::Tracepoint,
                         skb_arg: 0,
                         nargs: 0,
+                        returns: Default::default(),
                     });
                     let func = (status == ProbeStatus::Attached).then_some(id);
                     (status, func)

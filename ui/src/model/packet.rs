@@ -1,7 +1,7 @@
 //! One packet's calls, stored compactly (48 bytes per call, i.e. 24 per entry/exit event).
 
 use vrft_events::event::{flags as ev, Context, Event, Kind};
-use vrft_events::session::Flow;
+use vrft_events::session::{Flow, SessionInfo};
 
 /// Node flags: the low four bits are the event flags (ORed over entry and exit).
 pub mod node_flags {
@@ -14,6 +14,19 @@ pub mod node_flags {
     pub const LOST_EXIT: u8 = 1 << 6;
 }
 use node_flags::*;
+
+/// Where a packet, or a clone of it, reaches a socket or the application:
+/// the queueing functions of net/core/sock.c, UDP, TCP, ping and raw
+/// sockets, and the tracepoint of the copy to user space.
+const DELIVERIES: [&str; 7] = [
+    "skb:skb_copy_datagram_iovec",
+    "__sock_queue_rcv_skb",
+    "sock_queue_rcv_skb_reason",
+    "__udp_enqueue_schedule_skb",
+    "tcp_queue_rcv",
+    "ping_queue_rcv_skb",
+    "raw_rcv_skb",
+];
 
 /// Parent index of a root call.
 pub const ROOT: u32 = u32::MAX;
@@ -143,8 +156,23 @@ impl Packet {
         }
     }
 
+    /// The kernel freed the packet (or a clone) as a drop. See [`Packet::lost`].
     pub fn dropped(&self) -> bool {
         self.flags & ev::DROP != 0
+    }
+
+    /// Some part of the packet reached a socket or the application.
+    pub fn delivered(&self, info: &SessionInfo) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| DELIVERIES.contains(&info.func_name(n.func)))
+    }
+
+    /// A drop that is one: nothing of the packet was delivered. A ping whose
+    /// reply reached the ping socket through a clone, and whose original the
+    /// kernel then freed with NO_SOCKET, is not lost.
+    pub fn lost(&self, info: &SessionInfo) -> bool {
+        self.dropped() && !self.delivered(info)
     }
 
     /// Some call lacks its entry or exit (or is still running).

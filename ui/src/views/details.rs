@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::pane;
 use crate::app::App;
-use crate::format::{ctx_name, dev_text, fields_text, human_ns, ret_text};
+use crate::format::{ctx_name, dev_text, fields_text, human_ns, returned};
 use crate::model::node_flags::*;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
@@ -55,11 +55,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     if node.has(DROP) {
         lines.push(format!("drop      {}", info.drop_reason(node.ret)));
     } else if node.has(EXITED) && !node.has(TRACEPOINT) {
-        lines.push(format!(
-            "return    {} ({:#x})",
-            ret_text(node.ret),
-            node.ret
-        ));
+        match returned(info, node) {
+            Some(v) => lines.push(format!("return    {v} ({:#x})", node.ret)),
+            None => lines.push("return    void".to_string()),
+        }
     }
     lines.push(format!("device    {}", dev_text(info, p.dev(node))));
     lines.push(format!("len       {}", node.len));

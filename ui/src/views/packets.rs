@@ -48,7 +48,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 None => "-".into(),
             };
             let mut mark = Vec::new();
-            if p.dropped() {
+            if p.lost(&app.info) {
                 // The reason names the fix; "DROP" alone says nothing.
                 let text = match p.drop_reason {
                     Some(r) => format!("DROP {} ", app.info.drop_reason(r.into())),

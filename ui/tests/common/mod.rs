@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use vrft_events::event::{flags, Context, Event, FuncInfo, Kind, Origin};
+use vrft_events::event::{flags, Context, Event, FuncInfo, Kind, Origin, Returns};
 use vrft_events::session::{Flow, Interface, Probe, ProbeStatus, SessionInfo, Stats};
 use vrft_ui::app::App;
 use vrft_ui::testkit;
@@ -20,6 +20,19 @@ pub struct At {
     pub ctx: Context,
     pub netns: u32,
     pub ifindex: u32,
+}
+
+/// What a synthetic function returns: void, bool and pointer returns by name,
+/// as BTF says of the real ones.
+fn returns_of(name: &str) -> Returns {
+    match name {
+        "kfree_skbmem" | "skb_release_data" | "kfree_skb_reason" | "ping_queue_rcv_skb" => {
+            Returns::Void
+        }
+        "skb_defer_rx_timestamp" => Returns::Bool,
+        "skb_clone" | "skb_push" => Returns::Pointer,
+        _ => Returns::Value,
+    }
 }
 
 pub const fn at(cpu: u16, tid: u32, ctx: Context, netns: u32, ifindex: u32) -> At {
@@ -112,6 +125,7 @@ impl Synth {
             origin: origin.clone(),
             skb_arg: 0,
             nargs: if origin == Origin::Tracepoint { 0 } else { 2 },
+            returns: returns_of(name),
         });
         let func = (self.info.functions.len() - 1) as u32;
         self.info.probes.push(Probe {
