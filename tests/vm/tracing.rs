@@ -265,6 +265,22 @@ const CONSTRUCTION: [&str; 6] = [
     "skb_copy_header",
 ];
 
+/// The outlines of the packets whose every call is `part`: fragments of other packets.
+fn made_only_of(model: &Model, info: &SessionInfo, part: impl Fn(&Node) -> bool) -> Vec<String> {
+    model
+        .packets()
+        .iter()
+        .filter(|p| p.nodes.iter().all(&part))
+        .map(|p| {
+            format!(
+                "{}: {}",
+                p.id,
+                Tree { p, info }.outline().replace('\n', " ")
+            )
+        })
+        .collect()
+}
+
 /// With `kfree_skbmem` not probed, the free tracepoints end a packet, but the
 /// free path that runs after them (`skb_release_data`, `sock_wfree`) still
 /// belongs to it: no packet is made only of those calls.
@@ -285,18 +301,7 @@ fn check_no_free_path_fragments(out: &Outcome) -> Result<(), String> {
         .flat_map(|p| &p.nodes)
         .filter(|n| info.func_name(n.func).starts_with("skb_release_"))
         .count();
-    let fragments: Vec<String> = model
-        .packets()
-        .iter()
-        .filter(|p| p.nodes.iter().all(free_path))
-        .map(|p| {
-            format!(
-                "{}: {}",
-                p.id,
-                Tree { p, info }.outline().replace('\n', " ")
-            )
-        })
-        .collect();
+    let fragments = made_only_of(&model, info, free_path);
     if seen == 0 || !fragments.is_empty() {
         return Err(format!(
             "{seen} skb_release_* calls; packets made only of the free path: {:?}",
@@ -360,22 +365,7 @@ fn check_identity(out: &Outcome, sent: usize) -> Result<(), String> {
             ));
         }
     }
-    let fragments: Vec<String> = model
-        .packets()
-        .iter()
-        .filter(|p| {
-            p.nodes
-                .iter()
-                .all(|n| CONSTRUCTION.contains(&name(n).as_str()))
-        })
-        .map(|p| {
-            format!(
-                "{}: {}",
-                p.id,
-                Tree { p, info }.outline().replace('\n', " ")
-            )
-        })
-        .collect();
+    let fragments = made_only_of(&model, info, |n| CONSTRUCTION.contains(&name(n).as_str()));
     if !fragments.is_empty() {
         return Err(format!(
             "{} of {} packets are only construction or clone internals: {:?}",
