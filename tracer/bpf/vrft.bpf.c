@@ -743,7 +743,10 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src
 		on_birth((__u64)skb);
 	else if (role == VRFT_ROLE_COPY_INTO && src)
 		on_copy_into((__u64)skb, src);
-	t = lookup_or_start(skb, &flags, role, 1);
+	/* Releasing an skb nobody followed starts no packet: its life
+	 * happened where nothing looked (e.g. a clone made unprobed). */
+	t = lookup_or_start(skb, &flags, role,
+			    role != VRFT_ROLE_FREE_PATH && role != VRFT_ROLE_FREE);
 	if (!t)
 		return 0;
 	packet = t->packet;
