@@ -167,16 +167,19 @@ pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
     let mut skipped = Vec::new();
     for f in scan.functions.iter().filter(|f| sel.wants(f)) {
         match f.traceability.reason() {
-            None => targets.push(Target {
-                name: f.name.clone(),
-                origin: Origin::of_module(&f.module),
-                btf_id: f.btf_id,
-                skb_arg: f.skb_arg as u8,
-                nargs: f.nargs() as u8,
-                role: Role::of(f).0,
-                src_arg: Role::of(f).1,
-                returns: returns(f),
-            }),
+            None => {
+                let (role, src_arg) = Role::of(f);
+                targets.push(Target {
+                    name: f.name.clone(),
+                    origin: Origin::of_module(&f.module),
+                    btf_id: f.btf_id,
+                    skb_arg: f.skb_arg as u8,
+                    nargs: f.nargs() as u8,
+                    role,
+                    src_arg,
+                    returns: returns(f),
+                })
+            }
             Some(reason) => skipped.push(Probe {
                 name: f.name.clone(),
                 origin: Origin::of_module(&f.module),
