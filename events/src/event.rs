@@ -40,6 +40,9 @@ pub mod flags {
     pub const FREED: u8 = 1 << 2;
     /// The packet was dropped (kfree_skb tracepoint); `ret` holds the drop reason.
     pub const DROP: u8 = 1 << 3;
+    /// An entry nested deeper than the tracer's call stack: its exit is not followed, so the
+    /// call is a leaf under the deepest call that was kept.
+    pub const TOO_DEEP: u8 = 1 << 5;
 }
 
 /// One decoded event. Timestamps are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns).

@@ -8,6 +8,8 @@ mod bench;
 mod bench_hits;
 mod bpf_objects;
 mod filtering;
+mod graph;
+mod identity;
 mod initramfs;
 mod kernel;
 mod live;

@@ -99,6 +99,41 @@ for ns in a b; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done
     }
 }
 
+/// On top of [`veth`]: a second path from `a` to `b` through bridge `br0` in namespace `br`
+/// (`a`'s and `b`'s `eth1`, ports `port-a` and `port-b`), carrying a VXLAN overlay (VNI 44,
+/// `vxlan0`). A packet over the overlay is encapsulated, crosses two veth pairs and the bridge,
+/// and is decapsulated: the deepest path of the test bed.
+pub mod vxlan_bridge {
+    pub const UNDERLAY_A: &str = "10.51.0.1";
+    pub const UNDERLAY_B: &str = "10.51.0.2";
+    pub const OVERLAY_A: &str = "10.52.0.1";
+    pub const OVERLAY_B: &str = "10.52.0.2";
+    pub const VNI: u32 = 44;
+
+    /// Expects the namespaces of [`super::veth::setup`].
+    pub fn setup() -> String {
+        let port = super::vxlan::PORT;
+        format!(
+            r#"
+ip netns add br
+ip -n br link add br0 type bridge
+ip -n a link add eth1 type veth peer name port-a netns br
+ip -n b link add eth1 type veth peer name port-b netns br
+ip -n br link set port-a master br0
+ip -n br link set port-b master br0
+for dev in lo br0 port-a port-b; do ip -n br link set $dev up; done
+ip -n a addr add {UNDERLAY_A}/24 dev eth1
+ip -n b addr add {UNDERLAY_B}/24 dev eth1
+ip -n a link add vxlan0 type vxlan id {VNI} local {UNDERLAY_A} remote {UNDERLAY_B} dstport {port} dev eth1
+ip -n b link add vxlan0 type vxlan id {VNI} local {UNDERLAY_B} remote {UNDERLAY_A} dstport {port} dev eth1
+ip -n a addr add {OVERLAY_A}/24 dev vxlan0
+ip -n b addr add {OVERLAY_B}/24 dev vxlan0
+for ns in a b; do for dev in eth1 vxlan0; do ip -n $ns link set $dev up; done; done
+"#
+        )
+    }
+}
+
 /// A known run of packets from one namespace to another, counted by a receiver.
 ///
 /// The receiver (`trafgen recv`, in namespace `to`) saves the sequence IDs it got to
@@ -153,6 +188,12 @@ impl Flow {
 
     /// Shell that starts the receiver, sends, and waits for the receiver's verdict.
     pub fn script(&self) -> String {
+        self.script_with_sender("")
+    }
+
+    /// [`Flow::script`] with `prefix` run by the sender's own shell just before it becomes the
+    /// sender (`$$` is then the sender's pid), e.g. to hand that pid to ftrace.
+    pub fn script_with_sender(&self, prefix: &str) -> String {
         let Flow {
             tag,
             proto,
@@ -163,13 +204,20 @@ impl Flow {
             count,
             rate,
         } = self;
+        let cmd =
+            format!("trafgen send --proto {proto} --to {dst}:{port} --count {count} --rate {rate}");
+        let send = if prefix.is_empty() {
+            format!("at {from} {cmd}")
+        } else {
+            format!("at {from} sh -c '{prefix}; exec {cmd}'")
+        };
         format!(
             r#"
 rm -f "$OUT/{tag}.ready"  # a flow run again waits for its new receiver
 at {to} trafgen recv --proto {proto} --bind 0.0.0.0:{port} --count {count} --ready "$OUT/{tag}.ready" --ids "$OUT/{tag}.ids" &
 rx_{tag}=$!
 wait_file "$OUT/{tag}.ready"
-at {from} trafgen send --proto {proto} --to {dst}:{port} --count {count} --rate {rate}
+{send}
 wait $rx_{tag}
 "#
         )

@@ -1,14 +1,16 @@
 //! The tracer end to end (issue 4): real probes in real kernels, real packets,
 //! and assertions on the call trees the recording holds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use vrft_events::record::Recording;
 use vrft_events::session::SessionInfo;
 use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
 
+use super::identity::made_only_of;
 use super::scenario::{Outcome, Scenario};
-use super::topology::{veth, Flow};
+use super::topology::{veth, vxlan_bridge, Flow};
+use super::{graph, identity};
 
 pub fn scenarios() -> Vec<Scenario> {
     // Scenarios of one kernel share a boot and run in this order. The full
@@ -43,7 +45,10 @@ stop_record() {
 wait_line() { wait_for "$OUT/record.err" $RPID "$2" "$1"; }
 "#;
 
-/// UDP across a veth pair with every traceable skb function probed.
+/// Every traceable skb function probed while real traffic crosses the test bed's deepest
+/// paths: UDP across a veth pair with a packet tap, UDP and ping over VXLAN across a bridge
+/// (their senders also followed by the kernel's function_graph tracer), a burst whose
+/// sk_buffs the allocator reuses, pings answered and a datagram to a closed port.
 fn trace_veth(
     name: &'static str,
     backend: &'static str,
@@ -53,6 +58,11 @@ fn trace_veth(
         count: 20,
         rate: 50,
         ..Flow::udp("udp", "a", "b", veth::B, 7777)
+    };
+    let overlay = Flow {
+        count: 20,
+        rate: 50,
+        ..Flow::udp("vxlan", "a", "b", vxlan_bridge::OVERLAY_B, 7778)
     };
     // libbpf's own messages (the verifier log of a refused program) go to record.err.
     let debug = if backend == "kprobe" {
@@ -66,20 +76,49 @@ fn trace_veth(
     } else {
         ""
     };
-    // Then two pings, whose replies reach the ping socket, and one datagram to a
-    // port nobody listens on: a delivery and a drop that are told apart.
-    let extra = format!(
-        "at a ping -c 2 -i 0.3 {b} > \"$OUT/ping.txt\"\nat a trafgen send --proto udp --to {b}:9 --count 1 --rate 0\n",
-        b = veth::B
-    );
     let script = format!(
-        "{RECORD_HELPERS}{}\n{debug}start_record --json {fields}--backend {backend}\nwait_armed 500\n{}\n{extra}sleep 1\n\
-         stop_record INT\nvrft-tui dump \"$OUT/rec.vrft\" > \"$OUT/dump.txt\"\n",
-        veth::setup(),
-        udp.script()
+        r#"{RECORD_HELPERS}{graph_helpers}{setup}{overlay_setup}
+{debug}start_record --json {fields}--backend {backend}
+wait_armed 500
+# A packet tap on b's eth0, as tcpdump holds: the kernel hands it a clone of each frame.
+at b trafgen tap --dev eth0 --until "$OUT/tap.stop" --ready "$OUT/tap.ready" > "$OUT/tap.frames" &
+TAP=$!
+wait_file "$OUT/tap.ready"
+{udp}
+touch "$OUT/tap.stop"
+wait $TAP
+# UDP and ping over VXLAN across the bridge, their senders followed by function_graph.
+graph_setup
+{overlay}
+at a sh -c '{sender}; exec /bin/ping -c 2 -i 0.3 {overlay_b}' > "$OUT/ping_vxlan.txt"
+graph_done
+# A burst to a closed port: each sk_buff is freed before the next is allocated.
+mkdir $T/instances/frees
+echo 1 > $T/instances/frees/events/skb/kfree_skb/enable
+at a trafgen send --proto udp --to {b}:10 --count {BURST} --rate 1000
+echo 0 > $T/instances/frees/events/skb/kfree_skb/enable
+cat $T/instances/frees/trace > "$OUT/frees.txt"
+rmdir $T/instances/frees
+# Two pings, whose replies reach the ping socket, and one datagram to a port
+# nobody listens on: a delivery and a drop that are told apart.
+at a ping -c 2 -i 0.3 {b} > "$OUT/ping.txt"
+at a trafgen send --proto udp --to {b}:9 --count 1 --rate 0
+sleep 1
+stop_record INT
+vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
+"#,
+        graph_helpers = graph::HELPERS,
+        setup = veth::setup(),
+        overlay_setup = vxlan_bridge::setup(),
+        udp = udp.script(),
+        overlay = overlay.script_with_sender(graph::SENDER),
+        sender = graph::SENDER,
+        overlay_b = vxlan_bridge::OVERLAY_B,
+        b = veth::B,
     );
     Scenario::new(name, script, move |out: &Outcome| {
         out.expect_ids("udp", 20)?;
+        out.expect_ids("vxlan", 20)?;
         let err = out.read("record.err")?;
         let attached = attached_count(&err)?;
         eprintln!(
@@ -90,11 +129,17 @@ fn trace_veth(
         if attached < 1000 {
             return Err(format!("only {attached} probes attached:\n{err}"));
         }
-        check_udp_trees(out, 20)?;
-        check_identity(out, 20)?;
         // What the verifier walked per program: paid once per traced function.
         let stats: serde_json::Value = serde_json::from_str(&out.read("stats.json")?)
             .map_err(|e| format!("stats.json: {e}"))?;
+        if stats["stack_overflows"] != 0 {
+            return Err(format!(
+                "calls nested deeper than the call stack: {}",
+                stats["stack_overflows"]
+            ));
+        }
+        check_udp_trees(out, 20)?;
+        check_identity(out)?;
         let insns = &stats["verified_insns_max"];
         eprintln!(
             "[{}] {name}: verifier walked at most {} instructions per function probe, {} per other program",
@@ -128,6 +173,86 @@ fn trace_veth(
     })
     .timeout(900)
     .only_on(kernels)
+}
+
+/// Datagrams sent in the burst to a closed port.
+const BURST: usize = 50;
+
+/// Packet identity (issue 13) on everything the scenario sent, and nesting as function_graph
+/// saw it.
+fn check_identity(out: &Outcome) -> Result<(), String> {
+    let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
+    let info = &rec.header.info;
+    let model = Model::from_events(&rec.events);
+    let flow = |from: &str, to: &str, port: u16| (format!("udp {from}:"), format!(">{to}:{port}"));
+    let datagrams = |flow, sent, receives| {
+        identity::datagrams(
+            &model,
+            info,
+            &identity::Datagrams {
+                flow,
+                sent,
+                receives,
+            },
+        )
+    };
+    let tapped = datagrams(flow(veth::A, veth::B, 7777), 20, 1)?;
+    identity::clones(&tapped, info)?;
+    let overlay = datagrams(
+        flow(vxlan_bridge::OVERLAY_A, vxlan_bridge::OVERLAY_B, 7778),
+        20,
+        2,
+    )?;
+    let burst = datagrams(flow(veth::A, veth::B, 10), BURST, 1)?;
+    let reuse = identity::reuse(out, &burst, info)?;
+    identity::no_fragments(&model, info)?;
+    identity::drops(out, &model, info)?;
+    eprintln!(
+        "[{}] identity: 20 tapped datagrams with their clones, 20 over VXLAN, {reuse}; {} packets in all, no fragments",
+        out.kernel,
+        model.packets().len()
+    );
+
+    // Nesting: the VXLAN datagrams and the pings over VXLAN against function_graph.
+    let graph = graph::parse(&out.read("graph.txt")?);
+    let pids: HashSet<u32> = out
+        .read("graph.pids")?
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let pings: Vec<&Packet> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            let f = super::filtering::flow_text(p);
+            f.starts_with("icmp ") && f.contains(vxlan_bridge::OVERLAY_A)
+        })
+        .collect();
+    if pings.len() < 4 {
+        return Err(format!(
+            "{} icmp packets over VXLAN, want the 2 requests and 2 replies",
+            pings.len()
+        ));
+    }
+    let (mut matched, mut calls) = (0, 0);
+    for p in overlay.iter().chain(&pings) {
+        let (m, c) = graph::compare(&graph, p, info, &pids)?;
+        matched += m;
+        calls += c;
+    }
+    eprintln!(
+        "[{}] nesting: {} packets over VXLAN, {matched} of {calls} calls of the senders matched in function_graph ({} calls), all nested alike",
+        out.kernel,
+        overlay.len() + pings.len(),
+        graph.len()
+    );
+    if calls < 200 || matched * 10 < calls * 9 {
+        return Err(format!(
+            "only {matched} of {calls} calls found in function_graph's {} calls",
+            graph.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Ctrl-C while attaching and SIGTERM while recording both leave nothing
@@ -254,33 +379,6 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Functions that build an sk_buff in place, or fill a clone or copy from
-/// another: a packet made only of these is a fragment of another packet.
-const CONSTRUCTION: [&str; 6] = [
-    "__build_skb_around",
-    "build_skb_around",
-    "__finalize_skb_around",
-    "__skb_clone",
-    "__copy_skb_header",
-    "skb_copy_header",
-];
-
-/// The outlines of the packets whose every call is `part`: fragments of other packets.
-fn made_only_of(model: &Model, info: &SessionInfo, part: impl Fn(&Node) -> bool) -> Vec<String> {
-    model
-        .packets()
-        .iter()
-        .filter(|p| p.nodes.iter().all(&part))
-        .map(|p| {
-            format!(
-                "{}: {}",
-                p.id,
-                Tree { p, info }.outline().replace('\n', " ")
-            )
-        })
-        .collect()
-}
-
 /// With `kfree_skbmem` not probed, the free tracepoints end a packet, but the
 /// free path that runs after them (`skb_release_data`, `sock_wfree`) still
 /// belongs to it: no packet is made only of those calls.
@@ -315,127 +413,9 @@ fn check_no_free_path_fragments(out: &Outcome) -> Result<(), String> {
     Ok(())
 }
 
-/// Packet identity with every function probed (issue 13): one packet per
-/// datagram, from its construction on, and no packet that is only a fragment.
-fn check_identity(out: &Outcome, sent: usize) -> Result<(), String> {
-    let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
-    let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
-    let name = |n: &Node| info.func_name(n.func).to_string();
-    let want = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
-    let datagrams: Vec<&Packet> = model
-        .packets()
-        .iter()
-        .filter(|p| {
-            let flow = super::filtering::flow_text(p);
-            flow.starts_with(&want.0) && flow.ends_with(&want.1)
-        })
-        .collect();
-    if datagrams.len() != sent {
-        let ids: Vec<u32> = datagrams.iter().map(|p| p.id).collect();
-        return Err(format!(
-            "{} packets carry the flow {want:?} (ids {ids:?}), want one per datagram: {sent}",
-            datagrams.len()
-        ));
-    }
-    for p in &datagrams {
-        let tree = Tree { p, info };
-        let first = p
-            .preorder()
-            .first()
-            .map(|&(i, _)| name(&p.nodes[i as usize]));
-        let first = first.unwrap_or_default();
-        if !first.ends_with("build_skb_around") {
-            return Err(format!(
-                "packet {}: starts with {first}, not with its construction:\n{}",
-                p.id,
-                tree.outline()
-            ));
-        }
-        let delivered = p
-            .nodes
-            .iter()
-            .filter(|n| name(n) == "__udp4_lib_rcv")
-            .count();
-        if delivered != 1 {
-            return Err(format!(
-                "packet {}: {delivered} calls to __udp4_lib_rcv, want 1 (one datagram):\n{}",
-                p.id,
-                tree.outline()
-            ));
-        }
-    }
-    let fragments = made_only_of(&model, info, |n| CONSTRUCTION.contains(&name(n).as_str()));
-    if !fragments.is_empty() {
-        return Err(format!(
-            "{} of {} packets are only construction or clone internals: {:?}",
-            fragments.len(),
-            model.packets().len(),
-            &fragments[..fragments.len().min(5)]
-        ));
-    }
-    check_drops(out, &model, info)?;
-    eprintln!(
-        "[{}] identity: {sent} datagrams, {sent} packets, each from its construction; {} packets in all, no fragments",
-        out.kernel,
-        model.packets().len()
-    );
-    Ok(())
-}
-
-/// The pings' replies reached the socket: not drops, although the kernel frees
-/// the original with a drop reason once the socket has its clone. The datagram
-/// to port 9 found no socket: a drop, NO_SOCKET.
-fn check_drops(out: &Outcome, model: &Model, info: &SessionInfo) -> Result<(), String> {
-    let ping = out.read("ping.txt")?;
-    // iputils says "2 received", busybox "2 packets received".
-    if !(ping.contains(" 2 received") || ping.contains("2 packets received")) {
-        return Err(format!("the pings were not answered:\n{ping}"));
-    }
-    let flow = |p: &Packet| super::filtering::flow_text(p);
-    let icmp: Vec<&Packet> = model
-        .packets()
-        .iter()
-        .filter(|p| flow(p).starts_with("icmp "))
-        .collect();
-    let delivered = icmp.iter().filter(|p| p.delivered(info)).count();
-    let lost: Vec<String> = icmp
-        .iter()
-        .filter(|p| p.lost(info))
-        .map(|p| vrft_ui::format::packet_summary(p, info))
-        .collect();
-    if delivered < 2 || !lost.is_empty() {
-        return Err(format!(
-            "{} icmp packets, {delivered} delivered (want >= 2: the replies), lost: {lost:?}",
-            icmp.len()
-        ));
-    }
-    let closed: Vec<&Packet> = model
-        .packets()
-        .iter()
-        .filter(|p| flow(p).ends_with(":9"))
-        .collect();
-    let summaries: Vec<String> = closed
-        .iter()
-        .map(|p| vrft_ui::format::packet_summary(p, info))
-        .collect();
-    if closed.len() != 1 || !closed[0].lost(info) || !summaries[0].ends_with("DROP NO_SOCKET") {
-        return Err(format!(
-            "want one datagram to port 9, lost with NO_SOCKET: {summaries:?}"
-        ));
-    }
-    eprintln!(
-        "[{}] drops: {} icmp packets, {delivered} delivered, none lost; {}",
-        out.kernel,
-        icmp.len(),
-        summaries[0]
-    );
-    Ok(())
-}
-
-struct Tree<'a> {
-    p: &'a Packet,
-    info: &'a SessionInfo,
+pub(super) struct Tree<'a> {
+    pub p: &'a Packet,
+    pub info: &'a SessionInfo,
 }
 
 impl Tree<'_> {
@@ -446,7 +426,7 @@ impl Tree<'_> {
     /// Some call to `chain[last]` has calls to the earlier names among its
     /// ancestors, in that order (names match as prefixes: `__netif_receive_skb`
     /// stands for its `_core`/`_one_core` variants).
-    fn check_encloses(&self, chain: &[&str]) -> Result<(), String> {
+    pub fn check_encloses(&self, chain: &[&str]) -> Result<(), String> {
         let (last, outer) = chain.split_last().expect("non-empty chain");
         let found = self
             .p
@@ -478,7 +458,7 @@ impl Tree<'_> {
     }
 
     /// Every call lasts at least as long as its children together.
-    fn check_durations(&self) -> Result<(), String> {
+    pub fn check_durations(&self) -> Result<(), String> {
         let mut children: HashMap<u32, u64> = HashMap::new();
         for n in &self.p.nodes {
             if n.parent != ROOT {
@@ -500,7 +480,7 @@ impl Tree<'_> {
         Ok(())
     }
 
-    fn outline(&self) -> String {
+    pub fn outline(&self) -> String {
         let mut s = String::new();
         for (i, depth) in self.p.preorder() {
             let n = &self.p.nodes[i as usize];

@@ -54,6 +54,17 @@ enum Cmd {
         #[arg(long)]
         ids: Option<PathBuf>,
     },
+    /// Hold an AF_PACKET socket on device DEV, as tcpdump does, until the file UNTIL exists;
+    /// then print how many frames it read. The kernel hands the socket a clone of each frame.
+    Tap {
+        #[arg(long)]
+        dev: String,
+        #[arg(long)]
+        until: PathBuf,
+        /// Created once the socket is bound.
+        #[arg(long)]
+        ready: Option<PathBuf>,
+    },
     /// Send UDP datagrams as fast as possible for SECONDS (or until the file UNTIL exists),
     /// then print how many went out.
     Flood {
@@ -128,6 +139,7 @@ pub fn main(args: &[String]) -> i32 {
 
 fn run(cmd: Cmd) -> std::io::Result<()> {
     match cmd {
+        Cmd::Tap { dev, until, ready } => tap(&dev, &until, &ready),
         Cmd::Flood {
             to,
             seconds,
@@ -295,6 +307,68 @@ fn is_timeout(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     )
+}
+
+/// Reads frames from an AF_PACKET socket bound to `dev` until `until` exists.
+fn tap(dev: &str, until: &std::path::Path, ready: &Option<PathBuf>) -> std::io::Result<()> {
+    let all = (libc::ETH_P_ALL as u16).to_be();
+    let name = std::ffi::CString::new(dev)?;
+    // SAFETY: the name is a valid C string; the call only reads it.
+    let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: plain socket creation; the descriptor is owned right below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            all.into(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: a zeroed sockaddr_ll is valid; the fields set make it name the device.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = all;
+    addr.sll_ifindex = ifindex as i32;
+    let timeout = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 100_000,
+    };
+    // SAFETY: both calls read the structures passed with their exact sizes.
+    let rc = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&addr as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        ) | libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    signal_ready(ready)?;
+    let mut file = fs::File::from(sock);
+    let (mut frames, mut buf) = (0u64, vec![0u8; 65536]);
+    while !until.exists() {
+        match file.read(&mut buf) {
+            Ok(_) => frames += 1,
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    println!("{frames}");
+    Ok(())
 }
 
 /// Pins the calling thread to one CPU, so sender and receiver do not share one.

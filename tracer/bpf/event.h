@@ -24,6 +24,9 @@ enum vrft_ctx {
 #define VRFT_F_DROP       (1 << 3)
 /* A struct vrft_flow follows the record's field values (once per packet). */
 #define VRFT_F_FLOW       (1 << 4)
+/* An entry nested deeper than the BPF call stack holds: its exit is not
+ * followed, so the call is shown as a leaf, flat under the deepest call kept. */
+#define VRFT_F_TOO_DEEP   (1 << 5)
 
 /* The most --skb-fields one event carries. */
 #define VRFT_MAX_FIELDS 8

@@ -72,7 +72,7 @@ struct {
  * inside the task they interrupt, so one LIFO stack per task (the idle task of
  * each CPU included) pairs every exit with its entry, across sleeps and CPU
  * migrations, without touching the possibly freed skb at exit. */
-#define MAX_DEPTH 32
+#define MAX_DEPTH 64
 struct vrft_frame {
 	__u64 skb;
 	__u32 func;
@@ -84,13 +84,15 @@ struct vrft_frame {
 
 struct vrft_stack {
 	__u32 depth;
-	__u32 pad;
+	/* Calls beyond MAX_DEPTH that re-enter the deepest kept call (same
+	 * function, same skb): their exits must not pop it. */
+	__u32 deep_reentries;
 	struct vrft_frame frames[MAX_DEPTH];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 8192);
 	__type(key, __u64);
 	__type(value, struct vrft_stack);
 } stacks SEC(".maps");
@@ -714,28 +716,37 @@ static __always_inline void on_birth(__u64 skb)
 		adopt(skb, parent, top->packet);
 }
 
+/* skb is a clone or copy of packet (whose skb, if followed, is parent),
+ * unless it already belongs to it. */
+static __always_inline void join_packet(__u64 skb, struct vrft_track *parent, __u32 packet)
+{
+	struct vrft_track *t = bpf_map_lookup_elem(&tracked, &skb);
+
+	if (!t || t->packet != packet)
+		adopt(skb, parent, packet);
+}
+
 /* skb is being filled from src (`__skb_clone(n, skb)`, `__copy_skb_header(new, old)`):
  * if src is followed, skb is its clone from now on. */
 static __always_inline void on_copy_into(__u64 skb, __u64 src)
 {
 	struct vrft_track *from = bpf_map_lookup_elem(&tracked, &src);
-	struct vrft_track *t;
 
-	if (!from || skb == src)
-		return;
-	t = bpf_map_lookup_elem(&tracked, &skb);
-	if (t && t->packet == from->packet)
-		return;
-	adopt(skb, from, from->packet);
+	if (from && skb != src)
+		join_packet(skb, from, from->packet);
 }
 
-/* Entry of a traced function. Returns 1 when a frame was pushed. */
+/* What on_entry did, which tells the exit side whether to run. */
+enum { ENTRY_SKIPPED, ENTRY_PUSHED, ENTRY_DEEP_REENTRY };
+
+/* Entry of a traced function. */
 static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src)
 {
 	__u32 func = VRFT_COOKIE_FUNC(cookie), role = VRFT_COOKIE_ROLE(cookie);
 	__u8 flags = 0;
 	struct vrft_track *t;
 	struct vrft_stack *st;
+	struct vrft_frame *top;
 	__u32 packet, d;
 	__u16 clone;
 
@@ -751,38 +762,39 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src
 		return 0;
 	packet = t->packet;
 	clone = t->clone;
-	/* Function probes never read the flow: see emit(). */
-	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0, 0);
-
+	/* Function probes never read the flow: see emit(). Without room for a
+	 * frame the exit cannot be followed: the entry is shown flat and marked. */
 	st = task_stack(1);
-	if (!st)
-		return 0;
+	if (!st) {
+		emit(VRFT_ENTRY, func, packet, clone, skb, flags | VRFT_F_TOO_DEEP, 0, 0);
+		return ENTRY_SKIPPED;
+	}
 	d = st->depth;
 	if (d >= MAX_DEPTH) {
 		count(CNT_STACK_OVERFLOW);
-		return 0;
+		emit(VRFT_ENTRY, func, packet, clone, skb, flags | VRFT_F_TOO_DEEP, 0, 0);
+		top = &st->frames[MAX_DEPTH - 1];
+		if (top->func != func || top->skb != (__u64)skb)
+			return ENTRY_SKIPPED;
+		st->deep_reentries++;
+		return ENTRY_DEEP_REENTRY;
 	}
+	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0, 0);
 	st->frames[d].skb = (__u64)skb;
 	st->frames[d].func = func;
 	st->frames[d].packet = packet;
 	st->frames[d].clone = clone;
 	st->frames[d].role = role;
 	st->depth = d + 1;
-	return 1;
+	return ENTRY_PUSHED;
 }
 
 /* What a clone function returned (a new skb, the same one, NULL or an
  * ERR_PTR) belongs to the caller's packet, unless it already does. */
 static __always_inline void follow_clone(struct vrft_frame *f, __u64 new_skb)
 {
-	struct vrft_track *t;
-
-	if (!new_skb || new_skb >= (__u64)-4095 || new_skb == f->skb)
-		return;
-	t = bpf_map_lookup_elem(&tracked, &new_skb);
-	if (t && t->packet == f->packet)
-		return;
-	adopt(new_skb, bpf_map_lookup_elem(&tracked, &f->skb), f->packet);
+	if (new_skb && new_skb < (__u64)-4095 && new_skb != f->skb)
+		join_packet(new_skb, bpf_map_lookup_elem(&tracked, &f->skb), f->packet);
 }
 
 /* After the last call of a free function the address is the allocator's:
@@ -812,6 +824,11 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 	f = &st->frames[(d - 1) & (MAX_DEPTH - 1)];
 	if (f->func != func || (skb && f->skb != skb))
 		return;
+	/* LIFO: while a re-entry beyond the limit is open, this exit is its. */
+	if (d == MAX_DEPTH && st->deep_reentries) {
+		st->deep_reentries--;
+		return;
+	}
 	st->depth = d - 1;
 	emit(VRFT_EXIT, func, f->packet, f->clone, 0, 0, ret, 0);
 	if (f->role == VRFT_ROLE_CLONE)
@@ -893,7 +910,7 @@ int vrft_kprobe(struct pt_regs *regs)
 		return 1;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
 		src = kprobe_arg(regs, VRFT_COOKIE_SRC_ARG(cookie));
-	*pushed = on_entry(cookie, (struct sk_buff *)skb, src);
+	*pushed = on_entry(cookie, (struct sk_buff *)skb, src) != ENTRY_SKIPPED;
 	return *pushed ? 0 : 1;
 }
 

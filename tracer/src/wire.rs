@@ -24,6 +24,7 @@ const _: () = {
     assert!(flags::FIRST_SEEN as u32 == c::VRFT_F_FIRST_SEEN);
     assert!(flags::FREED as u32 == c::VRFT_F_FREED);
     assert!(flags::DROP as u32 == c::VRFT_F_DROP);
+    assert!(flags::TOO_DEEP as u32 == c::VRFT_F_TOO_DEEP);
     assert!(EVENT_SIZE == 48 && FLOW_SIZE == 40);
 };
 

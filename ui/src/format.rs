@@ -288,7 +288,9 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
 }
 
 fn missing_exit(node: &Node) -> &'static str {
-    if node.has(LOST_EXIT) {
+    if node.has(TOO_DEEP) {
+        "too deep: exit not followed"
+    } else if node.has(LOST_EXIT) {
         "no exit"
     } else {
         "running"

@@ -215,3 +215,43 @@ fn skb_fields_stay_with_their_call() {
         "{text}"
     );
 }
+
+/// Calls beyond the tracer's call stack arrive as marked entries without exits:
+/// each is a leaf under the deepest call kept, never the parent of what follows.
+#[test]
+fn calls_too_deep_are_flat_marked_leaves() {
+    let mut s = Synth::new();
+    let a = common::at(0, 1, Context::Process, 0, 0);
+    s.call(7, &a, "dev_hard_start_xmit", 0, |s| {
+        s.enter_flags(7, &a, "passthru_features_check", flags::TOO_DEEP);
+        s.enter_flags(7, &a, "skb_network_protocol", flags::TOO_DEEP);
+    });
+    s.leaf(7, &a, "kfree_skbmem", 0);
+    let mut m = model(&s);
+    m.finish();
+    let p = m.packet(0);
+    let parent = |n: &str| {
+        let node = p
+            .nodes
+            .iter()
+            .find(|x| s.info.func_name(x.func) == n)
+            .unwrap();
+        (
+            node.has(TOO_DEEP) && node.duration().is_none(),
+            (node.parent != ROOT).then(|| name(&s, p, node.parent)),
+        )
+    };
+    assert_eq!(
+        parent("passthru_features_check"),
+        (true, Some("dev_hard_start_xmit"))
+    );
+    assert_eq!(
+        parent("skb_network_protocol"),
+        (true, Some("dev_hard_start_xmit"))
+    );
+    assert_eq!(parent("kfree_skbmem"), (false, None));
+    assert!(p.nodes[0].has(EXITED) && !p.nodes[0].has(LOST_EXIT));
+    assert_eq!((p.open, p.broken), (0, 2));
+    let dump = vrft_ui::format::function_graph(p, &s.info).join("\n");
+    assert!(dump.contains("too deep: exit not followed"), "{dump}");
+}

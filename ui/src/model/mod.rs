@@ -111,6 +111,12 @@ impl Model {
         let stack = self.stacks.entry(ev.stack_key()).or_default();
 
         match ev.kind {
+            Kind::Entry if ev.flags & flags::TOO_DEEP != 0 => {
+                // Its exit will not come: a marked leaf under the deepest open call.
+                let parent = innermost(stack, slot);
+                p.push_node(ev, parent, TOO_DEEP | (ev.flags & 0x0f));
+                p.broken += 1;
+            }
             Kind::Entry => {
                 let parent = innermost(stack, slot);
                 let node = p.push_node(ev, parent, ev.flags & 0x0f);

@@ -12,6 +12,8 @@ pub mod node_flags {
     pub const TRACEPOINT: u8 = 1 << 5;
     /// The exit never came: an outer call returned first, or the session ended.
     pub const LOST_EXIT: u8 = 1 << 6;
+    /// Nested deeper than the tracer's call stack: a leaf whose exit was not followed.
+    pub const TOO_DEEP: u8 = 1 << 7;
 }
 use node_flags::*;
 
@@ -108,7 +110,7 @@ impl Node {
 
     /// A call or hit whose other half is missing: exit without entry, or entry without exit.
     pub fn is_broken(&self) -> bool {
-        self.has(NO_ENTRY) || self.has(LOST_EXIT)
+        self.has(NO_ENTRY) || self.has(LOST_EXIT) || self.has(TOO_DEEP)
     }
 }
 

@@ -50,6 +50,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         None if node.has(TRACEPOINT) => "duration  - (tracepoint)".into(),
         None if node.has(NO_ENTRY) => "duration  ? (exit without entry)".into(),
         None if node.has(LOST_EXIT) => "duration  ? (exit lost)".into(),
+        None if node.has(TOO_DEEP) => "duration  ? (deeper than the call stack)".into(),
         None => "duration  ? (still running)".into(),
     });
     if node.has(DROP) {
@@ -72,6 +73,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         (DROP, "drop"),
         (NO_ENTRY, "no entry"),
         (LOST_EXIT, "no exit"),
+        (TOO_DEEP, "too deep"),
     ]
     .iter()
     .filter(|(b, _)| node.has(*b))

@@ -1,0 +1,167 @@
+//! The kernel's own function_graph tracer as the judge of nesting (issue 13): the same
+//! functions vrft-tui probes, traced by ftrace for the senders only, must nest exactly as the
+//! packet trees do.
+//!
+//! ftrace sees every call the sender's task makes (interrupts included), on any skb; a packet
+//! tree holds the calls on one packet. So each tree call is matched to the graph call of the
+//! same function that entered at the same time (both clocks are CLOCK_MONOTONIC), and then the
+//! nearest matched ancestor must be the same on both sides.
+
+use std::collections::HashSet;
+
+use vrft_events::session::SessionInfo;
+use vrft_ui::model::{node_flags, Packet, ROOT};
+
+/// Guest shell: `graph_setup` arms function_graph on every function `vrft-tui list` offers
+/// (what `record` probes), tracing nothing until a sender adds its pid; `graph_done` saves
+/// the graph to $OUT/graph.txt and puts ftrace back.
+pub const HELPERS: &str = r#"
+T=/sys/kernel/tracing
+graph_setup() {
+  vrft-tui list | tail -n +2 | awk '{ print $1 }' | sort -u > "$OUT/probed.txt"
+  awk 'NR == FNR { ok[$1] = 1; next } ok[$1]' $T/available_filter_functions "$OUT/probed.txt" > "$OUT/graph_funcs.txt"
+  echo 0 > $T/tracing_on
+  echo mono > $T/trace_clock
+  echo 16384 > $T/buffer_size_kb
+  echo $$ > $T/set_ftrace_pid
+  cat "$OUT/graph_funcs.txt" > $T/set_ftrace_filter
+  echo function_graph > $T/current_tracer
+  echo 1 > $T/options/funcgraph-abstime
+  echo > $T/trace
+}
+graph_done() {
+  echo 0 > $T/tracing_on
+  cat $T/trace > "$OUT/graph.txt"
+  echo nop > $T/current_tracer
+  echo > $T/set_ftrace_filter
+  echo > $T/set_ftrace_pid
+  echo "graph: $(wc -l < "$OUT/graph_funcs.txt") functions, $(wc -l < "$OUT/graph.txt") lines"
+}
+"#;
+
+/// What a sender's own shell runs before it execs the sender: ftrace follows it from now on.
+pub const SENDER: &str = r#"echo $$ >> /sys/kernel/tracing/set_ftrace_pid; echo $$ >> "$OUT/graph.pids"; echo 1 > /sys/kernel/tracing/tracing_on"#;
+
+/// One call in the function_graph output.
+#[derive(Debug)]
+pub struct Call {
+    pub name: String,
+    /// Entry time, microsecond precision (what ftrace prints).
+    pub ts_ns: u64,
+    pub parent: Option<usize>,
+}
+
+/// Parses `trace` output of function_graph with funcgraph-abstime:
+/// `  45.123456 |   0)               |  ip_send_skb() {`, `... |    udp_send_skb();`, `... |  }`.
+pub fn parse(text: &str) -> Vec<Call> {
+    let mut calls: Vec<Call> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut parts = line.splitn(3, '|');
+        let (Some(ts), Some(_), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(secs) = ts.trim().parse::<f64>() else {
+            continue;
+        };
+        let body = body.trim();
+        if body.starts_with('}') {
+            open.pop();
+            continue;
+        }
+        let (name, nests) = if let Some(n) = body.strip_suffix("() {") {
+            (n, true)
+        } else if let Some(n) = body.strip_suffix("();") {
+            (n, false)
+        } else {
+            continue;
+        };
+        // Compiler clones (`.isra.0`, `.constprop.0`) are the function vrft-tui names.
+        let name = name.split('.').next().unwrap_or(name);
+        calls.push(Call {
+            name: name.to_string(),
+            ts_ns: (secs * 1e9).round() as u64,
+            parent: open.last().copied(),
+        });
+        if nests {
+            open.push(calls.len() - 1);
+        }
+    }
+    calls
+}
+
+/// How far apart the two entry hooks of one call may be seen: ftrace prints microseconds, and
+/// its hook and the BPF probe run one after the other.
+const SAME_CALL_NS: u64 = 4_000;
+
+/// Compared calls of one packet: (matched, candidates).
+pub type Matched = (usize, usize);
+
+/// Checks that the calls of `p` made by tasks `pids` nest as in `graph`.
+pub fn compare(
+    graph: &[Call],
+    p: &Packet,
+    info: &SessionInfo,
+    pids: &HashSet<u32>,
+) -> Result<Matched, String> {
+    let mut ours: Vec<u32> = (0..p.nodes.len() as u32)
+        .filter(|&i| {
+            let n = &p.nodes[i as usize];
+            pids.contains(&n.tid) && !n.has(node_flags::TRACEPOINT)
+        })
+        .collect();
+    ours.sort_by_key(|&i| p.nodes[i as usize].ts);
+    // Each tree call to the graph call of the same function entered at the nearest time.
+    let mut to_graph = vec![None; p.nodes.len()];
+    let mut from_graph = vec![None; graph.len()];
+    for &i in &ours {
+        let n = &p.nodes[i as usize];
+        let name = info.func_name(n.func);
+        let lo = n.ts.saturating_sub(SAME_CALL_NS);
+        let start = graph.partition_point(|c| c.ts_ns < lo);
+        let best = graph[start..]
+            .iter()
+            .enumerate()
+            .take_while(|(_, c)| c.ts_ns <= n.ts + SAME_CALL_NS)
+            .filter(|&(g, c)| c.name == name && from_graph[start + g].is_none())
+            .min_by_key(|(_, c)| c.ts_ns.abs_diff(n.ts))
+            .map(|(g, _)| start + g);
+        if let Some(g) = best {
+            to_graph[i as usize] = Some(g);
+            from_graph[g] = Some(i);
+        }
+    }
+    let matched = ours
+        .iter()
+        .filter(|&&i| to_graph[i as usize].is_some())
+        .count();
+    for &i in &ours {
+        let Some(g) = to_graph[i as usize] else {
+            continue;
+        };
+        // The nearest matched ancestor on each side.
+        let mut ours_up = p.nodes[i as usize].parent;
+        while ours_up != ROOT && to_graph[ours_up as usize].is_none() {
+            ours_up = p.nodes[ours_up as usize].parent;
+        }
+        let mut graph_up = graph[g].parent;
+        while let Some(a) = graph_up.filter(|&a| from_graph[a].is_none()) {
+            graph_up = graph[a].parent;
+        }
+        let want = graph_up.and_then(|a| from_graph[a]);
+        let got = (ours_up != ROOT).then_some(ours_up);
+        if want != got {
+            let name =
+                |n: Option<u32>| n.map_or("(top)", |n| info.func_name(p.nodes[n as usize].func));
+            return Err(format!(
+                "packet {}: {} at {} ns is inside {} in the tree, inside {} for function_graph",
+                p.id,
+                name(Some(i)),
+                p.nodes[i as usize].ts,
+                name(got),
+                name(want)
+            ));
+        }
+    }
+    Ok((matched, ours.len()))
+}

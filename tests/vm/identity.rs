@@ -1,0 +1,240 @@
+//! Packet identity with every function probed (issue 13): one packet per datagram, from its
+//! construction to its free; clones inside their packet; addresses the allocator hands out
+//! again start new packets; drops that are drops.
+
+use std::collections::HashSet;
+
+use vrft_events::session::SessionInfo;
+use vrft_ui::model::{node_flags, Model, Node, Packet};
+
+use super::filtering::flow_text;
+use super::scenario::Outcome;
+use super::tracing::Tree;
+
+/// Functions that build an sk_buff in place, or fill a clone or copy from
+/// another: a packet made only of these is a fragment of another packet.
+const CONSTRUCTION: [&str; 6] = [
+    "__build_skb_around",
+    "build_skb_around",
+    "__finalize_skb_around",
+    "__skb_clone",
+    "__copy_skb_header",
+    "skb_copy_header",
+];
+
+/// The outlines of the packets whose every call is `part`: fragments of other packets.
+pub fn made_only_of(
+    model: &Model,
+    info: &SessionInfo,
+    part: impl Fn(&Node) -> bool,
+) -> Vec<String> {
+    model
+        .packets()
+        .iter()
+        .filter(|p| p.nodes.iter().all(&part))
+        .map(|p| {
+            format!(
+                "{}: {}",
+                p.id,
+                Tree { p, info }.outline().replace('\n', " ")
+            )
+        })
+        .collect()
+}
+
+/// The datagrams of one flow, as the recording should hold them.
+pub struct Datagrams {
+    /// What the packet's flow text starts and ends with, e.g. ("udp 10.11.0.1:", ">10.11.0.2:7777").
+    pub flow: (String, String),
+    pub sent: usize,
+    /// Calls to `__udp4_lib_rcv` in one datagram's life: 2 for VXLAN (outer, then inner).
+    pub receives: usize,
+}
+
+/// Exactly one packet per datagram, each from its construction on, sent once, received
+/// `receives` times, and nothing recorded after its last free.
+pub fn datagrams<'m>(
+    model: &'m Model,
+    info: &SessionInfo,
+    want: &Datagrams,
+) -> Result<Vec<&'m Packet>, String> {
+    let name = |n: &Node| info.func_name(n.func).to_string();
+    let (head, tail) = &want.flow;
+    let found: Vec<&Packet> = model
+        .packets()
+        .iter()
+        .filter(|p| {
+            let flow = flow_text(p);
+            flow.starts_with(head) && flow.ends_with(tail)
+        })
+        .collect();
+    if found.len() != want.sent {
+        let ids: Vec<u32> = found.iter().map(|p| p.id).collect();
+        return Err(format!(
+            "{} packets carry the flow {head}..{tail} (ids {ids:?}), want one per datagram: {}",
+            found.len(),
+            want.sent
+        ));
+    }
+    for p in &found {
+        let tree = Tree { p, info };
+        let first = p
+            .preorder()
+            .first()
+            .map(|&(i, _)| name(&p.nodes[i as usize]))
+            .unwrap_or_default();
+        let count = |f: &str| p.nodes.iter().filter(|n| name(n) == f).count();
+        let (sends, receives) = (count("udp_send_skb"), count("__udp4_lib_rcv"));
+        if !first.ends_with("build_skb_around") || sends != 1 || receives != want.receives {
+            return Err(format!(
+                "packet {}: starts with {first}, {sends} udp_send_skb, {receives} __udp4_lib_rcv; \
+                 want its construction first, one send, {} receives:\n{}",
+                p.id,
+                want.receives,
+                tree.outline()
+            ));
+        }
+        // Durations never reach past the free: the last call ends right after it.
+        let freed = p
+            .nodes
+            .iter()
+            .filter(|n| n.has(node_flags::FREED))
+            .map(|n| n.ts)
+            .max()
+            .ok_or_else(|| format!("packet {}: never freed:\n{}", p.id, tree.outline()))?;
+        if p.last_ts > freed + 1_000_000 {
+            return Err(format!(
+                "packet {}: recorded until {} ns after its last free:\n{}",
+                p.id,
+                p.last_ts - freed,
+                tree.outline()
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// No packet is only construction or clone internals.
+pub fn no_fragments(model: &Model, info: &SessionInfo) -> Result<(), String> {
+    let name = |n: &Node| info.func_name(n.func).to_string();
+    let fragments = made_only_of(model, info, |n| CONSTRUCTION.contains(&name(n).as_str()));
+    if fragments.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} of {} packets are only construction or clone internals: {:?}",
+        fragments.len(),
+        model.packets().len(),
+        &fragments[..fragments.len().min(5)]
+    ))
+}
+
+/// With a packet tap on the path, each packet holds its clone: the clone's construction
+/// (`__skb_clone`) and its free, with clone index 1.
+pub fn clones(packets: &[&Packet], info: &SessionInfo) -> Result<(), String> {
+    for p in packets {
+        let clone1 = |n: &&Node| n.clone == 1;
+        let built = p
+            .nodes
+            .iter()
+            .filter(clone1)
+            .any(|n| info.func_name(n.func) == "__skb_clone");
+        let freed = p
+            .nodes
+            .iter()
+            .filter(clone1)
+            .any(|n| n.has(node_flags::FREED));
+        if !(built && freed) {
+            return Err(format!(
+                "packet {}: clone 1 built here: {built}, freed here: {freed}; want both:\n{}",
+                p.id,
+                Tree { p, info }.outline()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The burst's sk_buffs were handed out again by the allocator (ftrace's kfree_skb events
+/// name fewer addresses than frees), yet each datagram is its own packet, dropped.
+pub fn reuse(out: &Outcome, packets: &[&Packet], info: &SessionInfo) -> Result<String, String> {
+    let frees = out.read("frees.txt")?;
+    let addrs: Vec<&str> = frees
+        .lines()
+        .filter(|l| l.contains("NO_SOCKET"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("skbaddr="))
+        })
+        .collect();
+    let distinct: HashSet<&str> = addrs.iter().copied().collect();
+    if addrs.len() < packets.len() || distinct.len() >= addrs.len() {
+        return Err(format!(
+            "{} NO_SOCKET frees of {} addresses: want >= {} frees and a reused address",
+            addrs.len(),
+            distinct.len(),
+            packets.len()
+        ));
+    }
+    for p in packets {
+        let summary = vrft_ui::format::packet_summary(p, info);
+        if !p.lost(info) || !summary.ends_with("DROP NO_SOCKET") {
+            return Err(format!("packet {}: {summary}, want DROP NO_SOCKET", p.id));
+        }
+    }
+    Ok(format!(
+        "{} datagrams freed at {} addresses, {} packets",
+        addrs.len(),
+        distinct.len(),
+        packets.len()
+    ))
+}
+
+/// The pings' replies reached the socket: not drops, although the kernel frees
+/// the original with a drop reason once the socket has its clone. The datagram
+/// to port 9 found no socket: a drop, NO_SOCKET.
+pub fn drops(out: &Outcome, model: &Model, info: &SessionInfo) -> Result<(), String> {
+    let ping = out.read("ping.txt")?;
+    // iputils says "2 received", busybox "2 packets received".
+    if !(ping.contains(" 2 received") || ping.contains("2 packets received")) {
+        return Err(format!("the pings were not answered:\n{ping}"));
+    }
+    let icmp: Vec<&Packet> = model
+        .packets()
+        .iter()
+        .filter(|p| flow_text(p).starts_with("icmp "))
+        .collect();
+    let delivered = icmp.iter().filter(|p| p.delivered(info)).count();
+    let lost: Vec<String> = icmp
+        .iter()
+        .filter(|p| p.lost(info))
+        .map(|p| vrft_ui::format::packet_summary(p, info))
+        .collect();
+    if delivered < 2 || !lost.is_empty() {
+        return Err(format!(
+            "{} icmp packets, {delivered} delivered (want >= 2: the replies), lost: {lost:?}",
+            icmp.len()
+        ));
+    }
+    let closed: Vec<&Packet> = model
+        .packets()
+        .iter()
+        .filter(|p| flow_text(p).ends_with(":9"))
+        .collect();
+    let summaries: Vec<String> = closed
+        .iter()
+        .map(|p| vrft_ui::format::packet_summary(p, info))
+        .collect();
+    if closed.len() != 1 || !closed[0].lost(info) || !summaries[0].ends_with("DROP NO_SOCKET") {
+        return Err(format!(
+            "want one datagram to port 9, lost with NO_SOCKET: {summaries:?}"
+        ));
+    }
+    eprintln!(
+        "[{}] drops: {} icmp packets, {delivered} delivered, none lost; {}",
+        out.kernel,
+        icmp.len(),
+        summaries[0]
+    );
+    Ok(())
+}
