@@ -16,7 +16,10 @@ use vrft_ui::model::{node_flags, Packet, ROOT};
 /// (what `record` probes), tracing nothing until a sender adds its pid; `graph_done` saves
 /// the graph to $OUT/graph.txt and puts ftrace back.
 pub const HELPERS: &str = r#"
-T=/sys/kernel/tracing
+# `ip netns exec` mounts its own /sys, without tracefs: senders reach ftrace at /tracefs.
+T=/tracefs
+mkdir -p $T
+grep -q " $T " /proc/mounts || mount -t tracefs tracefs $T
 graph_setup() {
   vrft-tui list | tail -n +2 | awk '{ print $1 }' | sort -u > "$OUT/probed.txt"
   awk 'NR == FNR { ok[$1] = 1; next } ok[$1]' $T/available_filter_functions "$OUT/probed.txt" > "$OUT/graph_funcs.txt"
@@ -40,7 +43,7 @@ graph_done() {
 "#;
 
 /// What a sender's own shell runs before it execs the sender: ftrace follows it from now on.
-pub const SENDER: &str = r#"echo $$ >> /sys/kernel/tracing/set_ftrace_pid; echo $$ >> "$OUT/graph.pids"; echo 1 > /sys/kernel/tracing/tracing_on"#;
+pub const SENDER: &str = r#"echo $$ >> /tracefs/set_ftrace_pid; echo $$ >> "$OUT/graph.pids"; echo 1 > /tracefs/tracing_on"#;
 
 /// One call in the function_graph output.
 #[derive(Debug)]

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use vrft_events::session::SessionInfo;
-use vrft_ui::model::{node_flags, Model, Node, Packet};
+use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
 
 use super::filtering::flow_text;
 use super::scenario::Outcome;
@@ -49,6 +49,10 @@ pub struct Datagrams {
     pub sent: usize,
     /// Calls to `__udp4_lib_rcv` in one datagram's life: 2 for VXLAN (outer, then inner).
     pub receives: usize,
+    /// The recording counted recursion misses: the kprobe backend loses a whole softirq that
+    /// the kernel runs on the way out of an interrupt which hit one of its programs. Fewer
+    /// receives are then a counted loss, not a wrong tree; more are always wrong.
+    pub misses: bool,
 }
 
 /// Exactly one packet per datagram, each from its construction on, sent once, received
@@ -85,7 +89,9 @@ pub fn datagrams<'m>(
             .unwrap_or_default();
         let count = |f: &str| p.nodes.iter().filter(|n| name(n) == f).count();
         let (sends, receives) = (count("udp_send_skb"), count("__udp4_lib_rcv"));
-        if !first.ends_with("build_skb_around") || sends != 1 || receives != want.receives {
+        let receives_ok =
+            receives == want.receives || want.misses && missed_calls(p) && receives < want.receives;
+        if !first.ends_with("build_skb_around") || sends != 1 || !receives_ok {
             return Err(format!(
                 "packet {}: starts with {first}, {sends} udp_send_skb, {receives} __udp4_lib_rcv; \
                  want its construction first, one send, {} receives:\n{}",
@@ -94,24 +100,49 @@ pub fn datagrams<'m>(
                 tree.outline()
             ));
         }
-        // Durations never reach past the free: the last call ends right after it.
+        // Durations never reach past the free: whatever comes after it is inside a call
+        // that was already running (the free path, the callers returning), and soon.
         let freed = p
             .nodes
             .iter()
             .filter(|n| n.has(node_flags::FREED))
             .map(|n| n.ts)
             .max()
-            .ok_or_else(|| format!("packet {}: never freed:\n{}", p.id, tree.outline()))?;
-        if p.last_ts > freed + 1_000_000 {
+            .ok_or_else(|| {
+                format!(
+                    "packet {}: never freed:
+{}",
+                    p.id,
+                    tree.outline()
+                )
+            })?;
+        let root_ts = |mut i: u32| {
+            while p.nodes[i as usize].parent != ROOT {
+                i = p.nodes[i as usize].parent;
+            }
+            p.nodes[i as usize].ts
+        };
+        let late = (0..p.nodes.len() as u32)
+            .find(|&i| p.nodes[i as usize].ts > freed && root_ts(i) > freed);
+        if late.is_some() || p.last_ts > freed + 1_000_000_000 {
             return Err(format!(
-                "packet {}: recorded until {} ns after its last free:\n{}",
+                "packet {}: {} starts after the last free; recorded until {} ns after it:\n{}",
                 p.id,
+                late.map_or("nothing", |i| info.func_name(p.nodes[i as usize].func)),
                 p.last_ts - freed,
                 tree.outline()
             ));
         }
     }
     Ok(found)
+}
+
+/// Some tracepoint hit has no traced caller: in a full trace only calls the backend missed
+/// (see [`Datagrams::misses`]) leave one.
+fn missed_calls(p: &Packet) -> bool {
+    p.nodes
+        .iter()
+        .any(|n| n.has(node_flags::TRACEPOINT) && n.parent == ROOT)
 }
 
 /// No packet is only construction or clone internals.
@@ -130,7 +161,7 @@ pub fn no_fragments(model: &Model, info: &SessionInfo) -> Result<(), String> {
 }
 
 /// With a packet tap on the path, each packet holds its clone: the clone's construction
-/// (`__skb_clone`) and its free, with clone index 1.
+/// (`__skb_clone`, inlined in 6.12 down to `__copy_skb_header`) and its free, with clone index 1.
 pub fn clones(packets: &[&Packet], info: &SessionInfo) -> Result<(), String> {
     for p in packets {
         let clone1 = |n: &&Node| n.clone == 1;
@@ -138,7 +169,7 @@ pub fn clones(packets: &[&Packet], info: &SessionInfo) -> Result<(), String> {
             .nodes
             .iter()
             .filter(clone1)
-            .any(|n| info.func_name(n.func) == "__skb_clone");
+            .any(|n| ["__skb_clone", "__copy_skb_header"].contains(&info.func_name(n.func)));
         let freed = p
             .nodes
             .iter()
@@ -146,7 +177,7 @@ pub fn clones(packets: &[&Packet], info: &SessionInfo) -> Result<(), String> {
             .any(|n| n.has(node_flags::FREED));
         if !(built && freed) {
             return Err(format!(
-                "packet {}: clone 1 built here: {built}, freed here: {freed}; want both:\n{}",
+                "packet {}: clone 1 built (__skb_clone or __copy_skb_header) here: {built}, freed here: {freed}; want both:\n{}",
                 p.id,
                 Tree { p, info }.outline()
             ));
@@ -192,8 +223,9 @@ pub fn reuse(out: &Outcome, packets: &[&Packet], info: &SessionInfo) -> Result<S
 
 /// The pings' replies reached the socket: not drops, although the kernel frees
 /// the original with a drop reason once the socket has its clone. The datagram
-/// to port 9 found no socket: a drop, NO_SOCKET.
-pub fn drops(out: &Outcome, model: &Model, info: &SessionInfo) -> Result<(), String> {
+/// to port 9 found no socket: a drop, NO_SOCKET. With `misses` (see [`Datagrams::misses`]) a
+/// reply whose delivery went unseen looks lost; it shows the gap.
+pub fn drops(out: &Outcome, model: &Model, info: &SessionInfo, misses: bool) -> Result<(), String> {
     let ping = out.read("ping.txt")?;
     // iputils says "2 received", busybox "2 packets received".
     if !(ping.contains(" 2 received") || ping.contains("2 packets received")) {
@@ -207,7 +239,7 @@ pub fn drops(out: &Outcome, model: &Model, info: &SessionInfo) -> Result<(), Str
     let delivered = icmp.iter().filter(|p| p.delivered(info)).count();
     let lost: Vec<String> = icmp
         .iter()
-        .filter(|p| p.lost(info))
+        .filter(|p| p.lost(info) && !(misses && missed_calls(p)))
         .map(|p| vrft_ui::format::packet_summary(p, info))
         .collect();
     if delivered < 2 || !lost.is_empty() {

@@ -139,7 +139,7 @@ vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
             ));
         }
         check_udp_trees(out, 20)?;
-        check_identity(out)?;
+        check_identity(out, stats["recursion_misses"] != 0)?;
         let insns = &stats["verified_insns_max"];
         eprintln!(
             "[{}] {name}: verifier walked at most {} instructions per function probe, {} per other program",
@@ -180,7 +180,7 @@ const BURST: usize = 50;
 
 /// Packet identity (issue 13) on everything the scenario sent, and nesting as function_graph
 /// saw it.
-fn check_identity(out: &Outcome) -> Result<(), String> {
+fn check_identity(out: &Outcome, misses: bool) -> Result<(), String> {
     let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
     let info = &rec.header.info;
     let model = Model::from_events(&rec.events);
@@ -193,6 +193,7 @@ fn check_identity(out: &Outcome) -> Result<(), String> {
                 flow,
                 sent,
                 receives,
+                misses,
             },
         )
     };
@@ -206,7 +207,7 @@ fn check_identity(out: &Outcome) -> Result<(), String> {
     let burst = datagrams(flow(veth::A, veth::B, 10), BURST, 1)?;
     let reuse = identity::reuse(out, &burst, info)?;
     identity::no_fragments(&model, info)?;
-    identity::drops(out, &model, info)?;
+    identity::drops(out, &model, info, misses)?;
     eprintln!(
         "[{}] identity: 20 tapped datagrams with their clones, 20 over VXLAN, {reuse}; {} packets in all, no fragments",
         out.kernel,
