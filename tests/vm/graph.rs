@@ -4,10 +4,11 @@
 //!
 //! ftrace sees every call the sender's task makes (interrupts included), on any skb; a packet
 //! tree holds the calls on one packet. So each tree call is matched to the graph call of the
-//! same function that entered at the same time (both clocks are CLOCK_MONOTONIC), and then the
-//! nearest matched ancestor must be the same on both sides.
+//! same function on the same CPU that entered just before it (both clocks are CLOCK_MONOTONIC;
+//! ftrace's hook runs first, the probe right after), and then the nearest matched ancestor
+//! must be the same on both sides.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use vrft_events::session::SessionInfo;
 use vrft_ui::model::{node_flags, Packet, ROOT};
@@ -49,6 +50,7 @@ pub const SENDER: &str = r#"echo $$ >> /tracefs/set_ftrace_pid; echo $$ >> "$OUT
 #[derive(Debug)]
 pub struct Call {
     pub name: String,
+    pub cpu: u32,
     /// Entry time, microsecond precision (what ftrace prints).
     pub ts_ns: u64,
     pub parent: Option<usize>,
@@ -58,15 +60,20 @@ pub struct Call {
 /// `  45.123456 |   0)               |  ip_send_skb() {`, `... |    udp_send_skb();`, `... |  }`.
 pub fn parse(text: &str) -> Vec<Call> {
     let mut calls: Vec<Call> = Vec::new();
-    let mut open: Vec<usize> = Vec::new();
+    // Each CPU nests on its own; the file interleaves them by time.
+    let mut open: HashMap<u32, Vec<usize>> = HashMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let mut parts = line.splitn(3, '|');
-        let (Some(ts), Some(_), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(ts), Some(cpu), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let Ok(secs) = ts.trim().parse::<f64>() else {
+        let (Ok(secs), Some(Ok(cpu))) = (
+            ts.trim().parse::<f64>(),
+            cpu.split(')').next().map(|c| c.trim().parse::<u32>()),
+        ) else {
             continue;
         };
+        let open = open.entry(cpu).or_default();
         let body = body.trim();
         if body.starts_with('}') {
             open.pop();
@@ -79,10 +86,12 @@ pub fn parse(text: &str) -> Vec<Call> {
         } else {
             continue;
         };
-        // Compiler clones (`.isra.0`, `.constprop.0`) are the function vrft-tui names.
-        let name = name.split('.').next().unwrap_or(name);
+        // Module functions print as `veth_xmit [veth]`; compiler clones (`.isra.0`,
+        // `.constprop.0`) are the function vrft-tui names.
+        let name = name.split([' ', '.']).next().unwrap_or(name);
         calls.push(Call {
             name: name.to_string(),
+            cpu,
             ts_ns: (secs * 1e9).round() as u64,
             parent: open.last().copied(),
         });
@@ -93,12 +102,44 @@ pub fn parse(text: &str) -> Vec<Call> {
     calls
 }
 
-/// How far apart the two entry hooks of one call may be seen: ftrace prints microseconds, and
-/// its hook and the BPF probe run one after the other.
-const SAME_CALL_NS: u64 = 4_000;
+/// How long after ftrace's hook the probe of the same call may run: under TCG one hook costs
+/// a few hundred microseconds.
+const HOOK_GAP_NS: u64 = 2_000_000;
+/// ftrace prints microseconds, rounded.
+const PRINT_NS: u64 = 1_000;
 
-/// Compared calls of one packet: (matched, candidates).
-pub type Matched = (usize, usize);
+/// Compared calls of one packet.
+#[derive(Default)]
+pub struct Matched {
+    pub matched: usize,
+    pub calls: usize,
+    /// Functions of the calls function_graph did not see.
+    pub missing: Vec<String>,
+}
+
+impl Matched {
+    pub fn add(&mut self, other: Matched) {
+        self.matched += other.matched;
+        self.calls += other.calls;
+        self.missing.extend(other.missing);
+    }
+
+    /// The most often missing functions, `name×count`.
+    pub fn most_missing(&self) -> String {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for m in &self.missing {
+            *counts.entry(m).or_default() += 1;
+        }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = counts
+            .iter()
+            .take(12)
+            .map(|(n, c)| format!("{n}×{c}"))
+            .collect();
+        top.join(", ")
+    }
+}
 
 /// Checks that the calls of `p` made by tasks `pids` nest as in `graph`.
 pub fn compare(
@@ -120,24 +161,23 @@ pub fn compare(
     for &i in &ours {
         let n = &p.nodes[i as usize];
         let name = info.func_name(n.func);
-        let lo = n.ts.saturating_sub(SAME_CALL_NS);
-        let start = graph.partition_point(|c| c.ts_ns < lo);
-        let best = graph[start..]
-            .iter()
-            .enumerate()
-            .take_while(|(_, c)| c.ts_ns <= n.ts + SAME_CALL_NS)
-            .filter(|&(g, c)| c.name == name && from_graph[start + g].is_none())
-            .min_by_key(|(_, c)| c.ts_ns.abs_diff(n.ts))
-            .map(|(g, _)| start + g);
+        // Nothing runs on that CPU between ftrace's hook and the probe but other hooks (and
+        // interrupts), so the latest such entry before the probe's is this very call.
+        let start = graph.partition_point(|c| c.ts_ns + HOOK_GAP_NS < n.ts);
+        let end = graph.partition_point(|c| c.ts_ns <= n.ts + PRINT_NS);
+        let best = (start..end).rev().find(|&g| {
+            graph[g].cpu == u32::from(n.cpu) && graph[g].name == name && from_graph[g].is_none()
+        });
         if let Some(g) = best {
             to_graph[i as usize] = Some(g);
             from_graph[g] = Some(i);
         }
     }
-    let matched = ours
+    let missing: Vec<String> = ours
         .iter()
-        .filter(|&&i| to_graph[i as usize].is_some())
-        .count();
+        .filter(|&&i| to_graph[i as usize].is_none())
+        .map(|&i| info.func_name(p.nodes[i as usize].func).to_string())
+        .collect();
     for &i in &ours {
         let Some(g) = to_graph[i as usize] else {
             continue;
@@ -166,5 +206,9 @@ pub fn compare(
             ));
         }
     }
-    Ok((matched, ours.len()))
+    Ok(Matched {
+        matched: ours.len() - missing.len(),
+        calls: ours.len(),
+        missing,
+    })
 }

@@ -235,12 +235,11 @@ fn check_identity(out: &Outcome, misses: bool) -> Result<(), String> {
             pings.len()
         ));
     }
-    let (mut matched, mut calls) = (0, 0);
+    let mut seen = graph::Matched::default();
     for p in overlay.iter().chain(&pings) {
-        let (m, c) = graph::compare(&graph, p, info, &pids)?;
-        matched += m;
-        calls += c;
+        seen.add(graph::compare(&graph, p, info, &pids)?);
     }
+    let (matched, calls) = (seen.matched, seen.calls);
     eprintln!(
         "[{}] nesting: {} packets over VXLAN, {matched} of {calls} calls of the senders matched in function_graph ({} calls), all nested alike",
         out.kernel,
@@ -249,8 +248,9 @@ fn check_identity(out: &Outcome, misses: bool) -> Result<(), String> {
     );
     if calls < 200 || matched * 10 < calls * 9 {
         return Err(format!(
-            "only {matched} of {calls} calls found in function_graph's {} calls",
-            graph.len()
+            "only {matched} of {calls} calls found in function_graph's {} calls; missing: {}",
+            graph.len(),
+            seen.most_missing()
         ));
     }
     Ok(())

@@ -762,24 +762,27 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src
 		return 0;
 	packet = t->packet;
 	clone = t->clone;
-	/* Function probes never read the flow: see emit(). Without room for a
-	 * frame the exit cannot be followed: the entry is shown flat and marked. */
+	/* Without a task stack (counted) the exit could not be paired. */
 	st = task_stack(1);
-	if (!st) {
-		emit(VRFT_ENTRY, func, packet, clone, skb, flags | VRFT_F_TOO_DEEP, 0, 0);
+	if (!st)
 		return ENTRY_SKIPPED;
-	}
-	d = st->depth;
+	/* Without room for a frame the entry is shown flat and marked. One
+	 * emit() site for both: the verifier walks it once per clone (the
+	 * paths differ only in flags, which emit() never branches on). */
+	if (st->depth >= MAX_DEPTH)
+		flags |= VRFT_F_TOO_DEEP;
+	/* Function probes never read the flow: see emit(). */
+	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0, 0);
+	/* Read again so that no depth range is live across emit(). */
+	d = *(volatile __u32 *)&st->depth;
 	if (d >= MAX_DEPTH) {
 		count(CNT_STACK_OVERFLOW);
-		emit(VRFT_ENTRY, func, packet, clone, skb, flags | VRFT_F_TOO_DEEP, 0, 0);
 		top = &st->frames[MAX_DEPTH - 1];
 		if (top->func != func || top->skb != (__u64)skb)
 			return ENTRY_SKIPPED;
 		st->deep_reentries++;
 		return ENTRY_DEEP_REENTRY;
 	}
-	emit(VRFT_ENTRY, func, packet, clone, skb, flags, 0, 0);
 	st->frames[d].skb = (__u64)skb;
 	st->frames[d].func = func;
 	st->frames[d].packet = packet;
