@@ -143,7 +143,7 @@ fn records_real_packets_across_a_veth_pair() {
     let info = &rec.header.info;
     let (ns_a, ns_b) = (veth.netns_inode(&veth.a), veth.netns_inode(&veth.b));
 
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     // ICMP echo requests: queued on a's eth0 (98 bytes at L2), received in b.
     let requests: Vec<_> = model
         .packets()
@@ -221,7 +221,7 @@ fn pcap_expression_and_interface_select_exactly_their_packets() {
         "{}",
         rec.header.info.filter
     );
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let ns_a = veth.netns_inode(&veth.a);
     let info = &rec.header.info;
     let paths: Vec<String> = model
@@ -315,7 +315,7 @@ fn flows_and_skb_fields_are_read_from_real_packets() {
         info.skb_fields,
         ["len", "protocol", "mark", "gso_size", "gso_segs", "pkt_type"]
     );
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let field = |name: &str| info.skb_fields.iter().position(|f| f == name).unwrap();
     let (len, proto, mark, gso_size, gso_segs) = (
         field("len"),
@@ -410,7 +410,7 @@ fn repeated_iface_filters_mean_either() {
     stop(child);
     let rec = Recording::read(&out).unwrap();
     std::fs::remove_file(&out).unwrap();
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let first_ns: std::collections::BTreeSet<u32> = model
         .packets()
         .iter()

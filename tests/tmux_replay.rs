@@ -205,3 +205,31 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     // The cursor is visible again.
     assert_eq!(t.query("#{cursor_flag}"), "1", "cursor shown again");
 }
+
+/// `vrft-tui dump FILE | head`: the reader closes the pipe early, and dump ends quietly with
+/// status 0, like other Unix tools, instead of printing "Broken pipe".
+#[test]
+fn dump_into_a_pipe_closed_early_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vrft-tui"))
+        .args(["dump", REAL_RECORDING])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    assert!(
+        first.starts_with(b"# "),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    // The dump is far larger than a pipe holds: it is still writing when the reader goes.
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(out.status.success(), "{:?}", out.status);
+}

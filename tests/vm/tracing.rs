@@ -204,7 +204,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         ));
     }
     let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let udp: Vec<&Packet> = model
         .packets()
         .iter()
@@ -287,7 +287,7 @@ fn made_only_of(model: &Model, info: &SessionInfo, part: impl Fn(&Node) -> bool)
 fn check_no_free_path_fragments(out: &Outcome) -> Result<(), String> {
     let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
     let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let free_path = |n: &Node| {
         let name = info.func_name(n.func);
         name.starts_with("skb_release_")
@@ -320,7 +320,7 @@ fn check_no_free_path_fragments(out: &Outcome) -> Result<(), String> {
 fn check_identity(out: &Outcome, sent: usize) -> Result<(), String> {
     let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
     let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let name = |n: &Node| info.func_name(n.func).to_string();
     let want = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
     let datagrams: Vec<&Packet> = model
@@ -398,10 +398,10 @@ fn check_drops(out: &Outcome, model: &Model, info: &SessionInfo) -> Result<(), S
         .iter()
         .filter(|p| flow(p).starts_with("icmp "))
         .collect();
-    let delivered = icmp.iter().filter(|p| p.delivered(info)).count();
+    let delivered = icmp.iter().filter(|p| p.delivered()).count();
     let lost: Vec<String> = icmp
         .iter()
-        .filter(|p| p.lost(info))
+        .filter(|p| p.lost())
         .map(|p| vrft_ui::format::packet_summary(p, info))
         .collect();
     if delivered < 2 || !lost.is_empty() {
@@ -419,7 +419,7 @@ fn check_drops(out: &Outcome, model: &Model, info: &SessionInfo) -> Result<(), S
         .iter()
         .map(|p| vrft_ui::format::packet_summary(p, info))
         .collect();
-    if closed.len() != 1 || !closed[0].lost(info) || !summaries[0].ends_with("DROP NO_SOCKET") {
+    if closed.len() != 1 || !closed[0].lost() || !summaries[0].ends_with("DROP NO_SOCKET") {
         return Err(format!(
             "want one datagram to port 9, lost with NO_SOCKET: {summaries:?}"
         ));
