@@ -608,3 +608,77 @@ fn list_bad_btf_is_one_line() {
     assert!(err.contains(t), "{err}");
     std::fs::remove_file(&text).unwrap();
 }
+
+/// Each packet knows what it is: unix socket data, a netlink reply and a UDP datagram over
+/// loopback, recorded unfiltered, come out as Unix, Netlink and Network, found by what they
+/// are (the datagram by its port, the unix data by its length), not by their order.
+#[test]
+fn packets_know_their_kind() {
+    use std::os::unix::net::UnixDatagram;
+    use vrft_events::PacketKind;
+
+    require_root();
+    let out = out_file("kinds.vrft");
+    let (child, _) = start_record(&out, &[]);
+    // Unix socket data of an unusual length.
+    let (tx, rx) = UnixDatagram::pair().unwrap();
+    let data = vec![0x5au8; 1234];
+    let mut buf = vec![0u8; 2048];
+    for _ in 0..3 {
+        tx.send(&data).unwrap();
+        assert_eq!(rx.recv(&mut buf).unwrap(), data.len());
+    }
+    // A netlink dump: the replies are netlink messages copied to ip's socket.
+    sh("ip link show >/dev/null && ip addr show >/dev/null");
+    // UDP over loopback to a port of its own.
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        client.send_to(b"kinds", ("127.0.0.1", port)).unwrap();
+        server.recv(&mut buf).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop(child);
+    let rec = Recording::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let model = Model::from_events(&rec.header.info, &rec.events);
+    let packets = model.packets();
+
+    let udp: Vec<_> = packets
+        .iter()
+        .filter(|p| p.flow.as_ref().is_some_and(|f| f.dport == port))
+        .collect();
+    assert!(!udp.is_empty(), "no packet to port {port}");
+    for p in &udp {
+        assert_eq!(p.kind(), PacketKind::Network, "packet {}", p.id);
+    }
+    let unix: Vec<_> = packets
+        .iter()
+        .filter(|p| p.kind() == PacketKind::Unix)
+        .collect();
+    assert!(
+        unix.iter()
+            .any(|p| p.nodes.iter().any(|n| n.len == data.len() as u32)),
+        "no unix packet of {} bytes among {} unix packets",
+        data.len(),
+        unix.len()
+    );
+    assert!(
+        unix.iter().all(|p| p.flow.is_none()),
+        "unix data has no IP flow"
+    );
+    let netlink = packets
+        .iter()
+        .filter(|p| p.kind() == PacketKind::Netlink)
+        .count();
+    assert!(netlink > 0, "no netlink packet");
+    // Every event that carries the packet's one look says the same as the packet.
+    let by_kind = |k| {
+        rec.events
+            .iter()
+            .filter(|e| e.kind_evidence() == Some(k))
+            .count()
+    };
+    assert!(by_kind(PacketKind::Unix) > 0 && by_kind(PacketKind::Netlink) > 0);
+}
