@@ -27,7 +27,7 @@ fn event(i: u32) -> Event {
             Box::new(Extra {
                 flow: None,
                 fields: vec![i as u64, 0x800],
-                class: (i % 2 == 0).then_some(crate::SkbClass {
+                class: i.is_multiple_of(2).then_some(crate::SkbClass {
                     ethertype: 0,
                     family: 16,
                 }),
