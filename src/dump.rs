@@ -20,9 +20,22 @@ pub struct DumpArgs {
 }
 
 pub fn run(args: &DumpArgs) -> Result<()> {
+    match print(args) {
+        // The reader went away (`dump FILE | head`): like other Unix tools, stop quietly.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn print(args: &DumpArgs) -> Result<()> {
     let rec = Recording::read(&args.file)?;
     let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let mut out = std::io::stdout().lock();
     writeln!(out, "# {} on {}", rec.header.backend_reason, info.kernel)?;
     match &rec.trailer {

@@ -143,7 +143,7 @@ fn records_real_packets_across_a_veth_pair() {
     let info = &rec.header.info;
     let (ns_a, ns_b) = (veth.netns_inode(&veth.a), veth.netns_inode(&veth.b));
 
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     // ICMP echo requests: queued on a's eth0 (98 bytes at L2), received in b.
     let requests: Vec<_> = model
         .packets()
@@ -221,7 +221,7 @@ fn pcap_expression_and_interface_select_exactly_their_packets() {
         "{}",
         rec.header.info.filter
     );
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let ns_a = veth.netns_inode(&veth.a);
     let info = &rec.header.info;
     let paths: Vec<String> = model
@@ -315,7 +315,7 @@ fn flows_and_skb_fields_are_read_from_real_packets() {
         info.skb_fields,
         ["len", "protocol", "mark", "gso_size", "gso_segs", "pkt_type"]
     );
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let field = |name: &str| info.skb_fields.iter().position(|f| f == name).unwrap();
     let (len, proto, mark, gso_size, gso_segs) = (
         field("len"),
@@ -410,7 +410,7 @@ fn repeated_iface_filters_mean_either() {
     stop(child);
     let rec = Recording::read(&out).unwrap();
     std::fs::remove_file(&out).unwrap();
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let first_ns: std::collections::BTreeSet<u32> = model
         .packets()
         .iter()
@@ -607,4 +607,78 @@ fn list_bad_btf_is_one_line() {
     let err = one_line_error(&["list", "--module-btf", t]);
     assert!(err.contains(t), "{err}");
     std::fs::remove_file(&text).unwrap();
+}
+
+/// Each packet knows what it is: unix socket data, a netlink reply and a UDP datagram over
+/// loopback, recorded unfiltered, come out as Unix, Netlink and Network, found by what they
+/// are (the datagram by its port, the unix data by its length), not by their order.
+#[test]
+fn packets_know_their_kind() {
+    use std::os::unix::net::UnixDatagram;
+    use vrft_events::PacketKind;
+
+    require_root();
+    let out = out_file("kinds.vrft");
+    let (child, _) = start_record(&out, &[]);
+    // Unix socket data of an unusual length.
+    let (tx, rx) = UnixDatagram::pair().unwrap();
+    let data = vec![0x5au8; 1234];
+    let mut buf = vec![0u8; 2048];
+    for _ in 0..3 {
+        tx.send(&data).unwrap();
+        assert_eq!(rx.recv(&mut buf).unwrap(), data.len());
+    }
+    // A netlink dump: the replies are netlink messages copied to ip's socket.
+    sh("ip link show >/dev/null && ip addr show >/dev/null");
+    // UDP over loopback to a port of its own.
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        client.send_to(b"kinds", ("127.0.0.1", port)).unwrap();
+        server.recv(&mut buf).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop(child);
+    let rec = Recording::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let model = Model::from_events(&rec.header.info, &rec.events);
+    let packets = model.packets();
+
+    let udp: Vec<_> = packets
+        .iter()
+        .filter(|p| p.flow.as_ref().is_some_and(|f| f.dport == port))
+        .collect();
+    assert!(!udp.is_empty(), "no packet to port {port}");
+    for p in &udp {
+        assert_eq!(p.kind(), PacketKind::Network, "packet {}", p.id);
+    }
+    let unix: Vec<_> = packets
+        .iter()
+        .filter(|p| p.kind() == PacketKind::Unix)
+        .collect();
+    assert!(
+        unix.iter()
+            .any(|p| p.nodes.iter().any(|n| n.len == data.len() as u32)),
+        "no unix packet of {} bytes among {} unix packets",
+        data.len(),
+        unix.len()
+    );
+    assert!(
+        unix.iter().all(|p| p.flow.is_none()),
+        "unix data has no IP flow"
+    );
+    let netlink = packets
+        .iter()
+        .filter(|p| p.kind() == PacketKind::Netlink)
+        .count();
+    assert!(netlink > 0, "no netlink packet");
+    // Every event that carries the packet's one look says the same as the packet.
+    let by_kind = |k| {
+        rec.events
+            .iter()
+            .filter(|e| e.kind_evidence() == Some(k))
+            .count()
+    };
+    assert!(by_kind(PacketKind::Unix) > 0 && by_kind(PacketKind::Netlink) > 0);
 }

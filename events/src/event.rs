@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::Flow;
+use crate::session::{Flow, PacketKind, SkbClass};
 
 /// What a probe saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,11 +83,23 @@ pub struct Extra {
     /// Values of `--skb-fields` at an entry or tracepoint, in the order of
     /// [`crate::session::SessionInfo::skb_fields`].
     pub fields: Vec<u64>,
+    /// Ethertype and socket family, on the event that carries the packet's one look at what
+    /// it is (with the flow, if it has one). Recordings before version 6 have none.
+    pub class: Option<SkbClass>,
 }
 
 impl Event {
     pub fn flow(&self) -> Option<&Flow> {
         self.extra.as_ref()?.flow.as_ref()
+    }
+
+    pub fn class(&self) -> Option<&SkbClass> {
+        self.extra.as_ref()?.class.as_ref()
+    }
+
+    /// What this event says the packet is, if it says anything (see [`PacketKind::from_record`]).
+    pub fn kind_evidence(&self) -> Option<PacketKind> {
+        PacketKind::from_record(self.flow(), self.class())
     }
 
     pub fn fields(&self) -> &[u64] {

@@ -10,4 +10,6 @@ pub mod record;
 pub mod session;
 
 pub use event::{Context, Event, Extra, FuncInfo, Kind, Origin, Returns, VMLINUX};
-pub use session::{Backend, Flow, Interface, Probe, ProbeStatus, SessionInfo, Stats};
+pub use session::{
+    Backend, Flow, Interface, PacketKind, Probe, ProbeStatus, SessionInfo, SkbClass, Stats,
+};

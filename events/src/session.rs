@@ -137,6 +137,94 @@ pub struct Flow {
     pub dport: u16,
 }
 
+/// What the tracer read of a packet besides its IP flow, once: its ethertype and the family of
+/// the socket that owned it. What tells a netlink message or unix socket data from a packet
+/// on the network ([`PacketKind`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SkbClass {
+    /// `skb->protocol` in host order (0x0800 IPv4, 0x0806 ARP, ...); 0 when not set.
+    pub ethertype: u16,
+    /// Address family of `skb->sk` (`AF_*`: 1 unix, 2 inet, 10 inet6, 16 netlink, 17 packet);
+    /// 0 when no socket owned the skb.
+    pub family: u16,
+}
+
+/// Socket families the kinds are told by (include/linux/socket.h).
+pub mod af {
+    pub const UNIX: u16 = 1;
+    pub const INET: u16 = 2;
+    pub const INET6: u16 = 10;
+    pub const NETLINK: u16 = 16;
+    pub const PACKET: u16 = 17;
+}
+
+/// What a packet is: only network packets are packets to a network engineer; the rest are
+/// skbs of other subsystems that pass the same functions.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum PacketKind {
+    /// An IP packet, a frame with an ethertype, or an skb of an inet or packet socket.
+    #[default]
+    Network,
+    /// A netlink message (an `AF_NETLINK` socket's skb).
+    Netlink,
+    /// Data of an `AF_UNIX` socket.
+    Unix,
+    /// Anything else: another socket family, or an skb nothing told apart.
+    Other,
+}
+
+impl PacketKind {
+    pub const ALL: [PacketKind; 4] = [
+        PacketKind::Network,
+        PacketKind::Netlink,
+        PacketKind::Unix,
+        PacketKind::Other,
+    ];
+
+    /// What the tracer's one look at the packet says: an IP flow, an ethertype or a socket
+    /// family. `None` when it says nothing (no look yet, or neither was set).
+    pub fn from_record(flow: Option<&Flow>, class: Option<&SkbClass>) -> Option<PacketKind> {
+        if flow.is_some() {
+            return Some(PacketKind::Network);
+        }
+        let class = class?;
+        Some(match class.family {
+            _ if class.ethertype != 0 => PacketKind::Network,
+            af::INET | af::INET6 | af::PACKET => PacketKind::Network,
+            af::NETLINK => PacketKind::Netlink,
+            af::UNIX => PacketKind::Unix,
+            0 => return None,
+            _ => PacketKind::Other,
+        })
+    }
+
+    /// The kind of a packet: what its record says, else a network packet if it ever was on
+    /// a device, else other. The one place the kinds are decided.
+    pub fn derive(record: Option<PacketKind>, had_device: bool) -> PacketKind {
+        match record {
+            Some(k) => k,
+            None if had_device => PacketKind::Network,
+            None => PacketKind::Other,
+        }
+    }
+
+    /// The lower-case name the filter term `kind=` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            PacketKind::Network => "network",
+            PacketKind::Netlink => "netlink",
+            PacketKind::Unix => "unix",
+            PacketKind::Other => "other",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PacketKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
 impl Flow {
     pub fn proto_name(&self) -> String {
         match self.proto {
@@ -237,5 +325,47 @@ impl SessionInfo {
             .get(func as usize)
             .map(|f| f.name.as_str())
             .unwrap_or("?")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(ethertype: u16, family: u16) -> Option<SkbClass> {
+        Some(SkbClass { ethertype, family })
+    }
+
+    #[test]
+    fn packet_kinds_from_what_the_tracer_saw() {
+        use PacketKind::*;
+        let flow = Flow {
+            proto: 17,
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            sport: 1,
+            dport: 2,
+        };
+        let of = |f: Option<&Flow>, c: Option<SkbClass>| PacketKind::from_record(f, c.as_ref());
+        // An IP flow is a network packet whoever owns it.
+        assert_eq!(of(Some(&flow), class(0x800, af::UNIX)), Some(Network));
+        // ARP: an ethertype, no IP.
+        assert_eq!(of(None, class(0x806, 0)), Some(Network));
+        // A socket family that says it.
+        assert_eq!(of(None, class(0, af::INET6)), Some(Network));
+        assert_eq!(of(None, class(0, af::PACKET)), Some(Network));
+        assert_eq!(of(None, class(0, af::NETLINK)), Some(Netlink));
+        assert_eq!(of(None, class(0, af::UNIX)), Some(Unix));
+        assert_eq!(of(None, class(0, 40)), Some(Other), "AF_VSOCK");
+        // Nothing said.
+        assert_eq!(of(None, class(0, 0)), None);
+        assert_eq!(of(None, None), None);
+        // Without a record, a device makes it a network packet.
+        assert_eq!(PacketKind::derive(None, true), Network);
+        assert_eq!(PacketKind::derive(None, false), Other);
+        assert_eq!(PacketKind::derive(Some(Netlink), true), Netlink);
+        for k in PacketKind::ALL {
+            assert_eq!(PacketKind::from_name(k.name()), Some(k));
+        }
     }
 }

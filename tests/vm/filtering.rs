@@ -65,7 +65,7 @@ impl Traced {
     fn read(out: &Outcome, tag: &str) -> Result<Traced, String> {
         let rec =
             Recording::read(&out.path(&format!("{tag}.vrft"))).map_err(|e| format!("{e:#}"))?;
-        let model = Model::from_events(&rec.events);
+        let model = Model::from_events(&rec.header.info, &rec.events);
         let ns = out
             .read("ns")?
             .lines()

@@ -209,7 +209,7 @@ pub fn reuse(out: &Outcome, packets: &[&Packet], info: &SessionInfo) -> Result<S
     }
     for p in packets {
         let summary = vrft_ui::format::packet_summary(p, info);
-        if !p.lost(info) || !summary.ends_with("DROP NO_SOCKET") {
+        if !p.lost() || !summary.ends_with("DROP NO_SOCKET") {
             return Err(format!("packet {}: {summary}, want DROP NO_SOCKET", p.id));
         }
     }
@@ -236,10 +236,10 @@ pub fn drops(out: &Outcome, model: &Model, info: &SessionInfo, misses: bool) -> 
         .iter()
         .filter(|p| flow_text(p).starts_with("icmp "))
         .collect();
-    let delivered = icmp.iter().filter(|p| p.delivered(info)).count();
+    let delivered = icmp.iter().filter(|p| p.delivered()).count();
     let lost: Vec<String> = icmp
         .iter()
-        .filter(|p| p.lost(info) && !(misses && missed_calls(p)))
+        .filter(|p| p.lost() && !(misses && missed_calls(p)))
         .map(|p| vrft_ui::format::packet_summary(p, info))
         .collect();
     if delivered < 2 || !lost.is_empty() {
@@ -257,7 +257,7 @@ pub fn drops(out: &Outcome, model: &Model, info: &SessionInfo, misses: bool) -> 
         .iter()
         .map(|p| vrft_ui::format::packet_summary(p, info))
         .collect();
-    if closed.len() != 1 || !closed[0].lost(info) || !summaries[0].ends_with("DROP NO_SOCKET") {
+    if closed.len() != 1 || !closed[0].lost() || !summaries[0].ends_with("DROP NO_SOCKET") {
         return Err(format!(
             "want one datagram to port 9, lost with NO_SOCKET: {summaries:?}"
         ));

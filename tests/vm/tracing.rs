@@ -183,7 +183,7 @@ const BURST: usize = 50;
 fn check_identity(out: &Outcome, misses: bool) -> Result<(), String> {
     let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
     let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(info, &rec.events);
     let flow = |from: &str, to: &str, port: u16| (format!("udp {from}:"), format!(">{to}:{port}"));
     let datagrams = |flow, sent, receives| {
         identity::datagrams(
@@ -330,7 +330,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         ));
     }
     let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let udp: Vec<&Packet> = model
         .packets()
         .iter()
@@ -386,7 +386,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
 fn check_no_free_path_fragments(out: &Outcome) -> Result<(), String> {
     let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
     let info = &rec.header.info;
-    let model = Model::from_events(&rec.events);
+    let model = Model::from_events(&rec.header.info, &rec.events);
     let free_path = |n: &Node| {
         let name = info.func_name(n.func);
         name.starts_with("skb_release_")

@@ -71,14 +71,18 @@ struct vrft_event {
 	__u8 nfields; /* this many __u64 values of --skb-fields follow */
 };
 
-/* The packet's addresses and ports, read once its headers are written. */
+/* What the packet is, read once: its addresses and ports once its headers
+ * are written, else what says it is no IP packet (its ethertype, or the family
+ * of the socket that owns it: a netlink message, unix socket data). */
 struct vrft_flow {
 	__u8 saddr[16]; /* IPv4: the first 4 bytes */
 	__u8 daddr[16];
 	__u16 sport;    /* host order; 0 unless TCP or UDP */
 	__u16 dport;
-	__u8 ipv;       /* 4 or 6 */
+	__u8 ipv;       /* 4 or 6; 0: no IP header (see ethertype and family) */
 	__u8 proto;
+	__u16 ethertype; /* skb->protocol in host order; 0 when not set */
+	__u16 family;    /* skb->sk's address family (AF_*); 0 without a socket */
 	__u16 pad;
 };
 

@@ -457,23 +457,41 @@ static __always_inline __u32 read_ip(unsigned char *head, __u32 off, __u32 ver,
 	return l4;
 }
 
+/* Socket families (include/linux/socket.h; macros are not in vmlinux.h). */
+#define VRFT_AF_INET   2
+#define VRFT_AF_INET6  10
+#define VRFT_AF_PACKET 17
+
 /* The skb's addresses and ports. skb->protocol tells when its headers are
  * written: eth_type_trans sets it on receive, the IP layer once the header is
  * complete on transmit; before that the header bytes may be left over from an
- * earlier packet. With --inner a VXLAN or GENEVE packet's flow is its inner one. */
+ * earlier packet. With --inner a VXLAN or GENEVE packet's flow is its inner one.
+ *
+ * What is no IP packet says so once too (ipv 0): a non-IP ethertype (ARP), or,
+ * while skb->protocol is unset, an owning socket of a family that never sets
+ * it (netlink, unix): such an skb is never going to be an IP packet. An inet
+ * or packet socket's skb without a protocol yet is one before its headers. */
 __noinline int vrft_read_flow(__u64 skb_addr, struct vrft_flow *fl)
 {
 	struct sk_buff *skb = (struct sk_buff *)skb_addr;
 	__u16 eth = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
 	unsigned char *head = BPF_CORE_READ(skb, head);
+	struct sock *sk = BPF_CORE_READ(skb, sk);
 	__u32 off, l4, ver = eth == 0x0800 ? 4 : 6;
 	__be16 ports[2] = {};
+	__u16 family;
 
-	if (!eth || !fl)
+	if (!fl)
 		return FLOW_LATER;
+	family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+	fl->ethertype = eth;
+	fl->family = family;
+	if (!eth)
+		return family && family != VRFT_AF_INET && family != VRFT_AF_INET6 &&
+		       family != VRFT_AF_PACKET ? FLOW_FOUND : FLOW_LATER;
 	if (eth != 0x0800 && eth != 0x86dd)
-		return FLOW_NONE;
+		return FLOW_FOUND;
 	if (net && net != (__u16)~0U)
 		off = net;
 	else if (mac != (__u16)~0U)

@@ -7,7 +7,7 @@ use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vrft_events::event::{flags, Context, Event, Extra, Kind};
-use vrft_events::session::Flow;
+use vrft_events::session::{Flow, SkbClass};
 
 use crate::contract::{self as c, vrft_ctx, vrft_event, vrft_flow, vrft_kind};
 
@@ -25,7 +25,7 @@ const _: () = {
     assert!(flags::FREED as u32 == c::VRFT_F_FREED);
     assert!(flags::DROP as u32 == c::VRFT_F_DROP);
     assert!(flags::TOO_DEEP as u32 == c::VRFT_F_TOO_DEEP);
-    assert!(EVENT_SIZE == 48 && FLOW_SIZE == 40);
+    assert!(EVENT_SIZE == 48 && FLOW_SIZE == 44);
 };
 
 /// A `T` read from the start of `b`, if `b` is long enough.
@@ -74,13 +74,28 @@ pub fn decode(b: &[u8]) -> Option<Event> {
     let fields: Vec<u64> = (0..r.nfields as usize)
         .map(|i| read::<u64>(tail.get(i * 8..)?))
         .collect::<Option<_>>()?;
-    let flow = if r.flags & F_FLOW != 0 {
+    let (flow, class) = if r.flags & F_FLOW != 0 {
         let f: vrft_flow = read(tail.get(fields.len() * 8..)?)?;
-        Some(flow_from(&f)?)
+        // ipv 0: no IP header, the ethertype and family say what it is instead.
+        let flow = match f.ipv {
+            0 => None,
+            _ => Some(flow_from(&f)?),
+        };
+        let class = SkbClass {
+            ethertype: f.ethertype,
+            family: f.family,
+        };
+        (flow, Some(class))
     } else {
-        None
+        (None, None)
     };
-    let extra = (flow.is_some() || !fields.is_empty()).then(|| Box::new(Extra { flow, fields }));
+    let extra = (class.is_some() || !fields.is_empty()).then(|| {
+        Box::new(Extra {
+            flow,
+            fields,
+            class,
+        })
+    });
     Some(Event {
         ts_ns: r.ts_ns,
         ret: r.ret,
@@ -225,5 +240,30 @@ mod tests {
         assert_eq!(e.flow().unwrap().to_string(), "icmp6 [fd00::1]>[fd00::2]");
         // A tail cut short is malformed, not a guess.
         assert!(decode(&b[..EVENT_SIZE + 20]).is_none());
+        // A netlink message: no IP header, the socket's family.
+        let mut b = vec![0u8; EVENT_SIZE + FLOW_SIZE];
+        put(&mut b, &ev, "flags", &[F_FLOW]);
+        put(&mut b[EVENT_SIZE..], &fl, "family", &16u16.to_ne_bytes());
+        let e = decode(&b).unwrap();
+        assert!(e.flow().is_none());
+        assert_eq!(
+            e.class(),
+            Some(&SkbClass {
+                ethertype: 0,
+                family: 16
+            })
+        );
+        assert_eq!(e.kind_evidence(), Some(vrft_events::PacketKind::Netlink));
+        // ARP: an ethertype.
+        put(&mut b[EVENT_SIZE..], &fl, "family", &[0, 0]);
+        put(
+            &mut b[EVENT_SIZE..],
+            &fl,
+            "ethertype",
+            &0x806u16.to_ne_bytes(),
+        );
+        let e = decode(&b).unwrap();
+        assert_eq!(e.class().unwrap().ethertype, 0x806);
+        assert_eq!(e.kind_evidence(), Some(vrft_events::PacketKind::Network));
     }
 }

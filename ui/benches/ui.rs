@@ -30,7 +30,7 @@ fn benches(c: &mut Criterion) {
     let s = stream();
     let n = s.events.len() as u64;
 
-    let mut m = Model::new();
+    let mut m = Model::new(&s.info);
     m.ingest(&s.events);
     let report = |when: &str, m: &Model| {
         eprintln!(
@@ -50,7 +50,7 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n));
     g.bench_function("all events into a fresh model", |b| {
         b.iter(|| {
-            let mut m = Model::new();
+            let mut m = Model::new(&s.info);
             m.ingest(black_box(&s.events));
             black_box(m.packets().len())
         })

@@ -10,7 +10,7 @@ use crate::latency::{self, Latency};
 use crate::model::Model;
 use crate::query::Query;
 use vrft_events::event::Event;
-use vrft_events::session::{SessionInfo, Stats};
+use vrft_events::session::{PacketKind, SessionInfo, Stats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -90,6 +90,12 @@ pub struct App {
     pub list_offset: usize,
     pub follow: bool,
     pub filter: Option<Query>,
+    /// Show every kind of packet (`a`); by default only network packets are listed, unless the
+    /// filter names a kind.
+    pub all_kinds: bool,
+    /// The kind of each packet (by slot) when the list last saw it, and how many of each.
+    kinds: Vec<PacketKind>,
+    kind_counts: [usize; 4],
     /// Show absolute (monotonic) timestamps instead of times relative to the first packet.
     pub abs_time: bool,
 
@@ -134,9 +140,13 @@ pub struct App {
 impl App {
     pub fn new(info: SessionInfo, live: bool) -> Self {
         let latency_bounds = latency::boundaries(&info);
+        let model = Model::new(&info);
         let mut app = App {
             info,
-            model: Model::new(),
+            model,
+            all_kinds: false,
+            kinds: Vec::new(),
+            kind_counts: [0; 4],
             stats: Stats::default(),
             live,
             view: View::Packets,
@@ -198,6 +208,7 @@ impl App {
         }
         let selected = self.selected_slot();
         for slot in touched {
+            self.count_kind(slot);
             let ok = self.passes(slot);
             match self.shown.binary_search(&slot) {
                 Ok(i) if !ok => {
@@ -216,9 +227,66 @@ impl App {
     }
 
     fn passes(&self, slot: u32) -> bool {
+        let p = self.model.packet(slot);
+        if self.hides_kinds() && p.kind() != PacketKind::Network {
+            return false;
+        }
         self.filter
             .as_ref()
-            .is_none_or(|q| q.matches(self.model.packet(slot), &self.info))
+            .is_none_or(|q| q.matches(p, &self.info))
+    }
+
+    /// Only network packets are listed: neither `a` nor a `kind=` term asked for others.
+    pub fn hides_kinds(&self) -> bool {
+        !self.all_kinds && !self.filter.as_ref().is_some_and(Query::names_kind)
+    }
+
+    /// Keeps the count of each kind up to date with the packet in `slot`.
+    fn count_kind(&mut self, slot: u32) {
+        let kind = self.model.packet(slot).kind();
+        let i = slot as usize;
+        if i >= self.kinds.len() {
+            let added = i + 1 - self.kinds.len();
+            self.kinds.resize(i + 1, PacketKind::Network);
+            self.kind_counts[PacketKind::Network as usize] += added;
+        }
+        let old = std::mem::replace(&mut self.kinds[i], kind);
+        self.kind_counts[old as usize] = self.kind_counts[old as usize].saturating_sub(1);
+        self.kind_counts[kind as usize] += 1;
+    }
+
+    /// Packets of each kind so far, in the order of [`PacketKind::ALL`].
+    pub fn kind_counts(&self) -> [usize; 4] {
+        self.kind_counts
+    }
+
+    /// "12 netlink, 3 unix hidden" while packets of other kinds are hidden, for the status line.
+    pub fn hidden_kinds(&self) -> Option<String> {
+        if !self.hides_kinds() {
+            return None;
+        }
+        let parts: Vec<String> = PacketKind::ALL
+            .iter()
+            .zip(self.kind_counts)
+            .filter(|&(&k, n)| k != PacketKind::Network && n > 0)
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
+        (!parts.is_empty()).then(|| format!("{} hidden", parts.join(", ")))
+    }
+
+    /// `a`: every kind of packet, or network packets only.
+    pub fn toggle_kinds(&mut self) {
+        self.all_kinds = !self.all_kinds;
+        self.message = Some(
+            if self.all_kinds {
+                "showing every kind of packet (netlink, unix, other)"
+            } else {
+                "showing network packets only"
+            }
+            .into(),
+        );
+        let filter = self.filter.take();
+        self.set_filter(filter);
     }
 
     /// Select `slot` again after the list changed, or the nearest packet after it.

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use crate::model::{node_flags::*, Node, Packet};
 use vrft_events::event::{Context, Returns};
-use vrft_events::session::SessionInfo;
+use vrft_events::session::{PacketKind, SessionInfo};
 
 /// Column header of [`row_text`] lines.
 pub fn header() -> String {
@@ -297,7 +297,7 @@ fn missing_exit(node: &Node) -> &'static str {
     }
 }
 
-/// One-line summary of a packet, used as the dump header and the tree pane title.
+/// One-line summary of a packet, used as the dump header.
 pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
     let mut s = format!(
         "packet {}  first seen {:.6} s  cpu {}  {}  flow {}  calls {}  dur {}",
@@ -305,24 +305,63 @@ pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
         p.first_ts as f64 / 1e9,
         p.cpu,
         dev_path(p, info),
-        p.flow.as_ref().map_or("-".to_string(), |f| f.to_string()),
+        flow_text(p),
         p.nodes.len(),
         human_ns(p.duration())
     );
-    match p.drop_reason {
-        Some(r) if p.lost(info) => s += &format!("  DROP {}", info.drop_reason(r.into())),
-        Some(r) => {
-            s += &format!(
-                "  delivered, original freed: {}",
-                info.drop_reason(r.into())
-            )
-        }
-        None => {}
+    if let Some(f) = fate(p, info) {
+        s += &format!("  {f}");
     }
     if p.incomplete() {
         s += "  INCOMPLETE";
     }
     s
+}
+
+/// The tree pane's title: the same facts as [`packet_summary`], what became of the packet
+/// first, so a pane narrower than the whole line still shows it.
+pub fn packet_title(p: &Packet, info: &SessionInfo) -> String {
+    let mut s = format!("packet {}", p.id);
+    if let Some(f) = fate(p, info) {
+        s += &format!("  {f}");
+    }
+    if p.incomplete() {
+        s += "  INCOMPLETE";
+    }
+    let flow = flow_text(p);
+    if flow != "-" {
+        s += &format!("  {flow}");
+    }
+    s += &format!(
+        "  {}  calls {}  dur {}  cpu {}  first seen {:.6} s",
+        dev_path(p, info),
+        p.nodes.len(),
+        human_ns(p.duration()),
+        p.cpu,
+        p.first_ts as f64 / 1e9,
+    );
+    s
+}
+
+/// What became of a packet the kernel freed with a reason: "DROP NO_SOCKET" when nothing of
+/// it was delivered, "delivered, original freed: NO_SOCKET" when a clone reached a socket.
+pub fn fate(p: &Packet, info: &SessionInfo) -> Option<String> {
+    let r = info.drop_reason(p.drop_reason?.into());
+    Some(if p.lost() {
+        format!("DROP {r}")
+    } else {
+        format!("delivered, original freed: {r}")
+    })
+}
+
+/// The flow column: the packet's IP flow; for what is no network packet, its kind
+/// ("netlink", "unix", "other"); "-" for a network packet whose headers were never read.
+pub fn flow_text(p: &Packet) -> String {
+    match (&p.flow, p.kind()) {
+        (Some(f), _) => f.to_string(),
+        (None, PacketKind::Network) => "-".into(),
+        (None, k) => k.name().into(),
+    }
 }
 
 /// The interfaces the packet went through, in order: "veth0>veth1".

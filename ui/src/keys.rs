@@ -34,6 +34,10 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("F", "follow new packets (stops when you move)"),
     (
+        "a",
+        "all kinds of packets / network only (netlink, unix: kind=netlink)",
+    ),
+    (
         "m<a-z> / '<a-z>  ''",
         "set mark / jump to mark; back to before the last jump",
     ),
@@ -169,6 +173,7 @@ impl App {
             KeyCode::Char('n') => self.search_next(true),
             KeyCode::Char('N') => self.search_next(false),
             KeyCode::Char('t') => self.abs_time = !self.abs_time,
+            KeyCode::Char('a') => self.toggle_kinds(),
             KeyCode::Char('<') => self.tree_hshift = self.tree_hshift.saturating_sub(HSHIFT_STEP),
             KeyCode::Char('>') => self.tree_hshift += HSHIFT_STEP,
             KeyCode::Char('F') => {

@@ -4,12 +4,15 @@
 //! iface=veth0  netns=4026531840  func=ip_rcv  func=tcp_*  cpu=1
 //! proto=udp  host=10.0.0.1  port=53  src=..  dst=..  sport=..  dport=..
 //! dur>100us  dur<=2ms  calls>=20  drop  incomplete  freed     (any term may start with '!')
+//! kind=netlink  kind=unix  kind=other  kind=network             (also kind:netlink)
 //! ```
+//!
+//! Only network packets are listed unless a `kind=` term (or the `a` key) asks for others.
 
 use std::net::IpAddr;
 
 use crate::model::Packet;
-use vrft_events::session::SessionInfo;
+use vrft_events::session::{PacketKind, SessionInfo};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
@@ -36,6 +39,7 @@ enum Term {
     Drop,
     Incomplete,
     Freed,
+    Kind(PacketKind),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -130,7 +134,12 @@ impl Query {
                 Some(w) => (true, w),
                 None => (false, word),
             };
-            let term = match word {
+            // `kind:netlink` reads as well as `kind=netlink`.
+            let word = &match word.strip_prefix("kind:") {
+                Some(v) => format!("kind={v}"),
+                None => word.to_string(),
+            };
+            let term = match word.as_str() {
                 "drop" => Term::Drop,
                 "incomplete" => Term::Incomplete,
                 "freed" => Term::Freed,
@@ -171,6 +180,9 @@ impl Query {
                         "dport" => Term::Dport(num(key, v)?),
                         "dur" => Term::Dur(cmp, parse_dur(v)?),
                         "calls" => Term::Calls(cmp, num(key, v)?),
+                        "kind" => Term::Kind(PacketKind::from_name(v).ok_or(format!(
+                            "kind= takes network, netlink, unix or other, not '{v}'"
+                        ))?),
                         _ => return Err(format!("unknown key '{key}'")),
                     }
                 }
@@ -189,6 +201,12 @@ impl Query {
 
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
+    }
+
+    /// The query chooses kinds of packets itself (`kind=`, negated or not): the list then
+    /// stops hiding the packets that are not network packets.
+    pub fn names_kind(&self) -> bool {
+        self.terms.iter().any(|(_, t)| matches!(t, Term::Kind(_)))
     }
 
     pub fn matches(&self, p: &Packet, info: &SessionInfo) -> bool {
@@ -218,9 +236,10 @@ impl Query {
             Term::Dport(x) => flow.is_some_and(|f| f.dport == *x),
             Term::Dur(c, v) => c.test(p.duration(), *v),
             Term::Calls(c, v) => c.test(p.nodes.len() as u64, *v),
-            Term::Drop => p.lost(info),
+            Term::Drop => p.lost(),
             Term::Incomplete => p.incomplete(),
             Term::Freed => p.flags & vrft_events::event::flags::FREED != 0,
+            Term::Kind(k) => p.kind() == *k,
         }
     }
 }
@@ -262,6 +281,19 @@ mod tests {
         assert!(e("iface>3").contains("only takes"));
         assert!(e("host=1.2.3").contains("IP address"));
         assert!(e("iface=").contains("missing value"));
+        assert!(e("kind=ethernet").contains("network, netlink, unix or other"));
+        assert!(e("kind>netlink").contains("only takes"));
+    }
+
+    #[test]
+    fn kind_terms_choose_kinds() {
+        let q = Query::parse("kind:netlink", &info()).unwrap();
+        assert_eq!(q.terms, [(false, Term::Kind(PacketKind::Netlink))]);
+        assert!(q.names_kind());
+        let q = Query::parse("!kind=unix drop", &info()).unwrap();
+        assert_eq!(q.terms[0], (true, Term::Kind(PacketKind::Unix)));
+        assert!(q.names_kind());
+        assert!(!Query::parse("drop", &info()).unwrap().names_kind());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use vrft_ui::model::Model;
 #[test]
 fn function_graph_of_every_packet() {
     let s = common::Synth::scenario();
-    let mut m = Model::new();
+    let mut m = Model::new(&s.info);
     m.ingest(&s.events);
     m.finish();
     let text: Vec<String> = m
@@ -31,7 +31,7 @@ fn return_values_follow_the_return_type() {
         s.leaf(1, &a, "skb_release_data", 0x0080_0100);
         s.leaf(1, &a, "kfree_skbmem", 3);
     });
-    let m = Model::from_events(&s.events);
+    let m = Model::from_events(&s.info, &s.events);
     let text = function_graph(&m.packets()[0], &s.info).join("\n");
     for want in [
         "skb_clone(); /* = 0x7f0012345678 */",

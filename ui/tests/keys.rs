@@ -260,3 +260,66 @@ fn a_search_hit_is_scrolled_to_the_upper_third_of_the_tree() {
     screen(&mut a, 150, 30);
     assert_eq!(a.tree_offset, offset);
 }
+
+/// Netlink messages, unix socket data and skbs nothing tells apart are not listed by default;
+/// the status line counts them, `a` shows them (named in the flow column), and `kind=` picks them.
+#[test]
+fn other_kinds_are_hidden_counted_and_one_key_away() {
+    use vrft_events::event::Context;
+    let mut s = common::Synth::scenario();
+    let nodev = common::at(0, 77, Context::Process, 0, 0);
+    for (id, family) in [(10, 16), (11, 16), (12, 1)] {
+        s.enter(id, &nodev, "skb_consume_udp");
+        s.tp(id, &nodev, "skb:skb_copy_datagram_iovec", 0, 0);
+        s.class(0, family);
+        s.exit(id, &nodev, "skb_consume_udp", 0);
+    }
+    // Nothing read and never on a device: other.
+    s.leaf(13, &nodev, "skb_consume_udp", 0);
+    // ARP on a device: a network packet without an IP flow.
+    let eth = common::at(1, 0, Context::SoftIrq, common::NS1, 2);
+    s.enter(14, &eth, "__netif_receive_skb_one_core");
+    s.tp(14, &eth, "net:netif_receive_skb", 0, 0);
+    s.class(0x806, 0);
+    s.exit(14, &eth, "__netif_receive_skb_one_core", 0);
+    let mut a = s.app(false);
+    let ids = |a: &App| -> Vec<u32> { a.shown.iter().map(|&s| a.model.packet(s).id).collect() };
+    assert_eq!(ids(&a), [1, 5, 2, 3, 4, 14]);
+    assert_eq!(
+        a.hidden_kinds().as_deref(),
+        Some("2 netlink, 1 unix, 1 other hidden")
+    );
+    let text = screen(&mut a, 150, 30);
+    assert!(
+        text.contains("2 netlink, 1 unix, 1 other hidden (a)"),
+        "{text}"
+    );
+    assert!(text.contains("a kinds"), "{text}");
+    keys(&mut a, "a");
+    assert_eq!(ids(&a), [1, 5, 2, 3, 4, 10, 11, 12, 13, 14]);
+    assert_eq!(a.hidden_kinds(), None);
+    keys(&mut a, "G");
+    let text = screen(&mut a, 150, 30);
+    for kind in ["netlink", "unix", "other"] {
+        assert!(
+            text.lines().any(|l| l.contains(&format!(" {kind} "))),
+            "{kind}: {text}"
+        );
+    }
+    keys(&mut a, "a");
+    assert_eq!(ids(&a), [1, 5, 2, 3, 4, 14]);
+    // A kind= term chooses the kinds itself, negated or not, with either spelling.
+    keys(&mut a, "fkind:netlink\n");
+    assert_eq!(ids(&a), [10, 11]);
+    assert_eq!(a.hidden_kinds(), None);
+    keys(&mut a, "f");
+    press(&mut a, KeyCode::Esc);
+    a.set_filter(Some(
+        vrft_ui::query::Query::parse("!kind=network", &a.info).unwrap(),
+    ));
+    assert_eq!(ids(&a), [10, 11, 12, 13]);
+    a.set_filter(Some(
+        vrft_ui::query::Query::parse("kind=other", &a.info).unwrap(),
+    ));
+    assert_eq!(ids(&a), [13]);
+}

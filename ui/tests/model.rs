@@ -7,7 +7,7 @@ use vrft_events::event::{flags, Context};
 use vrft_ui::model::{node_flags::*, Model, Packet, ROOT};
 
 fn model(s: &Synth) -> Model {
-    let mut m = Model::new();
+    let mut m = Model::new(&s.info);
     m.ingest(&s.events);
     m
 }
@@ -120,7 +120,7 @@ fn a_drop_after_a_delivery_is_not_a_loss() {
     let lost = {
         let m = model(&s);
         let p = m.packet(m.slot_of(2).unwrap());
-        assert!(p.lost(&s.info) && !p.delivered(&s.info));
+        assert!(p.lost() && !p.delivered());
         vrft_ui::format::packet_summary(p, &s.info)
     };
     assert!(lost.ends_with("DROP NO_SOCKET"), "{lost}");
@@ -133,7 +133,7 @@ fn a_drop_after_a_delivery_is_not_a_loss() {
     });
     let m = model(&s);
     let p = m.packet(m.slot_of(9).unwrap());
-    assert!(p.dropped() && p.delivered(&s.info) && !p.lost(&s.info));
+    assert!(p.dropped() && p.delivered() && !p.lost());
     let summary = vrft_ui::format::packet_summary(p, &s.info);
     assert!(
         summary.ends_with("delivered, original freed: NO_SOCKET"),
@@ -145,7 +145,7 @@ fn a_drop_after_a_delivery_is_not_a_loss() {
 fn incremental_ingestion_matches_one_shot() {
     let s = Synth::scenario();
     let whole = model(&s);
-    let mut parts = Model::new();
+    let mut parts = Model::new(&s.info);
     for chunk in s.events.chunks(3) {
         parts.ingest(chunk);
     }

@@ -84,3 +84,30 @@ fn deep_tree_scrolls_sideways_to_the_selected_call() {
     );
     insta::assert_snapshot!("deep_tree_at_root", text);
 }
+
+/// A ping whose reply reached the socket through a clone and whose original the kernel then
+/// freed with NO_SOCKET: the list says "delivered" (not DROP), and the tree's title shows
+/// the whole verdict on a 100-column terminal.
+#[test]
+fn delivered_packet_freed_with_a_reason() {
+    use vrft_events::event::{flags, Context};
+    let mut s = common::Synth::scenario();
+    let rx = common::at(1, 0, Context::SoftIrq, common::NS2, 4);
+    s.call(9, &rx, "icmp_rcv", 0, |s| {
+        s.leaf(9, &rx, "ping_queue_rcv_skb", 0);
+        s.call(9, &rx, "kfree_skb_reason", 0, |s| {
+            s.tp(9, &rx, "skb:kfree_skb", flags::DROP | flags::FREED, 3);
+        });
+    });
+    let mut a = s.app(false);
+    keys(&mut a, ":9\n");
+    let text = screen(&mut a, 100, 30);
+    let row = text.lines().find(|l| l.starts_with("\"│9 ")).unwrap();
+    assert!(row.contains("delivered") && !row.contains("DROP"), "{row}");
+    assert!(
+        text.contains("┌ packet 9  delivered, original freed: NO_SOCKET "),
+        "{text}"
+    );
+    let row = text.lines().find(|l| l.starts_with("\"│2 ")).unwrap();
+    assert!(row.contains("DROP NO_SOCKET"), "{row}");
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use super::VERSION;
+use super::{OLDEST_READ, VERSION};
 
 /// Why these bytes cannot be read as a recording.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -36,15 +36,16 @@ pub enum HeaderLoss {
 }
 
 fn version_message(found: u32) -> String {
-    if found < VERSION {
+    if found < OLDEST_READ {
         format!(
-            "recording format version {found} is older than the version {VERSION} this vrft-tui \
-             reads: open it with the vrft-tui that made it, or record it again"
+            "recording format version {found} is older than the versions {OLDEST_READ} to \
+             {VERSION} this vrft-tui reads: open it with the vrft-tui that made it, or record it \
+             again"
         )
     } else {
         format!(
-            "recording format version {found} is newer than the version {VERSION} this vrft-tui \
-             reads: open it with a newer vrft-tui"
+            "recording format version {found} is newer than the versions {OLDEST_READ} to \
+             {VERSION} this vrft-tui reads: open it with a newer vrft-tui"
         )
     }
 }

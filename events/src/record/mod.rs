@@ -11,6 +11,7 @@
 mod damage;
 mod error;
 pub mod frame;
+mod legacy;
 mod reader;
 mod writer;
 
@@ -31,7 +32,10 @@ const FILE_HEADER_LEN: usize = 12;
 /// 3: the contract crate: backend and probe origins are enums, every loss counter in `Stats`.
 /// 4: independent frames, each with a sync marker, sequence number and checksums.
 /// 5: each function says what it returns (void, bool, pointer, value).
-pub const VERSION: u32 = 5;
+/// 6: events carry the packet's ethertype and socket family (what kind of packet it is).
+pub const VERSION: u32 = 6;
+/// The oldest version still read (its events are converted: `legacy.rs`).
+pub const OLDEST_READ: u32 = 5;
 
 /// Facts known when recording starts.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

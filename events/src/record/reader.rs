@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use super::damage::{Damage, Problem};
 use super::error::{FormatError, HeaderLoss, ReadError};
 use super::frame::{decode_payload, find_sync, FrameHeader, FrameKind, HEADER_LEN};
-use super::{Header, Trailer, FILE_HEADER_LEN, MAGIC, VERSION};
+use super::legacy::v5::Event5;
+use super::{Header, Trailer, FILE_HEADER_LEN, MAGIC, OLDEST_READ, VERSION};
 use crate::event::Event;
 use crate::session::Interface;
 
@@ -43,10 +44,13 @@ impl Recording {
         let mut v = [0u8; 4];
         v.copy_from_slice(&b[MAGIC.len()..FILE_HEADER_LEN]);
         let found = u32::from_le_bytes(v);
-        if found != VERSION {
+        if !(OLDEST_READ..=VERSION).contains(&found) {
             return Err(FormatError::UnsupportedVersion { found });
         }
-        let mut scan = Scan::default();
+        let mut scan = Scan {
+            version: found,
+            ..Scan::default()
+        };
         scan.run(b);
         scan.finish()
     }
@@ -55,6 +59,8 @@ impl Recording {
 /// The reader's state while it walks the frames.
 #[derive(Default)]
 struct Scan {
+    /// The recording's format version.
+    version: u32,
     header: Option<Header>,
     header_damaged: bool,
     events: Vec<Event>,
@@ -174,7 +180,8 @@ impl Scan {
         };
         let ok = match h.kind {
             FrameKind::Header if h.seq == 0 => decode(&raw).map(|x| self.header = Some(x)),
-            FrameKind::Events => decode::<Vec<Event>>(&raw)
+            FrameKind::Events => self
+                .decode_events(&raw)
                 .filter(|batch| batch.len() == h.count as usize)
                 .map(|mut batch| {
                     self.events.append(&mut batch);
@@ -198,6 +205,15 @@ impl Scan {
             Some(()) => self.damage.frames_read += 1,
             None => self.damaged(h),
         }
+    }
+
+    /// An event batch, converted from the recording's version.
+    fn decode_events(&self, raw: &[u8]) -> Option<Vec<Event>> {
+        if self.version == 5 {
+            let old = decode::<Vec<Event5>>(raw)?;
+            return Some(old.into_iter().map(Event::from).collect());
+        }
+        decode(raw)
     }
 
     fn damaged(&mut self, h: &FrameHeader) {

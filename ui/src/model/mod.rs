@@ -13,6 +13,7 @@ pub use packet::{node_flags, Node, Packet, ROOT};
 
 use node_flags::*;
 use vrft_events::event::{flags, Event, Kind};
+use vrft_events::session::SessionInfo;
 
 #[derive(Clone, Copy, Debug)]
 struct Frame {
@@ -24,6 +25,8 @@ struct Frame {
 /// All packets seen so far, in order of first appearance.
 #[derive(Debug, Default)]
 pub struct Model {
+    /// Per function id: it delivers a packet to a socket (from the session's names, once).
+    delivers: Vec<bool>,
     packets: Vec<Packet>,
     by_id: HashMap<u32, u32>,
     stacks: HashMap<u64, Vec<Frame>>,
@@ -37,13 +40,17 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty model of the session `info` describes (its function table).
+    pub fn new(info: &SessionInfo) -> Self {
+        Model {
+            delivers: packet::delivery_functions(info),
+            ..Self::default()
+        }
     }
 
     /// The model of a complete stream (a recording): everything ingested, then finished.
-    pub fn from_events(events: &[Event]) -> Self {
-        let mut m = Self::new();
+    pub fn from_events(info: &SessionInfo, events: &[Event]) -> Self {
+        let mut m = Self::new(info);
         m.ingest(events);
         m.finish();
         m
@@ -108,6 +115,7 @@ impl Model {
         if p.flow.is_none() {
             p.flow = ev.flow().map(|f| Box::new(*f));
         }
+        p.note(ev, self.delivers.get(f).copied().unwrap_or(false));
         let stack = self.stacks.entry(ev.stack_key()).or_default();
 
         match ev.kind {

@@ -1,7 +1,7 @@
 //! One packet's calls, stored compactly (48 bytes per call, i.e. 24 per entry/exit event).
 
 use vrft_events::event::{flags as ev, Context, Event, Kind};
-use vrft_events::session::{Flow, SessionInfo};
+use vrft_events::session::{Flow, PacketKind, SessionInfo};
 
 /// Node flags: the low four bits are the event flags (ORed over entry and exit).
 pub mod node_flags {
@@ -20,7 +20,7 @@ use node_flags::*;
 /// Where a packet, or a clone of it, reaches a socket or the application:
 /// the queueing functions of net/core/sock.c, UDP, TCP, ping and raw
 /// sockets, and the tracepoint of the copy to user space.
-const DELIVERIES: [&str; 7] = [
+pub(crate) const DELIVERIES: [&str; 7] = [
     "skb:skb_copy_datagram_iovec",
     "__sock_queue_rcv_skb",
     "sock_queue_rcv_skb_reason",
@@ -138,6 +138,28 @@ pub struct Packet {
     pub nodes: Vec<Node>,
     /// Boxed, like the flow: most sessions have none, and the box keeps `Packet` small.
     fields: Option<Box<FieldValues>>,
+    /// Facts kept as they arrive, in the struct's padding: [`marks`].
+    marks: u8,
+}
+
+/// Bits of [`Packet::marks`].
+mod marks {
+    /// Bits 0-2: what the tracer's record said the packet is: 0 nothing, else 1 + the
+    /// index of the kind in [`super::PacketKind::ALL`].
+    pub const KIND: u8 = 0b111;
+    /// Some event had a device.
+    pub const DEVICE: u8 = 1 << 3;
+    /// Some call delivered it (or a clone) to a socket.
+    pub const DELIVERED: u8 = 1 << 4;
+}
+
+/// Which functions of the session deliver a packet to a socket ([`DELIVERIES`]), by
+/// function id: names are compared once per session, not per call.
+pub(crate) fn delivery_functions(info: &SessionInfo) -> Vec<bool> {
+    info.functions
+        .iter()
+        .map(|f| DELIVERIES.contains(&f.name.as_str()))
+        .collect()
 }
 
 impl Packet {
@@ -155,6 +177,7 @@ impl Packet {
             devs: Vec::new(),
             nodes: Vec::new(),
             fields: None,
+            marks: 0,
         }
     }
 
@@ -164,17 +187,42 @@ impl Packet {
     }
 
     /// Some part of the packet reached a socket or the application.
-    pub fn delivered(&self, info: &SessionInfo) -> bool {
-        self.nodes
-            .iter()
-            .any(|n| DELIVERIES.contains(&info.func_name(n.func)))
+    pub fn delivered(&self) -> bool {
+        self.marks & marks::DELIVERED != 0
     }
 
     /// A drop that is one: nothing of the packet was delivered. A ping whose
     /// reply reached the ping socket through a clone, and whose original the
     /// kernel then freed with NO_SOCKET, is not lost.
-    pub fn lost(&self, info: &SessionInfo) -> bool {
-        self.dropped() && !self.delivered(info)
+    pub fn lost(&self) -> bool {
+        self.dropped() && !self.delivered()
+    }
+
+    /// What the packet is (see [`PacketKind::derive`]): what the tracer read of it, else a
+    /// network packet if it was ever on a device.
+    pub fn kind(&self) -> PacketKind {
+        let record = match self.marks & marks::KIND {
+            0 => None,
+            k => PacketKind::ALL.get(usize::from(k) - 1).copied(),
+        };
+        PacketKind::derive(record, self.marks & marks::DEVICE != 0)
+    }
+
+    /// Keeps what `ev` says of the packet: its kind, a device, a delivery (`delivers`: the
+    /// function delivers to a socket).
+    pub(crate) fn note(&mut self, ev: &Event, delivers: bool) {
+        if ev.ifindex != 0 {
+            self.marks |= marks::DEVICE;
+        }
+        if delivers {
+            self.marks |= marks::DELIVERED;
+        }
+        if self.marks & marks::KIND == 0 {
+            if let Some(k) = ev.kind_evidence() {
+                let i = PacketKind::ALL.iter().position(|&x| x == k).unwrap_or(3);
+                self.marks |= (i as u8 + 1) & marks::KIND;
+            }
+        }
     }
 
     /// Some call lacks its entry or exit (or is still running).

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::{body, pane, scroll, selected_style};
 use crate::app::{App, Pane};
-use crate::format::{dev_path, human_ns};
+use crate::format::{dev_path, flow_text, human_ns};
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.pane == Pane::List;
@@ -48,7 +48,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 None => "-".into(),
             };
             let mut mark = Vec::new();
-            if p.lost(&app.info) {
+            if p.lost() {
                 // The reason names the fix; "DROP" alone says nothing.
                 let text = match p.drop_reason {
                     Some(r) => format!("DROP {} ", app.info.drop_reason(r.into())),
@@ -58,6 +58,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                     text,
                     Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
                 ));
+            } else if p.dropped() {
+                // Freed with a reason after a clone reached a socket (a ping's reply): no
+                // loss, but its tree shows a kfree_skb, so the list says how it ended.
+                mark.push(Span::styled("delivered ", Style::new().fg(Color::Green)));
             }
             if p.incomplete() {
                 mark.push(Span::styled("INCOMPLETE", Style::new().fg(Color::Yellow)));
@@ -68,7 +72,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 Cell::from(p.cpu.to_string()),
                 Cell::from(dev_path(p, &app.info)),
                 Cell::from(netns),
-                Cell::from(p.flow.as_ref().map_or("-".to_string(), |fl| fl.to_string())),
+                Cell::from(flow_text(p)),
                 Cell::from(p.nodes.len().to_string()),
                 Cell::from(human_ns(p.duration())),
                 Cell::from(Line::from(mark)),

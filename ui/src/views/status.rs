@@ -57,6 +57,11 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
             app.shown.len()
         )),
     ]);
+    // What the list leaves out by kind (netlink, unix, ...) right after the counts.
+    if let Some(h) = app.hidden_kinds() {
+        spans.push(sep());
+        spans.push(Span::raw(format!("{h} (a)")));
+    }
     // The answer to the last key first, then the filters right after the counts they
     // explain, so a narrow terminal cuts the rates rather than either.
     if let Some(m) = &app.message {
@@ -136,7 +141,7 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
         Mode::Help => Line::raw("any key closes the help"),
         Mode::Normal => Line::raw(match (app.view, app.pane) {
             (View::Packets, Pane::List) => {
-                "q quit  ? help  j/k move  Enter/Tab tree  J/K packet  : go to  / search  f filter  F follow  m/' marks  2 latency  3 probes"
+                "q quit  ? help  j/k move  Enter/Tab tree  J/K packet  : go to  / search  f filter  a kinds  F follow  m/' marks  2 latency  3 probes"
             }
             (View::Packets, Pane::Tree) => {
                 "q quit  ? help  j/k move  Enter fold  E/C all  u parent  L longest  J/K packet  / n N search  f filter  Tab list"

@@ -8,14 +8,14 @@ use ratatui::Frame;
 
 use super::{body, pane, scroll, selected_style};
 use crate::app::{App, Pane};
-use crate::format::{self, packet_summary, row_text, RowKind};
+use crate::format::{self, packet_title, row_text, RowKind};
 use crate::keys::HSHIFT_STEP;
 use crate::model::node_flags::*;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.pane == Pane::Tree;
     let title = match app.selected_slot() {
-        Some(s) => format!(" {} ", packet_summary(app.model.packet(s), &app.info)),
+        Some(s) => format!(" {} ", packet_title(app.model.packet(s), &app.info)),
         None => " Call tree ".to_string(),
     };
     let block = pane(title, focused);

@@ -164,6 +164,14 @@ impl Synth {
         last.extra.get_or_insert_with(Box::default).flow = Some(flow);
     }
 
+    /// Gives the last event the tracer's look at what the packet is (ethertype, socket
+    /// family) without an IP flow, as for a netlink message or unix socket data.
+    pub fn class(&mut self, ethertype: u16, family: u16) {
+        let last = self.events.last_mut().expect("an event to carry the class");
+        last.extra.get_or_insert_with(Box::default).class =
+            Some(vrft_events::SkbClass { ethertype, family });
+    }
+
     /// Gives the last event `--skb-fields` values.
     pub fn fields(&mut self, values: &[u64]) {
         let last = self
