@@ -137,12 +137,14 @@ pub fn datagrams<'m>(
     Ok(found)
 }
 
-/// Some tracepoint hit has no traced caller: in a full trace only calls the backend missed
-/// (see [`Datagrams::misses`]) leave one.
+/// Some tracepoint hit has no traced caller in its own context: in a full trace only calls
+/// the backend missed (see [`Datagrams::misses`]) leave one, at the top of the tree or right
+/// under the interrupted task's calls when the softirq ran on its stack.
 fn missed_calls(p: &Packet) -> bool {
-    p.nodes
-        .iter()
-        .any(|n| n.has(node_flags::TRACEPOINT) && n.parent == ROOT)
+    p.nodes.iter().any(|n| {
+        n.has(node_flags::TRACEPOINT)
+            && (n.parent == ROOT || p.nodes[n.parent as usize].ctx != n.ctx)
+    })
 }
 
 /// No packet is only construction or clone internals.
