@@ -828,6 +828,30 @@ static __always_inline void end_packet(struct vrft_frame *f)
 		bpf_map_delete_elem(&tracked, &f->skb);
 }
 
+/* How many frames an exit may look below the top for its own: see on_exit(). */
+#define UNWIND_MAX 8
+
+/* The depth (1-based) of the frame below the top that this exit closes, or 0.
+ * Only a known skb is matched: a function name alone could close a recursive
+ * caller whose entry was pushed while this call's entry was missed. */
+static __always_inline __u32 stale_match(struct vrft_stack *st, __u32 d, __u32 func, __u64 skb)
+{
+	struct vrft_frame *f;
+	__u32 i;
+
+	if (!skb)
+		return 0;
+#pragma unroll
+	for (i = 2; i <= UNWIND_MAX + 1; i++) {
+		if (i > d)
+			return 0;
+		f = &st->frames[(d - i) & (MAX_DEPTH - 1)];
+		if (f->func == func && f->skb == skb)
+			return d - i + 1;
+	}
+	return 0;
+}
+
 /* Exit of a traced function. skb is the argument value as passed at entry
  * (0 when the backend cannot know it); it is compared, never dereferenced. */
 static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
@@ -843,12 +867,30 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 	if (d == 0 || d > MAX_DEPTH)
 		return;
 	f = &st->frames[(d - 1) & (MAX_DEPTH - 1)];
-	if (f->func != func || (skb && f->skb != skb))
-		return;
-	/* LIFO: while a re-entry beyond the limit is open, this exit is its. */
-	if (d == MAX_DEPTH && st->deep_reentries) {
-		st->deep_reentries--;
-		return;
+	if (f->func == func && (!skb || f->skb == skb)) {
+		/* LIFO: while a re-entry beyond the limit is open, this exit is its. */
+		if (d == MAX_DEPTH && st->deep_reentries) {
+			st->deep_reentries--;
+			return;
+		}
+	} else {
+		/* A full stack expects exits of calls kept flat: they match nothing.
+		 * Below it, frames above this exit's own lost their exits: a softirq
+		 * run on irq exit while a program ran could not run it again (a
+		 * counted recursion miss). Left in place they would shift every
+		 * later pairing of this task; dropped here, the model marks them
+		 * "no exit" when this exit arrives. */
+		if (d == MAX_DEPTH)
+			return;
+		d = stale_match(st, d, func, skb);
+		if (!d)
+			return;
+		st->depth = d;
+		/* Read again so that the emit below is walked once, not per depth. */
+		d = *(volatile __u32 *)&st->depth;
+		if (d == 0 || d > MAX_DEPTH)
+			return;
+		f = &st->frames[(d - 1) & (MAX_DEPTH - 1)];
 	}
 	st->depth = d - 1;
 	emit(VRFT_EXIT, func, f->packet, f->clone, 0, 0, ret, 0);
@@ -891,7 +933,7 @@ int vrft_fexit(__u64 *ctx)
 
 /* kprobe session (6.10+): one program runs at entry and at return; returning
  * non-zero at entry skips the return probe, so packets we do not follow cost
- * one run. The session cookie remembers whether the entry pushed a frame. */
+ * one run. The session cookie keeps the skb of an entry that pushed a frame. */
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
 
@@ -920,8 +962,9 @@ int vrft_kprobe(struct pt_regs *regs)
 	__u64 skb, src = 0;
 
 	if (bpf_session_is_return()) {
+		/* The cookie holds the skb of a pushed entry, as fexit's argument. */
 		if (*pushed)
-			on_exit(cookie, 0, (__s64)PT_REGS_RC(regs));
+			on_exit(cookie, *pushed, (__s64)PT_REGS_RC(regs));
 		return 0;
 	}
 	if (!armed)
@@ -931,7 +974,7 @@ int vrft_kprobe(struct pt_regs *regs)
 		return 1;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
 		src = kprobe_arg(regs, VRFT_COOKIE_SRC_ARG(cookie));
-	*pushed = on_entry(cookie, (struct sk_buff *)skb, src) != ENTRY_SKIPPED;
+	*pushed = on_entry(cookie, (struct sk_buff *)skb, src) != ENTRY_SKIPPED ? skb : 0;
 	return *pushed ? 0 : 1;
 }
 
