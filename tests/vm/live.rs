@@ -102,7 +102,7 @@ shot packets 60 'packets {COUNT} shown {COUNT}'
 keys -l ':{JUMP}'
 shot jump_prompt 20 'go to packet: {JUMP}'
 keys Enter
-shot tree 20 'packet {JUMP}  first seen' 'udp_queue_rcv_skb'
+shot tree 20 'packet {JUMP}  udp .* first seen' 'udp_queue_rcv_skb'
 # Into the tree; search the UDP queueing call: the details pane shows it selected.
 keys Tab
 keys -l '/udp_queue_rcv_skb'
@@ -195,7 +195,9 @@ fn check(out: &Outcome) -> Result<(), String> {
 
     // The jump selected packet JUMP (the following stops) and its tree is the real one.
     let tree = screen("tree")?;
-    if !tree.contains(&format!("packet {JUMP}  first seen")) || tree.contains("(following)") {
+    // The tree pane's title: the packet, its flow, ..., when it was first seen.
+    let title = tree.lines().find(|l| l.contains(&format!("packet {JUMP}  udp ")));
+    if !title.is_some_and(|t| t.contains("first seen")) || tree.contains("(following)") {
         return Err(format!("packet {JUMP} is not the selected one:\n{tree}"));
     }
     let calls = tree_calls(&tree);
