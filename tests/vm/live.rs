@@ -196,7 +196,9 @@ fn check(out: &Outcome) -> Result<(), String> {
     // The jump selected packet JUMP (the following stops) and its tree is the real one.
     let tree = screen("tree")?;
     // The tree pane's title: the packet, its flow, ..., when it was first seen.
-    let title = tree.lines().find(|l| l.contains(&format!("packet {JUMP}  udp ")));
+    let title = tree
+        .lines()
+        .find(|l| l.contains(&format!("packet {JUMP}  udp ")));
     if !title.is_some_and(|t| t.contains("first seen")) || tree.contains("(following)") {
         return Err(format!("packet {JUMP} is not the selected one:\n{tree}"));
     }
