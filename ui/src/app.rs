@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use crate::format::{self, Row, RowKind};
 use crate::latency::{self, Latency};
-use crate::model::Model;
+use crate::model::{node_flags, Model, Node};
 use crate::query::Query;
 use vrft_events::event::Event;
 use vrft_events::session::{PacketKind, SessionInfo, Stats};
@@ -378,11 +378,16 @@ impl App {
         self.search = Some(pat.to_string());
     }
 
-    pub fn search_hit(&self, func: u32) -> bool {
-        self.search_funcs
-            .get(func as usize)
-            .copied()
-            .unwrap_or(false)
+    /// The call's function contains the search text, or it is a drop whose reason does
+    /// (`/NO_SOCK` finds the datagram freed for want of a socket).
+    pub fn search_hit(&self, node: &Node) -> bool {
+        let func = self.search_funcs.get(node.func as usize).copied();
+        func.unwrap_or(false)
+            || node.has(node_flags::DROP)
+                && self
+                    .search
+                    .as_deref()
+                    .is_some_and(|pat| self.info.drop_reason(node.ret).contains(pat))
     }
 
     /// Probe rows in display order (indices into `info.probes`).

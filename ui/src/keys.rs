@@ -27,7 +27,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("L", "go to the longest child (hot path)"),
     ("J / K", "next / previous packet, focus stays"),
     (": or #  ID Enter", "jump to packet ID"),
-    ("/  n/N", "search function names; next / previous match"),
+    ("/  n/N", "search functions and drop reasons; next / previous"),
     (
         "f",
         "filter bar: iface=veth0 func=ip_rcv dur>100us drop ... (! negates)",
@@ -386,7 +386,7 @@ impl App {
                 }
             })
             .map(|k| order[k])
-            .find(|&i| self.search_hit(p.nodes[i as usize].func));
+            .find(|&i| self.search_hit(&p.nodes[i as usize]));
         let Some(hit) = hit else {
             self.message = Some(format!("'{pat}' not found in this packet"));
             return;
@@ -414,7 +414,7 @@ impl App {
             })
             .find(|&k| {
                 let p = self.model.packet(self.shown[k]);
-                p.nodes.iter().any(|nd| self.search_hit(nd.func))
+                p.nodes.iter().any(|nd| self.search_hit(nd))
             });
         match hit {
             Some(k) => {

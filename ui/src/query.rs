@@ -4,6 +4,7 @@
 //! iface=veth0  netns=4026531840  func=ip_rcv  func=tcp_*  cpu=1
 //! proto=udp  host=10.0.0.1  port=53  src=..  dst=..  sport=..  dport=..
 //! dur>100us  dur<=2ms  calls>=20  drop  incomplete  freed     (any term may start with '!')
+//! drop=NO_SOCKET  reason=*CSUM*          (drops with that reason; frees with it, delivered or not)
 //! kind=netlink  kind=unix  kind=other  kind=network             (also kind:netlink)
 //! ```
 //!
@@ -11,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use crate::model::Packet;
+use crate::model::{node_flags, Packet};
 use vrft_events::session::{PacketKind, SessionInfo};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +38,11 @@ enum Term {
     Dur(Cmp, u64),
     Calls(Cmp, u64),
     Drop,
+    /// A free with one of these reasons (`reason=`); only of a lost packet with `drop=`.
+    Reason {
+        lost: bool,
+        values: Vec<i64>,
+    },
     Incomplete,
     Freed,
     Kind(PacketKind),
@@ -125,6 +131,39 @@ fn ip(key: &str, v: &str) -> Result<IpAddr, String> {
         .map_err(|_| format!("{key}= needs an IP address, not '{v}'"))
 }
 
+/// The drop reason values whose names (as the list shows them, any case) match the glob,
+/// or the number itself.
+fn reasons(pat: &str, info: &SessionInfo) -> Result<Vec<i64>, String> {
+    if let Ok(n) = pat.parse() {
+        return Ok(vec![n]);
+    }
+    let upper = pat.to_ascii_uppercase();
+    let values: Vec<i64> = info
+        .drop_reasons
+        .iter()
+        .filter(|(_, name)| glob(&upper, name))
+        .map(|&(v, _)| v.into())
+        .collect();
+    if info.drop_reasons.is_empty() {
+        return Err(format!(
+            "the recording names no drop reasons: give the number, not '{pat}'"
+        ));
+    }
+    if values.is_empty() {
+        let some: Vec<&str> = info
+            .drop_reasons
+            .iter()
+            .take(3)
+            .map(|(_, n)| n.as_str())
+            .collect();
+        return Err(format!(
+            "no drop reason of the traced kernel matches '{pat}' (e.g. {}; * globs)",
+            some.join(", ")
+        ));
+    }
+    Ok(values)
+}
+
 impl Query {
     /// Parses and resolves the filter against the session (function names must exist).
     pub fn parse(text: &str, info: &SessionInfo) -> Result<Query, String> {
@@ -180,6 +219,10 @@ impl Query {
                         "dport" => Term::Dport(num(key, v)?),
                         "dur" => Term::Dur(cmp, parse_dur(v)?),
                         "calls" => Term::Calls(cmp, num(key, v)?),
+                        "drop" | "reason" => Term::Reason {
+                            lost: key == "drop",
+                            values: reasons(v, info)?,
+                        },
                         "kind" => Term::Kind(PacketKind::from_name(v).ok_or(format!(
                             "kind= takes network, netlink, unix or other, not '{v}'"
                         ))?),
@@ -237,6 +280,12 @@ impl Query {
             Term::Dur(c, v) => c.test(p.duration(), *v),
             Term::Calls(c, v) => c.test(p.nodes.len() as u64, *v),
             Term::Drop => p.lost(),
+            Term::Reason { lost, values } => {
+                (!lost || p.lost())
+                    && p.nodes
+                        .iter()
+                        .any(|n| n.has(node_flags::DROP) && values.contains(&n.ret))
+            }
             Term::Incomplete => p.incomplete(),
             Term::Freed => p.flags & vrft_events::event::flags::FREED != 0,
             Term::Kind(k) => p.kind() == *k,
@@ -261,8 +310,27 @@ mod tests {
                     returns: Default::default(),
                 })
                 .collect(),
+            drop_reasons: vec![(2, "NOT_SPECIFIED".into()), (3, "NO_SOCKET".into())],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn reasons_by_name_glob_or_number() {
+        let q = |s| Query::parse(s, &info()).unwrap().terms;
+        let reason = |lost, values: &[i64]| Term::Reason {
+            lost,
+            values: values.to_vec(),
+        };
+        assert_eq!(q("drop=NO_SOCKET"), [(false, reason(true, &[3]))]);
+        assert_eq!(q("reason=no_*"), [(false, reason(false, &[3]))]);
+        assert_eq!(q("!reason=*"), [(true, reason(false, &[2, 3]))]);
+        assert_eq!(q("reason=77"), [(false, reason(false, &[77]))]);
+        let e = Query::parse("drop=NO_SOCK", &info()).unwrap_err();
+        assert!(
+            e.contains("no drop reason") && e.contains("NO_SOCKET"),
+            "{e}"
+        );
     }
 
     #[test]

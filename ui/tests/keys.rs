@@ -128,6 +128,24 @@ fn search_functions_in_tree_and_list() {
 }
 
 #[test]
+fn drop_reasons_are_found_by_filter_and_search() {
+    let mut a = app(false);
+    keys(&mut a, "fdrop=no_socket\n");
+    assert_eq!(a.input_error, None);
+    assert_eq!(a.shown.len(), 1);
+    assert_eq!(selected_id(&a), 2);
+    a.set_filter(None);
+    keys(&mut a, "freason=NOT_*\n");
+    assert!(a.shown.is_empty(), "no packet was freed as NOT_SPECIFIED");
+    a.set_filter(None);
+    // `/` matches the reason as the list shows it, in the list and in the tree.
+    keys(&mut a, "g/NO_SOCK\n");
+    assert_eq!(selected_id(&a), 2);
+    keys(&mut a, "\t/NO_SOCK\n");
+    assert_eq!(selected_func(&mut a), "skb:kfree_skb");
+}
+
+#[test]
 fn search_unfolds_to_the_match() {
     let mut a = app(false);
     keys(&mut a, "g\tC/eth_type\n");

@@ -68,7 +68,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 _ if node.has(DROP) => Style::new().fg(Color::Red),
                 _ if node.is_broken() || !node.has(EXITED) => Style::new().fg(Color::Yellow),
                 _ if node.has(TRACEPOINT) => Style::new().fg(Color::Green),
-                _ if app.search.is_some() && app.search_hit(node.func) => {
+                _ if app.search.is_some() && app.search_hit(node) => {
                     Style::new().add_modifier(Modifier::UNDERLINED)
                 }
                 _ => Style::new(),
