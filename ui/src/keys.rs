@@ -27,7 +27,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("L", "go to the longest child (hot path)"),
     ("J / K", "next / previous packet, focus stays"),
     (": or #  ID Enter", "jump to packet ID"),
-    ("/  n/N", "search functions and drop reasons; next / previous"),
+    (
+        "/  n/N",
+        "search functions and drop reasons; next / previous",
+    ),
     (
         "f",
         "filter bar: iface=veth0 func=ip_rcv dur>100us drop ... (! negates)",
