@@ -124,11 +124,11 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
         format!("sh -c '\"{bin}\" replay \"{REAL_RECORDING}\"; echo VRFT-DONE rc=$?; sleep 30'");
     let t = Tmux::start(160, 50, &cmd);
 
-    // The UI opens on the recording, in the alternate screen. Packets 3 and 5 are ARP
-    // handled before a device was set: this recording (format 5) predates ethertypes, so
-    // nothing says they are network packets, and the list hides them as "other".
-    let s = t.wait("the packet list", |s| s.contains("Packets 28/30"));
-    assert!(s.contains("| 2 other hidden (a) |"), "{s}");
+    // The UI opens on the recording, in the alternate screen. 11 packets are neighbour
+    // notifications built for netlink (packets 3, 5, ...), never on a device and without a
+    // socket that would say so: the list hides them as "other".
+    let s = t.wait("the packet list", |s| s.contains("Packets 122/133"));
+    assert!(s.contains("| 11 other hidden (a) |"), "{s}");
     assert!(s.contains("REPLAY") && s.contains("fentry"), "{s}");
     assert_eq!(
         t.query("#{alternate_on}"),
@@ -142,7 +142,7 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     t.key("Enter");
     let s = t.wait("packet 13's tree", |s| s.contains("┌ packet 13 "));
     assert!(s.contains("udp_send_skb() {"), "{s}");
-    assert!(s.contains("udp 10.11.0.1:50223>10.11.0.2:7777"), "{s}");
+    assert!(s.contains("udp 10.11.0.1:59459>10.11.0.2:7777"), "{s}");
 
     // Into the tree; find the UDP receive and fold / unfold it with Enter.
     t.key("Tab");
@@ -175,9 +175,9 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     t.type_text("fiface=eth0");
     t.wait("the filter bar", |s| s.contains("filter: iface=eth0"));
     t.key("Enter");
-    // Packets 3 and 5 have no interface (and are hidden anyway, see above).
+    // The VXLAN datagrams' devices are vxlan0/eth1 and the notifications have none.
     t.wait("the filter applied", |s| s.contains("| filter: iface=eth0"));
-    let s = t.wait("the filtered list", |s| s.contains("Packets 28/30"));
+    let s = t.wait("the filtered list", |s| s.contains("Packets 85/133"));
     assert!(
         s.contains("| filter: iface=eth0"),
         "status line shows the filter:\n{s}"
@@ -193,7 +193,7 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     // The latency view covers the shown (filtered) packets.
     t.type_text("2");
     let s = t.wait("the latency view", |s| {
-        s.contains("Receive latency over 28 shown packets")
+        s.contains("Receive latency over 85 shown packets")
     });
     for h in ["STAGE", "P50", "P90", "P99", "MAX", "Transmit latency"] {
         assert!(s.contains(h), "latency view lacks {h}:\n{s}");

@@ -1,9 +1,10 @@
 //! Every UI view, and the key handling, on a REAL recording: Debian 6.1 under QEMU, fentry
-//! backend, 20 UDP datagrams across a veth pair between two network namespaces (plus ARP and
-//! the receiving socket's waits). The recording is read with the same code `vrft-tui replay`
-//! uses, then driven through `vrft_ui::app::App` and drawn on a ratatui `TestBackend`.
-//! States this run never reached (drops, lost records, live mode) are snapshotted on the
-//! synthetic stream in ui/tests/views.rs instead; each view or state has one snapshot.
+//! backend, the full-trace VM scenario unfiltered (UDP across a tapped veth pair and over VXLAN,
+//! pings, datagrams to closed ports, ARP and netlink notifications). The recording is read with
+//! the same code `vrft-tui replay` uses, then driven through `vrft_ui::app::App` and drawn on a
+//! ratatui `TestBackend`. States this run never reached (lost records, live mode) are
+//! snapshotted on the synthetic stream in ui/tests/views.rs instead; each view or state has one
+//! snapshot.
 
 use ratatui::style::Color;
 use vrft_ui::app::{App, Mode, Pane, Prompt, View};
@@ -392,11 +393,15 @@ fn filter_by_interface_netns_and_function() {
         .shown
         .iter()
         .map(|&s| a.model.packet(s))
-        .filter(|p| p.devs.iter().any(|d| d.1 == 2))
+        .filter(|p| {
+            p.devs
+                .iter()
+                .any(|&(ns, ifi)| a.info.ifname(ns, ifi) == "eth0")
+        })
         .map(|p| p.id)
         .collect();
     assert!(veth.len() >= 20, "the 20 datagrams crossed the veth pair");
-    // Both ends of the veth pair are eth0 (ifindex 2), each in its namespace.
+    // Both ends of the veth pair are eth0, each in its namespace.
     keys(&mut a, "fiface=eth0\n");
     assert_eq!(a.mode, Mode::Normal);
     let shown: Vec<u32> = a.shown.iter().map(|&s| a.model.packet(s).id).collect();
