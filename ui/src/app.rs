@@ -116,6 +116,8 @@ pub struct App {
 
     pub search: Option<String>,
     search_funcs: Vec<bool>,
+    /// Drop reason values whose names contain the search text.
+    search_reasons: Vec<i64>,
     pub marks: HashMap<char, u32>,
     /// Packet ID selected before the last jump, for `''`.
     pub last_jump: Option<u32>,
@@ -171,6 +173,7 @@ impl App {
             tree_key: None,
             search: None,
             search_funcs: Vec::new(),
+            search_reasons: Vec::new(),
             marks: HashMap::new(),
             last_jump: None,
             probe_sort: (ProbeSort::Name, false),
@@ -375,6 +378,13 @@ impl App {
             .iter()
             .map(|f| f.name.contains(pat))
             .collect();
+        self.search_reasons = self
+            .info
+            .drop_reasons
+            .iter()
+            .filter(|(_, name)| name.contains(pat))
+            .map(|&(v, _)| v.into())
+            .collect();
         self.search = Some(pat.to_string());
     }
 
@@ -383,11 +393,7 @@ impl App {
     pub fn search_hit(&self, node: &Node) -> bool {
         let func = self.search_funcs.get(node.func as usize).copied();
         func.unwrap_or(false)
-            || node.has(node_flags::DROP)
-                && self
-                    .search
-                    .as_deref()
-                    .is_some_and(|pat| self.info.drop_reason(node.ret).contains(pat))
+            || node.has(node_flags::DROP) && self.search_reasons.contains(&node.ret)
     }
 
     /// Probe rows in display order (indices into `info.probes`).

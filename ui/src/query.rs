@@ -137,6 +137,11 @@ fn reasons(pat: &str, info: &SessionInfo) -> Result<Vec<i64>, String> {
     if let Ok(n) = pat.parse() {
         return Ok(vec![n]);
     }
+    if info.drop_reasons.is_empty() {
+        return Err(format!(
+            "the recording names no drop reasons: give the number, not '{pat}'"
+        ));
+    }
     let upper = pat.to_ascii_uppercase();
     let values: Vec<i64> = info
         .drop_reasons
@@ -144,11 +149,6 @@ fn reasons(pat: &str, info: &SessionInfo) -> Result<Vec<i64>, String> {
         .filter(|(_, name)| glob(&upper, name))
         .map(|&(v, _)| v.into())
         .collect();
-    if info.drop_reasons.is_empty() {
-        return Err(format!(
-            "the recording names no drop reasons: give the number, not '{pat}'"
-        ));
-    }
     if values.is_empty() {
         let some: Vec<&str> = info
             .drop_reasons
