@@ -244,21 +244,9 @@ fn check_identity(out: &Outcome, recursion_misses: u64) -> Result<(), String> {
             Err(e) => misnested.push(e),
         }
     }
-    // Known gap (issue 13, open): on 6.12 with fentry the tree sees exits that function_graph
-    // does not show, on the same skb as an open call of the same function (a second
-    // `__dev_queue_xmit` exit before the GRO cell's `napi_gro_receive` of most VXLAN packets;
-    // once an `ip_finish_output` one), and ends that call early. Every difference is printed;
-    // on every other kernel and backend any difference fails.
-    let gap_known = out.kernel == "6.12" && info.backend == Some(vrft_events::Backend::Fentry);
-    for e in &misnested {
-        eprintln!(
-            "[{}] nesting differs ({recursion_misses} recursion misses counted): {e}",
-            out.kernel
-        );
-    }
-    if !misnested.is_empty() && !gap_known {
+    if !misnested.is_empty() {
         return Err(format!(
-            "{} packets nest otherwise than in function_graph:\n{}",
+            "{} packets nest otherwise than in function_graph ({recursion_misses} recursion misses counted):\n{}",
             misnested.len(),
             misnested.join("\n")
         ));

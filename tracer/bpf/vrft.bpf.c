@@ -593,6 +593,21 @@ static __always_inline void fill(struct vrft_event *e, __u8 kind, __u32 func, __
 	}
 }
 
+/* Submitting never wakes the reader by itself: a wakeup is an irq_work
+ * self-interrupt, and on its exit the kernel runs pending softirqs right
+ * inside this program (seen on 6.12: a NET_RX softirq that ran out of budget
+ * resumed in the fexit of __dev_queue_xmit, changing where packets were
+ * processed). The reader polls on a short timeout instead; only when unread
+ * data crosses a quarter of the ring is it woken early, once per crossing. */
+static __always_inline __u64 wake_flag(__u32 len)
+{
+	__u64 quarter = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
+	/* Counts this record too: it is reserved. */
+	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	return unread >= quarter && unread < quarter + len ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* One event, followed by the --skb-fields values when the skb can be read,
  * and by the packet's flow once, when its headers are first readable. The
  * record sizes are constants to the verifier: skb_nfields is read-only.
@@ -634,7 +649,7 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 		__builtin_memcpy((void *)(e + 1) + nf * 8, &fl, sizeof(fl));
 		e->flags |= VRFT_F_FLOW;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flag(base + (flow ? sizeof(fl) : 0)));
 }
 
 /* The packet this skb belongs to, starting to follow it if the filter

@@ -15,6 +15,9 @@ use crate::wire;
 /// Events per batch: large enough to amortise channel costs, small enough to keep the UI live.
 const BATCH: usize = 4096;
 
+/// How long events may wait in the ring: the UI's refresh granularity.
+const POLL: Duration = Duration::from_millis(50);
+
 /// Counts what the reader saw, for the status line and the recording trailer.
 #[derive(Default)]
 pub struct ReaderStats {
@@ -62,8 +65,12 @@ pub fn run(
             flush();
             return Ok(());
         }
-        // poll() returns after draining what is there, or after the timeout.
-        rb.poll(Duration::from_millis(50))
+        // The programs wake this thread only when the ring fills up (see
+        // wake_flag() in vrft.bpf.c), so most polls end by timeout: take
+        // what is there either way.
+        rb.poll(POLL)
+            .map_err(Error::bpf("reading the ring buffer"))?;
+        rb.consume()
             .map_err(Error::bpf("reading the ring buffer"))?;
         flush();
     }
