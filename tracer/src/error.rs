@@ -40,6 +40,8 @@ pub fn errno_name(errno: i32) -> String {
     }
 }
 
+/// Each message names its cause in full, and no variant chains a `source`: the
+/// binary prints the chain (`{:#}`), which would repeat every cause.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("tracing needs root (CAP_BPF and CAP_PERFMON): run it with sudo")]
@@ -50,11 +52,11 @@ pub enum Error {
     )]
     NothingSelected,
     #[error("reading the kernel's BTF: {0}")]
-    Btf(#[from] vrft_btf::Error),
-    #[error("{what}: {source}")]
+    Btf(vrft_btf::Error),
+    #[error("{what}: {cause}")]
     Bpf {
         what: &'static str,
-        source: libbpf_rs::Error,
+        cause: libbpf_rs::Error,
     },
     #[error("the BPF object has no {0} section (a build problem: rebuild vrft-tui)")]
     MissingSection(&'static str),
@@ -69,20 +71,14 @@ pub enum Error {
     InterruptedVerifying,
     #[error("interrupted while attaching; every probe attached so far was released")]
     Interrupted,
-    #[error("the {backend} backend failed: {source}")]
-    Backend {
-        backend: Backend,
-        source: Box<Error>,
-    },
+    #[error("the {backend} backend failed: {cause} (without --backend, the first backend that works is used)")]
+    Backend { backend: Backend, cause: Box<Error> },
     #[error("no backend works on this kernel: {0}")]
     NoBackend(String),
     #[error("the ring buffer reader panicked")]
     ReaderPanicked,
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        source: std::io::Error,
-    },
+    #[error("{what}: {cause}")]
+    Io { what: String, cause: std::io::Error },
     #[error("VRFT_RELEASE_FDS not set: this command is run by vrft-tui itself")]
     NotAReleaseChild,
 }
@@ -90,15 +86,21 @@ pub enum Error {
 impl Error {
     /// Wraps a libbpf error with what was being done.
     pub fn bpf(what: &'static str) -> impl FnOnce(libbpf_rs::Error) -> Error {
-        move |source| Error::Bpf { what, source }
+        move |cause| Error::Bpf { what, cause }
     }
 
     /// Wraps an I/O error with what was being done.
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
-        move |source| Error::Io {
+        move |cause| Error::Io {
             what: what.into(),
-            source,
+            cause,
         }
+    }
+}
+
+impl From<vrft_btf::Error> for Error {
+    fn from(e: vrft_btf::Error) -> Error {
+        Error::Btf(e)
     }
 }
 
