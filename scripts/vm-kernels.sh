@@ -7,6 +7,8 @@
 # Layout, one directory per kernel the harness knows by its short name:
 #   $VRFT_VM_CACHE/kernels/6.1/{vmlinuz,modules}   -> the installed linux-image-amd64 (Debian 6.1)
 #   $VRFT_VM_CACHE/kernels/6.12/{vmlinuz,modules}  -> newest linux-image-6.12.*+deb12-amd64, unpacked
+#   $VRFT_VM_CACHE/kernels/7.2/{vmlinuz,modules}   -> newest linux-binary/linux-modules 7.2.* of Debian
+#                                                     unstable, unpacked (the first with the tracing multi-link)
 # `modules` is the kernel's /lib/modules/<release> directory.
 # Idempotent: a kernel already in the cache is left alone. Root (or sudo) for apt-get and the default cache.
 set -euo pipefail
@@ -72,4 +74,44 @@ if [ ! -e "$cache/kernels/6.12/modules/modules.dep" ]; then
   link_kernel 6.12 "$root/boot/vmlinuz-$release" "$root/lib/modules/$release"
 else
   echo "vm-kernels: 6.12 -> $(basename "$(readlink "$cache/kernels/6.12/modules")") (cached)"
+fi
+
+# Debian 7.2 (unstable): packaged as linux-binary-* (the image), linux-modules-* and linux-base-*
+# (modules.builtin, the config). Fetched through
+# an apt configuration of its own under the cache, so the machine's sources stay as they are; the
+# archive is the one the machine's own Debian source names.
+if [ ! -e "$cache/kernels/7.2/modules/modules.dep" ]; then
+  sid=$cache/apt-unstable
+  mkdir -p "$sid/lists/partial" "$sid/archives/partial"
+  uri=$(apt-get indextargets --format '$(REPO_URI)' 2>/dev/null | grep -v security | head -n1)
+  [ -n "$uri" ] || uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null)
+  [ -n "$uri" ] || { echo "vm-kernels: no Debian archive in the machine's apt sources" >&2; exit 1; }
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri sid main" > "$sid/sources.list"
+  sid_apt=(-o Dir::Etc::SourceList="$sid/sources.list" -o Dir::Etc::SourceParts=/dev/null
+           -o Dir::State::Lists="$sid/lists" -o Dir::Cache="$sid" -o APT::Sandbox::User=root)
+  as_root apt-get -qq "${sid_apt[@]}" update
+  newest_72() {
+    apt-cache "${sid_apt[@]}" search --names-only "^linux-$1-7\.2\..*\+deb[0-9]+-amd64\$" |
+      cut -d' ' -f1 | sort -V | tail -n1
+  }
+  image=$(newest_72 binary)
+  [ -n "$image" ] || { echo "vm-kernels: Debian unstable has no linux-binary-7.2.*-amd64 package" >&2; exit 1; }
+  release=${image#linux-binary-}
+  echo "vm-kernels: fetching linux-{binary,modules,base}-$release"
+  tmp=$(mktemp -d "$cache/fetch.XXXXXX")
+  (cd "$tmp" && as_root apt-get -qq "${sid_apt[@]}" download \
+    "linux-binary-$release" "linux-modules-$release" "linux-base-$release")
+  root=$cache/kernels/7.2/root
+  rm -rf "$root"
+  mkdir -p "$root"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  rm -rf "$tmp"
+  # Merged /usr: the modules, and the image beside them, are under usr/lib/modules.
+  mods=$root/usr/lib/modules/$release
+  [ -f "$mods/modules.builtin" ] && [ -f "$mods/vmlinuz" ] ||
+    { echo "vm-kernels: the 7.2 packages hold no $mods/{vmlinuz,modules.builtin}" >&2; exit 1; }
+  depmod -b "$root/usr" "$release"
+  link_kernel 7.2 "$mods/vmlinuz" "$mods"
+else
+  echo "vm-kernels: 7.2 -> $(basename "$(readlink "$cache/kernels/7.2/modules")") (cached)"
 fi

@@ -38,8 +38,10 @@ const GRACE: Duration = Duration::from_millis(200);
 pub fn run(args: &RecordArgs) -> Result<()> {
     let cfg = args.trace.config()?;
     let interrupted = crate::signals::interrupted_flag()?;
+    let starting = Instant::now();
     let (mut tracer, events) = Tracer::start(&cfg, &interrupted)?;
     let (attached, skipped, failed) = tracer.probe_counts();
+    let attach_time = tracer.attach_time;
     eprintln!("{}", tracer.backend_reason);
     eprintln!(
         "probes: {attached} attached, {skipped} skipped, {failed} failed (in {:.1} s)",
@@ -54,6 +56,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     };
     let mut out = Writer::create(&args.output, header)?;
     tracer.arm()?;
+    let armed_after = starting.elapsed();
     eprintln!(
         "armed: recording to {} (Ctrl-C to stop)",
         args.output.display()
@@ -90,6 +93,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     let stopping = Instant::now();
     let tracer_info = tracer.info.clone();
     let report = tracer.stop()?;
+    let stopped_after = stopping.elapsed();
     // The reader drained the ring buffer before it hung up.
     for batch in events.iter() {
         out.events(&batch)?;
@@ -122,6 +126,13 @@ pub fn run(args: &RecordArgs) -> Result<()> {
             "recursion_misses": s.recursion_misses, "stack_overflows": s.stack_overflows,
             "stack_missing": s.stack_missing, "undecodable": s.malformed,
             "verified_insns_max": report.verified_insns_max,
+            // Seconds: scan, load and attach; from start to armed; from the stop
+            // to the links handed to the release (or released, with --wait-detach).
+            "seconds": {
+                "attach": attach_time.as_secs_f64(),
+                "armed": armed_after.as_secs_f64(),
+                "stop": stopped_after.as_secs_f64(),
+            },
         });
         println!("{stats}");
     }

@@ -48,6 +48,9 @@ pub enum Backend {
     Kprobe,
     /// Only the skb tracepoints: works where function probes are refused; the tree is flat.
     Tracepoint,
+    /// fentry and fexit as one session program per BTF object, through the tracing
+    /// multi-link (Linux 7.2+): attaches and releases all functions in seconds.
+    Fsession,
 }
 
 impl Backend {
@@ -56,6 +59,7 @@ impl Backend {
             Backend::Fentry => "fentry",
             Backend::Kprobe => "kprobe",
             Backend::Tracepoint => "tracepoint",
+            Backend::Fsession => "fsession",
         }
     }
 }

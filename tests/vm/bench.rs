@@ -31,14 +31,16 @@ pub fn scenarios() -> Vec<Scenario> {
 /// releases in the foreground, so that no release runs beside the next attach,
 /// except the one-loader-thread run: it goes last and releases in the background: its
 /// attach is what it is there for, and the guest powers off instead of waiting
-/// minutes for a second foreground release.
-const RUNS: [(&str, &str); 4] = [
+/// minutes for a second foreground release. fsession (7.2+) releases in the
+/// background as users get it, and the kernel must hold no link 15 s later.
+const RUNS: [(&str, &str); 5] = [
     (
         "serial.txt",
         "--backend fentry --load-threads 0 --wait-detach",
     ),
     ("fentry.txt", "--backend fentry --wait-detach"),
     ("kprobe.txt", "--backend kprobe"),
+    ("fsession.txt", "--backend fsession"),
     ("fentry1.txt", "--backend fentry --load-threads 1"),
 ];
 
@@ -65,6 +67,14 @@ trafgen attach-baseline > "$OUT/baseline.txt"
             script.push_str(&format!(
                 "if grep -q bpf_session_cookie /proc/kallsyms; then\n  {run}fi\n"
             ));
+        } else if args.contains("fsession") {
+            // The tracing multi-link (7.2+), and its trivial floor in the same boot.
+            script.push_str(&format!(
+                "if grep -q bpf_tracing_multi_attach /proc/kallsyms; then\n  {run}  \
+                 sleep 15\n  trafgen bpf-objects > \"$OUT/fsession.left\"\n  \
+                 stamped \"$OUT/trivial_fsession.txt\" trafgen trivial-probes --kind fsession-multi \
+                 --ready /tmp/t.ready --until /tmp/t.ready\nfi\n"
+            ));
         } else {
             script.push_str(&run);
         }
@@ -89,9 +99,39 @@ trafgen attach-baseline > "$OUT/baseline.txt"
                 eprintln!("[{}] {file}: {line}", out.kernel);
             }
         }
-        Ok(())
+        fsession_goals(out)
     })
     .timeout(3000)
+}
+
+/// Where the kernel has the tracing multi-link: fsession's start to armed at
+/// most twice kprobe session's, and no BPF object left 15 s after its stop.
+fn fsession_goals(out: &Outcome) -> Result<(), String> {
+    let Ok(text) = out.read("fsession.txt") else {
+        return Ok(());
+    };
+    if let Ok(t) = out.read("trivial_fsession.txt") {
+        eprintln!("[{}] trivial_fsession.txt:\n{t}", out.kernel);
+    }
+    let armed = |f: &str| out.read(f).ok().as_deref().and_then(start_to_armed);
+    let (fs, kp) = (start_to_armed(&text), armed("kprobe.txt"));
+    let left = out.read("fsession.left")?;
+    eprintln!(
+        "[{}] fsession start to armed = {} x kprobe session's; 15 s after its stop: {}",
+        out.kernel,
+        fs.map_or("?".into(), |a| ratio(a, kp)),
+        left.trim()
+    );
+    match (fs, kp) {
+        (Some(a), Some(b)) if a <= 2.0 * b => {}
+        _ => return Err("fsession's start to armed is not within 2x kprobe session's".into()),
+    }
+    if left.trim() != "programs 0 links 0" {
+        return Err(format!(
+            "15 s after fsession's stop the kernel holds {left}"
+        ));
+    }
+    Ok(())
 }
 
 /// Seconds from the "start" stamp to the "armed" line of a stamped log (see the script above).

@@ -122,6 +122,16 @@ if grep -q bpf_session_cookie /proc/kallsyms; then
     vrft vrft_kprobe_iface $rep 1 --backend kprobe @FULL@ --iface lo
   done
 fi
+# The tracing multi-link (7.2+): one fsession program per BTF object, cheap both ways.
+if grep -q bpf_tracing_multi_attach /proc/kallsyms; then
+  for rep in $(seq @REPS@); do
+    measure noprobe_fsession $rep 1
+    trivial trivial_fsession $rep 1 --kind fsession-multi @FULL@
+    vrft vrft_fsession_pcap $rep 1 --backend fsession @FULL@ udp dst port 9
+    vrft vrft_fsession_daddr $rep 1 --backend fsession @FULL@ --daddr 192.0.2.1
+    vrft vrft_fsession_iface $rep 1 --backend fsession @FULL@ --iface lo
+  done
+fi
 # Last: the kernel releases this full set in the background while the guest powers off.
 measure noprobe_last 1 @ROUNDS@
 vrft vrft_full_pcap 1 @ROUNDS@ --backend fentry @FULL@ udp dst port 9
@@ -261,13 +271,44 @@ const CONFIGS: &[Config] = &[
         "noprobe_kprobe",
         Some("trivial_session_entry"),
     ),
+    config(
+        "noprobe_fsession",
+        "no probes (fsession turns)",
+        "noprobe_fsession",
+        None,
+    ),
+    config(
+        "trivial_fsession",
+        "trivial fsession.multi (entry + exit), every function",
+        "noprobe_fsession",
+        None,
+    ),
+    config(
+        "vrft_fsession_pcap",
+        "vrft-tui fsession, every function, `udp dst port 9`",
+        "noprobe_fsession",
+        Some("trivial_fsession"),
+    ),
+    config(
+        "vrft_fsession_daddr",
+        "vrft-tui fsession, every function, `--daddr 192.0.2.1`",
+        "noprobe_fsession",
+        Some("trivial_fsession"),
+    ),
+    config(
+        "vrft_fsession_iface",
+        "vrft-tui fsession, every function, `--iface lo`",
+        "noprobe_fsession",
+        Some("trivial_fsession"),
+    ),
 ];
 
-/// Which side of a call a program runs on, by its name.
+/// Which side of a call a program runs on, by its name (a session program runs on
+/// both: its runs count as entries).
 fn role(name: &str) -> &'static str {
     match name {
         "vrft_fentry" | "triv_fentry" | "triv_kmulti" | "vrft_kprobe" | "triv_session"
-        | "triv_sess_entry" => "entry",
+        | "triv_sess_entry" | "vrft_fsession" | "triv_fsession" => "entry",
         "vrft_fexit" | "triv_fexit" | "triv_kretmulti" => "exit",
         n if n.starts_with("tp_") => "tracepoints",
         _ => "other",

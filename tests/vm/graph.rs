@@ -60,8 +60,10 @@ pub struct Call {
 /// `  45.123456 |   0)               |  ip_send_skb() {`, `... |    udp_send_skb();`, `... |  }`.
 pub fn parse(text: &str) -> Vec<Call> {
     let mut calls: Vec<Call> = Vec::new();
-    // Each CPU nests on its own; the file interleaves them by time.
-    let mut open: HashMap<u32, Vec<usize>> = HashMap::new();
+    // One stack for the file, in time order: the senders traced run one after the other, and
+    // a task can move to another CPU in the middle of a call (7.2: a sender's returns came on
+    // CPU 1 after its entries on CPU 0; ftrace names the function on such a closing line).
+    let mut open: Vec<usize> = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let mut parts = line.splitn(3, '|');
         let (Some(ts), Some(cpu), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
@@ -73,7 +75,6 @@ pub fn parse(text: &str) -> Vec<Call> {
         ) else {
             continue;
         };
-        let open = open.entry(cpu).or_default();
         let body = body.trim();
         if body.starts_with('}') {
             open.pop();

@@ -13,10 +13,11 @@ use super::tracing::Tree;
 
 /// Functions that build an sk_buff in place, or fill a clone or copy from
 /// another: a packet made only of these is a fragment of another packet.
-const CONSTRUCTION: [&str; 6] = [
+const CONSTRUCTION: [&str; 7] = [
     "__build_skb_around",
     "build_skb_around",
     "__finalize_skb_around",
+    "kmalloc_reserve",
     "__skb_clone",
     "__copy_skb_header",
     "skb_copy_header",
@@ -47,7 +48,7 @@ pub struct Datagrams {
     /// What the packet's flow text starts and ends with, e.g. ("udp 10.11.0.1:", ">10.11.0.2:7777").
     pub flow: (String, String),
     pub sent: usize,
-    /// Calls to `__udp4_lib_rcv` in one datagram's life: 2 for VXLAN (outer, then inner).
+    /// Calls to `udp_rcv` in one datagram's life: 2 for VXLAN (outer, then inner).
     pub receives: usize,
     /// The recording counted recursion misses: the kprobe backend loses a whole softirq that
     /// the kernel runs on the way out of an interrupt which hit one of its programs. Fewer
@@ -88,12 +89,14 @@ pub fn datagrams<'m>(
             .map(|&(i, _)| name(&p.nodes[i as usize]))
             .unwrap_or_default();
         let count = |f: &str| p.nodes.iter().filter(|n| name(n) == f).count();
-        let (sends, receives) = (count("udp_send_skb"), count("__udp4_lib_rcv"));
+        let (sends, receives) = (count("udp_send_skb"), count("udp_rcv"));
         let receives_ok =
             receives == want.receives || want.misses && missed_calls(p) && receives < want.receives;
-        if !first.ends_with("build_skb_around") || sends != 1 || !receives_ok {
+        // The construction: `__build_skb_around` up to 6.x, the data's allocation on 7.2.
+        let built = first.ends_with("build_skb_around") || first == "kmalloc_reserve";
+        if !built || sends != 1 || !receives_ok {
             return Err(format!(
-                "packet {}: starts with {first}, {sends} udp_send_skb, {receives} __udp4_lib_rcv; \
+                "packet {}: starts with {first}, {sends} udp_send_skb, {receives} udp_rcv; \
                  want its construction first, one send, {} receives:\n{}",
                 p.id,
                 want.receives,
@@ -102,10 +105,13 @@ pub fn datagrams<'m>(
         }
         // Durations never reach past the free: whatever comes after it is inside a call
         // that was already running (the free path, the callers returning), and soon.
+        // Or handed to the CPU that allocated it: on 7.2 a received datagram is queued
+        // there (`skb_attempt_defer_free`) and freed at that CPU's next receive softirq,
+        // which an idle CPU may not run before the recording ends.
         let freed = p
             .nodes
             .iter()
-            .filter(|n| n.has(node_flags::FREED))
+            .filter(|n| n.has(node_flags::FREED) || name(n) == "skb_attempt_defer_free")
             .map(|n| n.ts)
             .max()
             .ok_or_else(|| {

@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Kernels booted when `VRFT_VM_KERNELS` is not set.
-pub const DEFAULT_KERNELS: &str = "6.1,6.12";
+pub const DEFAULT_KERNELS: &str = "6.1,6.12,7.2";
+
+/// Kernels that run every scenario; the others (7.2: the tracing multi-link)
+/// run only the scenarios that name them (`Scenario::also_on`), to keep CI's
+/// time: each boot under emulation costs minutes.
+pub const EVERY_SCENARIO: &[&str] = &["6.1", "6.12"];
 
 /// Where downloaded kernels and built initramfs images live (outside the repo, reused across runs).
 pub fn cache_dir() -> PathBuf {
@@ -15,7 +20,7 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/cache/vrft-tui/vm"))
 }
 
-/// Short kernel names chosen by `VRFT_VM_KERNELS` (comma separated), or both Debian kernels.
+/// Short kernel names chosen by `VRFT_VM_KERNELS` (comma separated), or every Debian kernel.
 pub fn selected() -> Vec<String> {
     let list = std::env::var("VRFT_VM_KERNELS").unwrap_or_else(|_| DEFAULT_KERNELS.into());
     list.split(',')

@@ -15,8 +15,11 @@ pub struct Scenario {
     pub script: String,
     /// Seconds the guest gives the script before killing it.
     pub timeout: u32,
-    /// Kernels (short names) this scenario runs on; empty means all.
+    /// Kernels (short names) this scenario runs on; empty means every kernel of
+    /// [`super::kernel::EVERY_SCENARIO`].
     pub kernels: &'static [&'static str],
+    /// Further kernels, beyond those, where the scenario proves something too.
+    pub also: &'static [&'static str],
     /// The script's expected exit status.
     pub expect_exit: i32,
     pub check: Check,
@@ -33,6 +36,7 @@ impl Scenario {
             script: script.into(),
             timeout: 60,
             kernels: &[],
+            also: &[],
             expect_exit: 0,
             check: Box::new(check),
         }
@@ -49,8 +53,19 @@ impl Scenario {
         self
     }
 
+    /// Runs the scenario on these kernels too, beside those that run every scenario.
+    pub fn also_on(mut self, kernels: &'static [&'static str]) -> Scenario {
+        self.also = kernels;
+        self
+    }
+
     pub fn runs_on(&self, kernel: &str) -> bool {
-        self.kernels.is_empty() || self.kernels.contains(&kernel)
+        let base = if self.kernels.is_empty() {
+            super::kernel::EVERY_SCENARIO
+        } else {
+            self.kernels
+        };
+        base.contains(&kernel) || self.also.contains(&kernel)
     }
 
     pub fn expect_exit(mut self, status: i32) -> Scenario {

@@ -59,6 +59,7 @@ vrft-tui list --all --json > "$OUT/list.json"
         Ok(())
     })
     .timeout(120)
+    .also_on(&["7.2"])
 }
 
 /// Two namespaces over a veth pair: UDP and TCP with sequence IDs, and ping.

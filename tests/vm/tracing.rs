@@ -1,7 +1,7 @@
 //! The tracer end to end (issue 4): real probes in real kernels, real packets,
 //! and assertions on the call trees the recording holds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use vrft_events::record::Recording;
 use vrft_events::session::SessionInfo;
@@ -20,6 +20,7 @@ pub fn scenarios() -> Vec<Scenario> {
         interrupt_and_release(),
         trace_veth("trace_veth_kprobe", "kprobe", &["6.12"]),
         trace_veth("trace_veth_fentry", "fentry", &[]),
+        trace_veth("trace_veth_auto", "auto", &["7.2"]),
     ]
 }
 
@@ -78,9 +79,9 @@ fn trace_veth(
     };
     let script = format!(
         r#"{RECORD_HELPERS}{graph_helpers}{setup}{overlay_setup}
-{debug}start_record --json {fields}--backend {backend}
+{debug}start_record --json {fields}{backend_arg}
 wait_armed 500
-# A packet tap on b's eth0, as tcpdump holds: the kernel hands it a clone of each frame.
+{beside}# A packet tap on b's eth0, as tcpdump holds: the kernel hands it a clone of each frame.
 at b trafgen tap --dev eth0 --until "$OUT/tap.stop" --ready "$OUT/tap.ready" > "$OUT/tap.frames" &
 TAP=$!
 wait_file "$OUT/tap.ready"
@@ -105,8 +106,15 @@ at a ping -c 2 -i 0.3 {b} > "$OUT/ping.txt"
 at a trafgen send --proto udp --to {b}:9 --count 1 --rate 0
 sleep 1
 stop_record INT
-vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
+{beside_stop}vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
 "#,
+        backend_arg = if backend == "auto" {
+            String::new()
+        } else {
+            format!("--backend {backend}")
+        },
+        beside = if backend == "auto" { BESIDE_START } else { "" },
+        beside_stop = if backend == "auto" { BESIDE_STOP } else { "" },
         graph_helpers = graph::HELPERS,
         setup = veth::setup(),
         overlay_setup = vxlan_bridge::setup(),
@@ -140,6 +148,9 @@ vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
         }
         check_udp_trees(out, 20)?;
         check_identity(out, stats["recursion_misses"].as_u64().unwrap_or(0))?;
+        if backend == "auto" {
+            check_automatic_choice(out, &stats, &err)?;
+        }
         let insns = &stats["verified_insns_max"];
         eprintln!(
             "[{}] {name}: verifier walked at most {} instructions per function probe, {} per other program",
@@ -148,12 +159,12 @@ vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
         let per_probe = insns["function_probe"].as_u64().unwrap_or(0);
         // The identity rules (birth, copy-into, free path) took 6.1 from about
         // 1,200 to about 1,600; the budget catches paths that multiply, not growth.
-        if backend == "fentry" && !(1..=2_000).contains(&per_probe) {
+        if backend != "kprobe" && !(1..=2_000).contains(&per_probe) {
             return Err(format!(
                 "the verifier walked {per_probe} instructions for one function probe, budget 2000"
             ));
         }
-        if backend == "fentry" {
+        if backend != "kprobe" {
             let stop: f64 = out
                 .read("stop_seconds")?
                 .trim()
@@ -173,6 +184,127 @@ vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
     })
     .timeout(900)
     .only_on(kernels)
+}
+
+/// The automatic choice's full trace (7.2) records a second time beside itself with
+/// per-function fentry, armed before any traffic, so that both see the same packets.
+const BESIDE_START: &str = r#"vrft-tui record -o "$OUT/fentry.vrft" --backend fentry > /dev/null 2> "$OUT/fentry.err" &
+FPID=$!
+wait_for "$OUT/fentry.err" $FPID 900 armed
+"#;
+const BESIDE_STOP: &str = r#"kill -INT $FPID
+wait $FPID
+"#;
+
+/// On a kernel with the tracing multi-link the automatic choice is fsession,
+/// and its trees are those of per-function fentry on the same packets.
+fn check_automatic_choice(
+    out: &Outcome,
+    stats: &serde_json::Value,
+    err: &str,
+) -> Result<(), String> {
+    if stats["backend"] != "Fsession" || !err.lines().any(|l| l == "backend: fsession") {
+        return Err(format!(
+            "the automatic choice is {} on {}, want fsession:\n{err}",
+            stats["backend"], out.kernel
+        ));
+    }
+    let read = |file: &str| {
+        let rec = Recording::read(&out.path(file)).map_err(|e| format!("{file}: {e:#}"))?;
+        let model = Model::from_events(&rec.header.info, &rec.events);
+        Ok::<_, String>((rec, model))
+    };
+    let (a, ma) = read("rec.vrft")?;
+    let (b, mb) = read("fentry.vrft")?;
+    let mut compared = 0;
+    for (from, to, port) in [
+        (veth::A, veth::B, 7777),
+        (vxlan_bridge::OVERLAY_A, vxlan_bridge::OVERLAY_B, 7778),
+    ] {
+        let (head, tail) = (format!("udp {from}:"), format!(">{to}:{port}"));
+        let of = |m: &Model| -> Vec<Packet> {
+            m.packets()
+                .iter()
+                .filter(|p| {
+                    let f = super::filtering::flow_text(p);
+                    f.starts_with(&head) && f.ends_with(&tail)
+                })
+                .cloned()
+                .collect()
+        };
+        let (pa, pb) = (of(&ma), of(&mb));
+        if pa.len() != 20 || pb.len() != 20 {
+            return Err(format!(
+                "flow {head}..{tail}: {} packets with fsession, {} with fentry, want 20 each",
+                pa.len(),
+                pb.len()
+            ));
+        }
+        for (x, y) in pa.iter().zip(&pb) {
+            let (sx, sy) = (
+                call_sequence(x, &a.header.info),
+                call_sequence(y, &b.header.info),
+            );
+            if sx != sy {
+                let (ka, kb): (Vec<_>, Vec<_>) = (sx.keys().collect(), sy.keys().collect());
+                let diff = sx
+                    .iter()
+                    .find(|(k, v)| sy.get(*k) != Some(*v))
+                    .map(|(k, v)| {
+                        let w = sy.get(k).cloned().unwrap_or_default();
+                        let at = v
+                            .iter()
+                            .zip(&w)
+                            .position(|(p, q)| p != q)
+                            .unwrap_or(v.len().min(w.len()));
+                        format!(
+                            "task {k:?} at call {at} of {}/{}: {:?} vs {:?}",
+                            v.len(),
+                            w.len(),
+                            v.get(at),
+                            w.get(at)
+                        )
+                    })
+                    .unwrap_or_else(|| format!("tasks {ka:?} vs {kb:?}"));
+                return Err(format!(
+                    "packet {} (fsession) and {} (fentry) of {head}..{tail} differ: {diff}",
+                    x.id, y.id
+                ));
+            }
+            compared += sx.values().map(Vec::len).sum::<usize>();
+        }
+    }
+    eprintln!(
+        "[{}] automatic choice: fsession; 40 datagrams' trees equal per-function fentry's on the same packets ({compared} calls)",
+        out.kernel
+    );
+    Ok(())
+}
+
+/// A packet's calls as (depth, function name) in the order each task entered them, per task
+/// (per CPU for the idle tasks): two recordings time the same calls each with its own
+/// clock reads, so calls on two CPUs at once may interleave either way between them.
+fn call_sequence(p: &Packet, info: &SessionInfo) -> BTreeMap<(u32, u16), Vec<(usize, String)>> {
+    let depth = |mut n: u32| {
+        let mut d = 0;
+        while n != ROOT {
+            d += 1;
+            n = p.nodes[n as usize].parent;
+        }
+        d
+    };
+    let mut order: Vec<u32> = (0..p.nodes.len() as u32).filter(|&i| i != ROOT).collect();
+    order.sort_by_key(|&i| (p.nodes[i as usize].ts, i));
+    let mut by_task: BTreeMap<(u32, u16), Vec<(usize, String)>> = BTreeMap::new();
+    for i in order {
+        let n = &p.nodes[i as usize];
+        let task = (n.tid, if n.tid == 0 { n.cpu } else { 0 });
+        by_task
+            .entry(task)
+            .or_default()
+            .push((depth(i), info.func_name(n.func).to_string()));
+    }
+    by_task
 }
 
 /// Datagrams sent in the burst to a closed port.
@@ -277,8 +409,9 @@ fn interrupt_and_release() -> Scenario {
         rate: 50,
         ..Flow::udp("udp", "a", "b", veth::B, 7777)
     };
-    // Free-path functions without kfree_skbmem: the free tracepoints end packets.
-    let narrow = "--backend fentry --funcs '^(ip_|udp|__udp4|__dev_queue_xmit|dev_hard_start_xmit|veth_|__netif_receive|skb_release_|sock_wfree)'";
+    // Free-path functions without the frees (kept otherwise): the free tracepoints end packets.
+    let narrow = "--backend fentry --funcs '^(ip_|udp|__udp4|__dev_queue_xmit|dev_hard_start_xmit|veth_|__netif_receive|skb_release_|sock_wfree)' \
+                  --exclude-funcs '^(kfree_skbmem|napi_skb_cache_put|kfree_skb_partial|napi_reuse_skb)$'";
     let script = format!(
         r#"{RECORD_HELPERS}{setup}
 # 1. Ctrl-C during attach.
@@ -348,15 +481,13 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         .packets()
         .iter()
         .filter(|p| {
-            p.nodes
-                .iter()
-                .any(|n| info.func_name(n.func) == "__udp4_lib_rcv")
+            p.nodes.iter().any(|n| info.func_name(n.func) == "udp_rcv")
                 && super::filtering::flow_text(p).ends_with(":7777")
         })
         .collect();
     if udp.len() != sent {
         return Err(format!(
-            "{} packets reached __udp4_lib_rcv, want the {sent} sent",
+            "{} packets reached udp_rcv, want the {sent} sent",
             udp.len()
         ));
     }
@@ -387,7 +518,7 @@ fn check_udp_trees(out: &Outcome, sent: usize) -> Result<(), String> {
         }
         let tree = Tree { p, info };
         tree.check_encloses(&["__dev_queue_xmit", "dev_hard_start_xmit", "veth_xmit"])?;
-        tree.check_encloses(&["__netif_receive_skb", "ip_rcv", "__udp4_lib_rcv"])?;
+        tree.check_encloses(&["__netif_receive_skb", "ip_rcv", "udp_rcv"])?;
         tree.check_durations()?;
     }
     Ok(())

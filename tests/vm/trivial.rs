@@ -138,6 +138,9 @@ enum Kind {
     Session,
     /// One kprobe session link, returning 1 at entry: no return probe.
     SessionEntry,
+    /// One fsession program per BTF object on all its functions, through the tracing
+    /// multi-link (7.2+): entry and exit both run.
+    FsessionMulti,
 }
 
 /// Trivial programs and their links.
@@ -182,6 +185,7 @@ fn hold(args: &TrivialArgs) -> Result<(), String> {
     let t = Instant::now();
     let held = match args.kind {
         Kind::Fentry => fentry(&targets)?,
+        Kind::FsessionMulti => fsession_multi(&targets)?,
         kind => kprobe(kind, &targets)?,
     };
     println!(
@@ -277,8 +281,46 @@ fn kprobe(kind: Kind, targets: &[&vrft_btf::Function]) -> Result<Held, String> {
             held.links.push(link(&p, session, 0)?);
             held.progs.push(p);
         }
-        Kind::Fentry => unreachable!("handled by fentry()"),
+        Kind::Fentry | Kind::FsessionMulti => unreachable!("handled apart"),
     }
+    Ok(held)
+}
+
+fn fsession_multi(targets: &[&vrft_btf::Function]) -> Result<Held, String> {
+    use vrft_tui::tracer::backend::fsession::{link_functions, BPF_TRACE_FSESSION_MULTI};
+    let modules = vrft_tui::tracer::module_btf::module_btf_fds().map_err(|e| format!("{e:#}"))?;
+    let mut by_object: Vec<(&str, Vec<(u32, u64)>)> = Vec::new();
+    for f in targets {
+        let func = (f.btf_id, 0);
+        match by_object.iter_mut().find(|(m, _)| *m == f.module) {
+            Some((_, funcs)) => funcs.push(func),
+            None => by_object.push((&f.module, vec![func])),
+        }
+    }
+    let mut held = Held {
+        funcs: Vec::new(),
+        progs: Vec::new(),
+        links: Vec::new(),
+    };
+    let mut refused = 0;
+    for (module, funcs) in by_object {
+        let obj = modules.get(module).map_or(0, |f| f.as_raw_fd());
+        let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
+        let prog = load(
+            tracing,
+            BPF_TRACE_FSESSION_MULTI,
+            0,
+            obj,
+            c"triv_fsession",
+            0,
+        )
+        .map_err(|e| errno("load", e))?;
+        let links = link_functions(prog.as_raw_fd(), &funcs);
+        refused += links.refused.len();
+        held.links.extend(links.fds);
+        held.progs.push(prog);
+    }
+    println!("trivial fsession-multi: {refused} functions refused");
     Ok(held)
 }
 

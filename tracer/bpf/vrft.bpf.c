@@ -908,7 +908,10 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 		f = &st->frames[(d - 1) & (MAX_DEPTH - 1)];
 	}
 	st->depth = d - 1;
-	emit(VRFT_EXIT, func, f->packet, f->clone, 0, 0, ret, 0);
+	/* The exit of a free function is the end of the packet, tracepoint or
+	 * not (7.2 frees a received datagram into the NAPI cache without one). */
+	emit(VRFT_EXIT, func, f->packet, f->clone, 0,
+	     f->role == VRFT_ROLE_FREE ? VRFT_F_FREED : 0, ret, 0);
 	if (f->role == VRFT_ROLE_CLONE)
 		follow_clone(f, (__u64)ret);
 	else if (f->role == VRFT_ROLE_FREE)
@@ -946,11 +949,30 @@ int vrft_fexit(__u64 *ctx)
 	return 0;
 }
 
-/* kprobe session (6.10+): one program runs at entry and at return; returning
- * non-zero at entry skips the return probe, so packets we do not follow cost
- * one run. The session cookie keeps the skb of an entry that pushed a frame. */
+/* Session programs run at entry and at return of the same call, and keep one
+ * value per call: the skb of an entry that pushed a frame, 0 otherwise, so
+ * that a return with nothing pushed costs one load. Up to 6.18 the session
+ * kfuncs take no argument (kprobe session, 6.10+); later they take the
+ * program's context (and serve fsession too). libbpf resolves the flavour
+ * whose prototype matches this kernel and leaves the other unset. */
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
+extern bool bpf_session_is_return___ctx(void *ctx) __ksym __weak;
+extern __u64 *bpf_session_cookie___ctx(void *ctx) __ksym __weak;
+
+static __always_inline bool session_is_return(void *ctx)
+{
+	if (bpf_ksym_exists(bpf_session_is_return___ctx))
+		return bpf_session_is_return___ctx(ctx);
+	return bpf_session_is_return();
+}
+
+static __always_inline __u64 *session_cookie(void *ctx)
+{
+	if (bpf_ksym_exists(bpf_session_cookie___ctx))
+		return bpf_session_cookie___ctx(ctx);
+	return bpf_session_cookie();
+}
 
 /* The n-th argument register. Every register is loaded at its constant offset
  * first: left to itself clang folds a switch into one load at ctx + variable,
@@ -969,14 +991,16 @@ static __always_inline __u64 kprobe_arg(struct pt_regs *regs, __u32 n)
 	return n == 0 ? a0 : n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : n == 5 ? a5 : 0;
 }
 
+/* kprobe session: returning non-zero at entry skips the return probe, so
+ * packets we do not follow cost one run. */
 SEC("kprobe.session")
 int vrft_kprobe(struct pt_regs *regs)
 {
-	__u64 *pushed = bpf_session_cookie();
+	__u64 *pushed = session_cookie(regs);
 	__u64 cookie = bpf_get_attach_cookie(regs);
 	__u64 skb, src = 0;
 
-	if (bpf_session_is_return()) {
+	if (session_is_return(regs)) {
 		/* The cookie holds the skb of a pushed entry, as fexit's argument. */
 		if (*pushed)
 			on_exit(cookie, *pushed, (__s64)PT_REGS_RC(regs));
@@ -991,6 +1015,35 @@ int vrft_kprobe(struct pt_regs *regs)
 		src = kprobe_arg(regs, VRFT_COOKIE_SRC_ARG(cookie));
 	*pushed = on_entry(cookie, (struct sk_buff *)skb, src) != ENTRY_SKIPPED ? skb : 0;
 	return *pushed ? 0 : 1;
+}
+
+/* fsession through the tracing multi-link (7.2+): one program per BTF object
+ * runs at entry and at exit of every function of its link. A tracing program
+ * must return 0, so the exit always runs; the session cookie tells it whether
+ * its entry pushed a frame. Arguments only through bpf_get_func_arg(): the
+ * multi-link hands the program no typed context. */
+SEC("fsession")
+int vrft_fsession(__u64 *ctx)
+{
+	__u64 *pushed = bpf_session_cookie___ctx(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx), skb = 0, src = 0, ret = 0;
+
+	if (bpf_session_is_return___ctx(ctx)) {
+		if (*pushed) {
+			bpf_get_func_ret(ctx, &ret);
+			on_exit(cookie, *pushed, (__s64)ret);
+		}
+		return 0;
+	}
+	if (!armed)
+		return 0;
+	if (bpf_get_func_arg(ctx, VRFT_COOKIE_SKB_ARG(cookie), &skb) || !skb)
+		return 0;
+	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
+		bpf_get_func_arg(ctx, VRFT_COOKIE_SRC_ARG(cookie), &src);
+	if (on_entry(cookie, (struct sk_buff *)skb, src) != ENTRY_SKIPPED)
+		*pushed = skb;
+	return 0;
 }
 
 /* Tracepoints: leaves in the tree. They can also be the first to see a packet

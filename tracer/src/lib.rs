@@ -129,7 +129,12 @@ impl Tracer {
 
         let order = match cfg.backend {
             Some(b) => vec![b],
-            None => vec![Backend::Fentry, Backend::Kprobe, Backend::Tracepoint],
+            None => vec![
+                Backend::Fsession,
+                Backend::Fentry,
+                Backend::Kprobe,
+                Backend::Tracepoint,
+            ],
         };
         let mut refused = Vec::new();
         for backend in order {
@@ -153,7 +158,7 @@ impl Tracer {
                 Err(e) => {
                     return Err(Error::Backend {
                         backend,
-                        source: Box::new(e),
+                        cause: Box::new(e),
                     })
                 }
             }

@@ -88,6 +88,12 @@ impl Role {
         if around && f.skb_arg == 0 && arg(1) == "data" {
             return (Role::Birth, 0);
         }
+        // 7.2's `__alloc_skb` clears the struct, then allocates its data with
+        // `kmalloc_reserve(size, flags, node, skb)` and finalises it inline:
+        // the allocation is the first call that sees the new skb.
+        if name == "kmalloc_reserve" && arg(f.skb_arg) == "skb" {
+            return (Role::Birth, 0);
+        }
         if let [dst, src, ..] = f.skb_args[..] {
             if dst == f.skb_arg && COPY_PAIRS.contains(&(arg(dst), arg(src))) {
                 return (Role::CopyInto, src as u8);
@@ -155,8 +161,20 @@ pub struct Selection {
 impl Selection {
     fn wants(&self, f: &Function) -> bool {
         self.funcs.as_ref().is_none_or(|r| r.is_match(&f.name))
-            && !self.exclude.as_ref().is_some_and(|r| r.is_match(&f.name))
+            && !self.excludes(f)
             && (self.modules.is_empty() || self.modules.contains(&f.module))
+    }
+
+    fn excludes(&self, f: &Function) -> bool {
+        self.exclude.as_ref().is_some_and(|r| r.is_match(&f.name))
+    }
+
+    /// Births and frees delimit a packet's life, so a narrowed selection keeps
+    /// them unless `--exclude-funcs` names them: an skb whose free went unseen
+    /// would run into the next life of its address (7.2 frees a received UDP
+    /// datagram into the NAPI cache with no free tracepoint on the way).
+    fn keeps(&self, f: &Function, role: Role) -> bool {
+        self.wants(f) || (matches!(role, Role::Birth | Role::Free) && !self.excludes(f))
     }
 }
 
@@ -165,21 +183,22 @@ impl Selection {
 pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
-    for f in scan.functions.iter().filter(|f| sel.wants(f)) {
+    for f in &scan.functions {
+        let (role, src_arg) = Role::of(f);
+        if !sel.keeps(f, role) {
+            continue;
+        }
         match f.traceability.reason() {
-            None => {
-                let (role, src_arg) = Role::of(f);
-                targets.push(Target {
-                    name: f.name.clone(),
-                    origin: Origin::of_module(&f.module),
-                    btf_id: f.btf_id,
-                    skb_arg: f.skb_arg as u8,
-                    nargs: f.nargs() as u8,
-                    role,
-                    src_arg,
-                    returns: returns(f),
-                })
-            }
+            None => targets.push(Target {
+                name: f.name.clone(),
+                origin: Origin::of_module(&f.module),
+                btf_id: f.btf_id,
+                skb_arg: f.skb_arg as u8,
+                nargs: f.nargs() as u8,
+                role,
+                src_arg,
+                returns: returns(f),
+            }),
             Some(reason) => skipped.push(Probe {
                 name: f.name.clone(),
                 origin: Origin::of_module(&f.module),
@@ -243,5 +262,27 @@ mod tests {
         assert_eq!(role("skb_try_coalesce"), (Role::Plain, 0));
         assert_eq!(role("nf_ct_attach"), (Role::Plain, 0));
         assert_eq!(role("ip_rcv"), (Role::Plain, 0));
+    }
+
+    #[test]
+    fn a_narrow_selection_keeps_births_and_frees_unless_excluded() {
+        let path = Path::new(vrft_btf::SYSFS_BTF_DIR).join(vrft_btf::VMLINUX);
+        let vmlinux = vrft_btf::BtfObject::vmlinux_from_file(&path).unwrap();
+        let scan = vrft_btf::scan_objects(&[&vmlinux], &vrft_btf::Checks::none(12)).unwrap();
+        let names = |funcs: &str, exclude: Option<&str>| -> Vec<String> {
+            let sel = Selection {
+                funcs: Some(Regex::new(funcs).unwrap()),
+                exclude: exclude.map(|e| Regex::new(e).unwrap()),
+                modules: Vec::new(),
+            };
+            plan(&scan, &sel).0.into_iter().map(|t| t.name).collect()
+        };
+        let kept = names("^ip_rcv$", None);
+        for f in ["ip_rcv", "kfree_skbmem", "__build_skb_around"] {
+            assert!(kept.iter().any(|n| n == f), "{f} not in {kept:?}");
+        }
+        assert!(!kept.iter().any(|n| n == "ip_output"), "{kept:?}");
+        let without = names("^ip_rcv$", Some("^kfree_skbmem$"));
+        assert!(!without.iter().any(|n| n == "kfree_skbmem"), "{without:?}");
     }
 }

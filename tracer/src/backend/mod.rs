@@ -4,7 +4,9 @@
 //! [`attachers`]; the orchestrator (`lib.rs`) never looks inside one.
 
 pub mod fentry;
+pub mod fsession;
 pub mod kprobe;
+pub mod progress;
 pub mod tracepoint;
 
 use std::os::fd::OwnedFd;
@@ -118,6 +120,7 @@ pub fn attachers(
     });
     match backend {
         Backend::Fentry => vec![Box::new(fentry::Fentry), tps],
+        Backend::Fsession => vec![Box::new(fsession::Fsession), tps],
         Backend::Kprobe => vec![Box::new(kprobe::Kprobe), tps],
         Backend::Tracepoint => vec![tps],
     }

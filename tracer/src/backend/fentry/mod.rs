@@ -9,10 +9,10 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use vrft_events::event::Origin;
 use vrft_events::session::{Probe, ProbeStatus};
 
+use super::progress::Bar;
 use super::{Attach, AttachCtx, Attached};
 use crate::error::{Error, KernelError, Result};
 use crate::module_btf;
@@ -74,9 +74,7 @@ impl Attach for Fentry {
                 })))
             }))
         };
-        let out = attach_pairs(&clones, ctx, pairs, &bar);
-        bar.done();
-        out
+        attach_pairs(&clones, ctx, pairs, &bar)
     }
 }
 
@@ -116,7 +114,7 @@ fn attach_pairs(
         });
         bar.step(&format!("attached {attached}, failed {failed}"));
     }
-    bar.line(&format!(
+    bar.finish(&format!(
         "attached in {:.1} s: {attached} attached, {failed} failed",
         started.elapsed().as_secs_f64()
     ));
@@ -145,48 +143,5 @@ fn verify_all(clones: &Clones, ctx: &AttachCtx, bar: &Bar) -> Result<Loaded> {
             ));
             Ok(l)
         }
-    }
-}
-
-/// The progress bar; without a terminal it is hidden and the phases are
-/// printed as lines, for scripts and logs.
-struct Bar {
-    bar: ProgressBar,
-    plain: bool,
-}
-
-impl Bar {
-    fn new(len: usize) -> Bar {
-        let style = ProgressStyle::with_template(
-            "{prefix:>9} {bar:30} {pos}/{len} functions {msg} ({per_sec})",
-        )
-        .expect("valid template");
-        Bar {
-            bar: ProgressBar::new(len as u64).with_style(style),
-            plain: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        }
-    }
-
-    fn phase(&self, name: &'static str) {
-        self.bar.set_position(0);
-        self.bar.set_prefix(name);
-        self.bar.reset_eta();
-    }
-
-    fn step(&self, msg: &str) {
-        if !msg.is_empty() {
-            self.bar.set_message(msg.to_string());
-        }
-        self.bar.inc(1);
-    }
-
-    fn line(&self, text: &str) {
-        if self.plain {
-            eprintln!("{text}");
-        }
-    }
-
-    fn done(&self) {
-        self.bar.finish_and_clear();
     }
 }
