@@ -90,12 +90,14 @@ if [ ! -e "$cache/kernels/7.2/modules/modules.dep" ]; then
   sid_apt=(-o Dir::Etc::SourceList="$sid/sources.list" -o Dir::Etc::SourceParts=/dev/null
            -o Dir::State::Lists="$sid/lists" -o Dir::Cache="$sid" -o APT::Sandbox::User=root)
   as_root apt-get -qq "${sid_apt[@]}" update
-  newest_72() {
-    apt-cache "${sid_apt[@]}" search --names-only "^linux-$1-7\.2\..*\+deb[0-9]+-amd64\$" |
+  newest() { # PACKAGE-KIND VERSION-REGEX
+    apt-cache "${sid_apt[@]}" search --names-only "^linux-$1-$2\..*\+deb[0-9]+-amd64\$" |
       cut -d' ' -f1 | sort -V | tail -n1
   }
-  image=$(newest_72 binary)
-  [ -n "$image" ] || { echo "vm-kernels: Debian unstable has no linux-binary-7.2.*-amd64 package" >&2; exit 1; }
+  # 7.2 while unstable has it; once it has moved on, the newest 7.x (the boot line names the release).
+  image=$(newest binary '7\.2')
+  [ -n "$image" ] || image=$(newest binary '7\.[0-9]+')
+  [ -n "$image" ] || { echo "vm-kernels: Debian unstable has no linux-binary-7.*-amd64 package" >&2; exit 1; }
   release=${image#linux-binary-}
   echo "vm-kernels: fetching linux-{binary,modules,base}-$release"
   tmp=$(mktemp -d "$cache/fetch.XXXXXX")

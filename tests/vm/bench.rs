@@ -20,8 +20,8 @@ pub fn scenarios() -> Vec<Scenario> {
             |_: &Outcome| Ok(()),
         )
         .timeout(1500)],
-        Ok("hits") => vec![super::bench_hits::bench_hits()],
-        Ok(_) => vec![bench_attach()],
+        Ok("hits") => vec![super::bench_hits::bench_hits().also_on(&["7.2"])],
+        Ok(_) => vec![bench_attach().also_on(&["7.2"])],
         Err(_) => Vec::new(),
     }
 }
@@ -59,7 +59,13 @@ stamped() {
 trafgen attach-baseline > "$OUT/baseline.txt"
 "#,
     );
-    for (file, args) in RUNS {
+    // VRFT_VM_BENCH_RUNS=serial,fsession: only these runs (file stems), for a shorter boot.
+    let only = std::env::var("VRFT_VM_BENCH_RUNS").ok();
+    let wanted = |file: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|r| file.strip_suffix(".txt") == Some(r)))
+    };
+    for (file, args) in RUNS.into_iter().filter(|(f, _)| wanted(f)) {
         let run =
             format!("stamped \"$OUT/{file}\" vrft-tui record -o /tmp/b.vrft {args} --duration 1\n");
         if args.contains("kprobe") {
@@ -72,8 +78,9 @@ trafgen attach-baseline > "$OUT/baseline.txt"
             script.push_str(&format!(
                 "if grep -q bpf_tracing_multi_attach /proc/kallsyms; then\n  {run}  \
                  sleep 15\n  trafgen bpf-objects > \"$OUT/fsession.left\"\n  \
-                 stamped \"$OUT/trivial_fsession.txt\" trafgen trivial-probes --kind fsession-multi \
-                 --ready /tmp/t.ready --until /tmp/t.ready\nfi\n"
+                 cat /run/vrft-tui/release.log > \"$OUT/fsession.release\"\n  \
+                 trafgen trivial-probes --kind fsession-multi --ready /tmp/t.ready --until /tmp/t.ready \
+                 > \"$OUT/trivial_fsession.txt\" 2>&1\nfi\n"
             ));
         } else {
             script.push_str(&run);
@@ -110,8 +117,10 @@ fn fsession_goals(out: &Outcome) -> Result<(), String> {
     let Ok(text) = out.read("fsession.txt") else {
         return Ok(());
     };
-    if let Ok(t) = out.read("trivial_fsession.txt") {
-        eprintln!("[{}] trivial_fsession.txt:\n{t}", out.kernel);
+    for f in ["trivial_fsession.txt", "fsession.release"] {
+        if let Ok(t) = out.read(f) {
+            eprintln!("[{}] {f}:\n{t}", out.kernel);
+        }
     }
     let armed = |f: &str| out.read(f).ok().as_deref().and_then(start_to_armed);
     let (fs, kp) = (start_to_armed(&text), armed("kprobe.txt"));

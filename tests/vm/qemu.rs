@@ -53,7 +53,11 @@ pub fn boot(
         .arg(&kernel.vmlinuz)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 quiet panic=-1"])
+        // tsc=reliable: under emulation the TSC drifts against the other clocks, the
+        // clocksource watchdog then marks it unstable and flips sched_clock's static key,
+        // patching kernel text while packets run through it; a 7.2 guest died on the int3
+        // of that patch (clocksource_watchdog_work -> sched_clock_cpu) in bench_hits.
+        .args(["-append", "console=ttyS0 quiet panic=-1 tsc=reliable"])
         .arg("-drive")
         .arg(format!("file={},format=raw,if=virtio", disk.display()))
         // No network card: guest traffic stays inside the guest's own namespaces.

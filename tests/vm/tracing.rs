@@ -274,8 +274,13 @@ fn check_automatic_choice(
             compared += sx.values().map(Vec::len).sum::<usize>();
         }
     }
+    let secs = &stats["seconds"];
+    let (attach, armed) = (secs["attach"].as_f64(), secs["armed"].as_f64());
+    if !attach.is_some_and(|a| a > 0.0) || !armed.is_some_and(|a| a >= attach.unwrap_or(0.0)) {
+        return Err(format!("record --json has no attach/armed seconds: {secs}"));
+    }
     eprintln!(
-        "[{}] automatic choice: fsession; 40 datagrams' trees equal per-function fentry's on the same packets ({compared} calls)",
+        "[{}] automatic choice: fsession (seconds {secs}); 40 datagrams' trees equal per-function fentry's on the same packets ({compared} calls)",
         out.kernel
     );
     Ok(())

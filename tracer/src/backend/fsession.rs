@@ -9,6 +9,7 @@
 //! linked with `BPF_LINK_CREATE` (libbpf 1.7 has no API for it yet).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use vrft_events::event::Origin;
@@ -20,7 +21,7 @@ use crate::error::{Error, KernelError, Result};
 use crate::module_btf;
 use crate::plan::Target;
 use crate::skel::OpenVrftSkel;
-use crate::template::owned_fd;
+use crate::template::{owned_fd, Template};
 
 /// `enum bpf_attach_type` of Linux 7.2 (include/uapi/linux/bpf.h); libbpf-sys
 /// 1.7 stops at `BPF_TRACE_FSESSION`.
@@ -55,80 +56,43 @@ impl Attach for Fsession {
             BPF_TRACE_FSESSION_MULTI,
         )?;
         let modules = module_btf::module_btf_fds()?;
-        // Function ids are positions in the targets, whatever link they join.
-        let mut groups: Vec<(&Origin, Vec<u32>)> = Vec::new();
-        for (id, t) in (0u32..).zip(ctx.targets) {
-            match groups.iter_mut().find(|(o, _)| *o == &t.origin) {
-                Some((_, ids)) => ids.push(id),
-                None => groups.push((&t.origin, vec![id])),
-            }
-        }
         let bar = Bar::new(ctx.targets.len());
         bar.phase("attaching");
         let started = Instant::now();
         let mut out = Attached::default();
         let mut status: Vec<Option<ProbeStatus>> = vec![None; ctx.targets.len()];
-        for (origin, ids) in groups {
-            if ctx.interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+        for (origin, ids) in by_btf_object(ctx.targets) {
+            if ctx.interrupted.load(Ordering::Relaxed) {
                 break;
             }
             let btf_fd = match origin {
-                Origin::Module(m) => modules.get(m).map_or(-1, |fd| fd.as_raw_fd()),
-                _ => 0,
+                Origin::Module(m) => modules.get(m).map(|fd| fd.as_raw_fd()),
+                _ => Some(0),
             };
-            let prog = if btf_fd < 0 {
-                Err(KernelError {
-                    what: "finding the module's BTF",
-                    errno: libc::ENOENT,
-                })
-            } else {
-                tpl.load(0, btf_fd)
-            };
-            let prog = match prog {
-                Ok(p) => p,
+            let msg = match link_object(&tpl, btf_fd, ctx.targets, &ids) {
+                Ok((prog, links)) => {
+                    for (i, e) in &links.refused {
+                        status[ids[*i] as usize] = Some(ProbeStatus::Failed(e.to_string()));
+                    }
+                    for &id in &ids {
+                        status[id as usize].get_or_insert(ProbeStatus::Attached);
+                    }
+                    let msg = format!("{origin}: {} link(s)", links.fds.len());
+                    out.slow_links.extend(links.fds);
+                    out.func_progs.push(prog);
+                    msg
+                }
                 Err(e) => {
                     for &id in &ids {
                         status[id as usize] = Some(ProbeStatus::Failed(e.to_string()));
                     }
-                    bar.advance(ids.len(), "");
-                    continue;
+                    format!("{origin}: {e}")
                 }
             };
-            let funcs: Vec<(u32, u64)> = ids
-                .iter()
-                .map(|&id| {
-                    let t = &ctx.targets[id as usize];
-                    (t.btf_id, t.cookie(id))
-                })
-                .collect();
-            let links = link_functions(prog.as_raw_fd(), &funcs);
-            for (i, e) in links.refused {
-                status[ids[i] as usize] = Some(ProbeStatus::Failed(e.to_string()));
-            }
-            let linked = links.fds.len();
-            for &id in &ids {
-                status[id as usize].get_or_insert(ProbeStatus::Attached);
-            }
-            out.slow_links.extend(links.fds);
-            out.func_progs.push(prog);
-            bar.advance(
-                ids.len(),
-                &format!("{origin}: {linked} link(s), {} attempt(s)", links.attempts),
-            );
+            bar.advance(ids.len(), &msg);
         }
-        let mut attached = 0usize;
-        for ((id, t), st) in (0u32..).zip(ctx.targets).zip(status) {
-            // Not reached: Ctrl-C came first.
-            let st = st.unwrap_or_else(|| ProbeStatus::Failed("interrupted".into()));
-            let ok = st == ProbeStatus::Attached;
-            attached += usize::from(ok);
-            out.probes.push(Probe {
-                name: t.name.clone(),
-                origin: t.origin.clone(),
-                func: ok.then_some(id),
-                status: st,
-            });
-        }
+        out.probes = probe_rows(ctx.targets, status);
+        let attached = out.probes.iter().filter(|p| p.func.is_some()).count();
         bar.finish(&format!(
             "attached in {:.1} s: {attached} attached, {} failed, {} links",
             started.elapsed().as_secs_f64(),
@@ -140,13 +104,61 @@ impl Attach for Fsession {
                 .probes
                 .iter()
                 .map(|p| p.status.reason())
-                .find(|r| !r.is_empty())
-                .unwrap_or_default()
-                .to_string();
-            return Err(Error::Refused(why));
+                .find(|r| !r.is_empty());
+            return Err(Error::Refused(why.unwrap_or_default().to_string()));
         }
         Ok(out)
     }
+}
+
+/// The targets' function ids by BTF object (a link cannot mix them), in target order.
+fn by_btf_object(targets: &[Target]) -> Vec<(&Origin, Vec<u32>)> {
+    let mut groups: Vec<(&Origin, Vec<u32>)> = Vec::new();
+    for (id, t) in (0u32..).zip(targets) {
+        match groups.iter_mut().find(|(o, _)| *o == &t.origin) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((&t.origin, vec![id])),
+        }
+    }
+    groups
+}
+
+/// Loads the template for one BTF object (`btf_fd` 0: vmlinux; `None`: the module's
+/// BTF is gone) and links it to the targets `ids`.
+fn link_object(
+    tpl: &Template,
+    btf_fd: Option<RawFd>,
+    targets: &[Target],
+    ids: &[u32],
+) -> std::result::Result<(OwnedFd, Links), KernelError> {
+    let btf_fd = btf_fd.ok_or(KernelError {
+        what: "finding the module's BTF",
+        errno: libc::ENOENT,
+    })?;
+    let prog = tpl.load(0, btf_fd)?;
+    let funcs: Vec<(u32, u64)> = ids
+        .iter()
+        .map(|&id| (targets[id as usize].btf_id, targets[id as usize].cookie(id)))
+        .collect();
+    let links = link_functions(prog.as_raw_fd(), &funcs);
+    Ok((prog, links))
+}
+
+/// One probe row per target; a target never reached was cut short by Ctrl-C.
+fn probe_rows(targets: &[Target], status: Vec<Option<ProbeStatus>>) -> Vec<Probe> {
+    (0u32..)
+        .zip(targets)
+        .zip(status)
+        .map(|((id, t), st)| {
+            let st = st.unwrap_or_else(|| ProbeStatus::Failed("interrupted".into()));
+            Probe {
+                name: t.name.clone(),
+                origin: t.origin.clone(),
+                func: (st == ProbeStatus::Attached).then_some(id),
+                status: st,
+            }
+        })
+        .collect()
 }
 
 /// The links made for one program, and the functions the kernel refused.
