@@ -183,6 +183,10 @@ impl Selection {
 pub fn plan(scan: &Scan, sel: &Selection) -> (Vec<Target>, Vec<Probe>) {
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
+    // Nothing the user named matches: no births and frees on their own either.
+    if !scan.functions.iter().any(|f| sel.wants(f)) {
+        return (targets, skipped);
+    }
     for f in &scan.functions {
         let (role, src_arg) = Role::of(f);
         if !sel.keeps(f, role) {
@@ -284,5 +288,6 @@ mod tests {
         assert!(!kept.iter().any(|n| n == "ip_output"), "{kept:?}");
         let without = names("^ip_rcv$", Some("^kfree_skbmem$"));
         assert!(!without.iter().any(|n| n == "kfree_skbmem"), "{without:?}");
+        assert!(names("^no_such_function$", None).is_empty());
     }
 }
