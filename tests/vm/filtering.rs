@@ -244,7 +244,7 @@ fn tunnel_filters(o: Overlay) -> Scenario {
 
 /// The automatic choice and its one-line reason: fsession where the kernel has the
 /// tracing multi-link (7.2), else fentry saying why not.
-fn automatic_choice(out: &Outcome, err: &str) -> Result<(), String> {
+pub fn automatic_choice(out: &Outcome, err: &str) -> Result<(), String> {
     let line = err
         .lines()
         .find(|l| l.starts_with("backend: "))

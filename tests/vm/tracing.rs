@@ -203,10 +203,11 @@ fn check_automatic_choice(
     stats: &serde_json::Value,
     err: &str,
 ) -> Result<(), String> {
-    if stats["backend"] != "Fsession" || !err.lines().any(|l| l == "backend: fsession") {
+    super::filtering::automatic_choice(out, err)?;
+    if stats["backend"] != "Fsession" {
         return Err(format!(
-            "the automatic choice is {} on {}, want fsession:\n{err}",
-            stats["backend"], out.kernel
+            "record --json names backend {}, want Fsession",
+            stats["backend"]
         ));
     }
     let read = |file: &str| {

@@ -598,14 +598,16 @@ static __always_inline void fill(struct vrft_event *e, __u8 kind, __u32 func, __
  * inside this program (seen on 6.12: a NET_RX softirq that ran out of budget
  * resumed in the fexit of __dev_queue_xmit, changing where packets were
  * processed). The reader polls on a short timeout instead; only when unread
- * data crosses a quarter of the ring is it woken early, once per crossing. */
+ * data crosses wake_at (a quarter of the ring, set by user space) is it
+ * woken early, once per crossing. */
+const volatile __u64 wake_at = 1 << 20;
+
 static __always_inline __u64 wake_flag(__u32 len)
 {
-	__u64 quarter = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
 	/* Counts this record too: it is reserved. */
 	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
-	return unread >= quarter && unread < quarter + len ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	return unread >= wake_at && unread < wake_at + len ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* One event, followed by the --skb-fields values when the skb can be read,
@@ -1026,17 +1028,18 @@ SEC("fsession")
 int vrft_fsession(__u64 *ctx)
 {
 	__u64 *pushed = bpf_session_cookie___ctx(ctx);
-	__u64 cookie = bpf_get_attach_cookie(ctx), skb = 0, src = 0, ret = 0;
+	__u64 cookie, skb = 0, src = 0, ret = 0;
 
 	if (bpf_session_is_return___ctx(ctx)) {
 		if (*pushed) {
 			bpf_get_func_ret(ctx, &ret);
-			on_exit(cookie, *pushed, (__s64)ret);
+			on_exit(bpf_get_attach_cookie(ctx), *pushed, (__s64)ret);
 		}
 		return 0;
 	}
 	if (!armed)
 		return 0;
+	cookie = bpf_get_attach_cookie(ctx);
 	if (bpf_get_func_arg(ctx, VRFT_COOKIE_SKB_ARG(cookie), &skb) || !skb)
 		return 0;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
