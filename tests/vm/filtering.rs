@@ -18,6 +18,7 @@ pub fn scenarios() -> Vec<Scenario> {
         iface_and_netns(),
         pcap_port(),
         nat(),
+        match_later(),
     ]
 }
 
@@ -400,6 +401,22 @@ fn pcap_port() -> Scenario {
     .timeout(900)
 }
 
+/// Namespaces a and b over a veth pair; b's eth0 ingress rewrites the destination PUBLIC to
+/// b's own address with tc's stateless `nat` action (a sends to PUBLIC through a static
+/// neighbour entry).
+fn nat_setup(public: &str) -> String {
+    format!(
+        r#"{}
+mac=$(ip -n b -br link show eth0 | awk '{{print $3}}')
+ip -n a neigh add {public} lladdr "$mac" dev eth0
+at b tc qdisc add dev eth0 clsact
+at b tc filter add dev eth0 ingress matchall action nat ingress {public}/32 {}
+"#,
+        veth::setup(),
+        veth::B
+    )
+}
+
 /// Stateless NAT: tc's `nat` action on b's eth0 ingress rewrites the destination 10.11.0.99 to
 /// b's own address (a sends to .99 through a static neighbour entry). Recorded two ways:
 /// - `pre`: `--daddr <public>`: chosen in a by the address the rewrite removes, each id is still
@@ -413,18 +430,9 @@ fn nat() -> Scenario {
         rate: 50,
         ..Flow::udp("udp", "a", "b", PUBLIC, 7777)
     };
-    let setup = format!(
-        r#"{}
-mac=$(ip -n b -br link show eth0 | awk '{{print $3}}')
-ip -n a neigh add {PUBLIC} lladdr "$mac" dev eth0
-at b tc qdisc add dev eth0 clsact
-at b tc filter add dev eth0 ingress matchall action nat ingress {PUBLIC}/32 {}
-"#,
-        veth::setup(),
-        veth::B
-    );
     let script = format!(
-        "{setup}{}{}",
+        "{}{}{}",
+        nat_setup(PUBLIC),
         record_during(
             "pre",
             &format!("--daddr {PUBLIC} --payload-id"),
@@ -472,4 +480,77 @@ at b tc filter add dev eth0 ingress matchall action nat ingress {PUBLIC}/32 {}
         Ok(())
     })
     .timeout(900)
+}
+
+/// A packet the filter turns down at first and that matches later, in the same skb: the NAT of
+/// `filter_nat` rewrites its destination in place, inside `tcf_nat_act`, to the filtered address.
+/// The rejection memo must not hide the change (issue 15). Two recordings of the same datagrams
+/// at once: `ref` follows every datagram from its start, `later` only those to b's address. In
+/// `later` each datagram must start exactly at the first probe that `ref` shows after the entry of
+/// `tcf_nat_act`, and go on through the same calls as `ref` from there.
+fn match_later() -> Scenario {
+    const PUBLIC: &str = "10.11.0.99";
+    const FUNCS: &str = "--funcs '^(tcf_nat_act|inet_proto_csum_replace4|__netif_receive_skb_core|\
+ip_rcv|ip_rcv_finish|ip_local_deliver|ip_local_deliver_finish|udp_rcv|udp_queue_rcv_skb|veth_xmit|\
+__dev_queue_xmit|ip_finish_output2|skb_copy_datagram_iter)$'";
+    let udp = Flow {
+        count: 20,
+        rate: 50,
+        ..Flow::udp("udp", "a", "b", PUBLIC, 7777)
+    };
+    let record = |tag: &str, args: &str| {
+        format!(
+            r#"vrft-tui record -o "$OUT/{tag}.vrft" --wait-detach {FUNCS} --payload-id {args} 2> "$OUT/{tag}.err" &
+echo $! > "$OUT/{tag}.pid"
+wait_for "$OUT/{tag}.err" $(cat "$OUT/{tag}.pid") 300 armed
+"#
+        )
+    };
+    let script = format!(
+        r#"{}
+for ns in $(ls /run/netns); do echo "$ns $(stat -L -c %i /run/netns/$ns)"; done > "$OUT/ns"
+{}{}{}
+sleep 1
+for tag in ref later; do kill -INT $(cat "$OUT/$tag.pid"); done
+wait
+cat "$OUT/ref.err" "$OUT/later.err"
+"#,
+        nat_setup(PUBLIC),
+        record("ref", ""),
+        record("later", &format!("--daddr {}", veth::B)),
+        udp.script()
+    );
+    Scenario::new("filter_match_later", script, |out: &Outcome| {
+        let (reference, later) = (Traced::read(out, "ref")?, Traced::read(out, "later")?);
+        let names = |t: &Traced, p: &Packet| -> Vec<String> {
+            p.nodes
+                .iter()
+                .map(|n| t.rec.header.info.func_name(n.func).to_string())
+                .collect()
+        };
+        let want = reference.expect_payload_ids("ref", 20)?;
+        let got = later.expect_payload_ids("later", 20)?;
+        for (id, p) in &want {
+            let all = names(&reference, p);
+            let nat = all
+                .iter()
+                .position(|n| n == "tcf_nat_act")
+                .ok_or_else(|| format!("ref: packet {id} has no tcf_nat_act: {all:?}"))?;
+            let from_nat = &all[nat + 1..];
+            let seen = names(&later, got[id]);
+            if seen != from_nat {
+                return Err(format!(
+                    "packet {id}: after the rewrite, ref shows\n  {from_nat:?}\nlater followed\n  {seen:?}"
+                ));
+            }
+        }
+        eprintln!(
+            "[{}] filter_match_later: 20 datagrams followed from {:?}",
+            out.kernel,
+            names(&later, got[&1]).first()
+        );
+        Ok(())
+    })
+    .timeout(900)
+    .also_on(&["7.2"])
 }

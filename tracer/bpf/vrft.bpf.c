@@ -31,6 +31,11 @@ __u32 tp_ends_tracking;
  * one: an address then keeps its packet from birth to free, even when its
  * head is reallocated (see docs/design.md, "Packet identity"). */
 __u32 frees_probed;
+/* Frames on all tasks' stacks (see on_entry): while it is 0, which it is as
+ * long as the filter has chosen nothing, an exit has nothing to pair and
+ * returns without looking up its task's stack. It may stay above the truth
+ * (a stack evicted with frames on it), which costs lookups, never pairings. */
+__u64 frames_live;
 
 /* Counters user space reads at the end, summed over CPUs. */
 
@@ -421,6 +426,174 @@ static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
 	return vrft_match_packet((__u64)skb, id);
 }
 
+/* Rejection memo: the filter's "no" for an skb, with everything that decision
+ * read, so that the next probe on an unchanged skb returns after one inlined
+ * array lookup and a few plain loads instead of the header copy and the
+ * filter (a packet passes 60-80 probes). Any change of device, socket, head,
+ * data, length, header offsets or of the frame's first MEMO_WORDS * 8 bytes
+ * (NAT rewrites them in place) makes the filter run again. A slot holds one
+ * skb: a collision costs a filter run, never a wrong answer. Starting to
+ * follow an skb clears its slot, so a memo hit also means "not followed" and
+ * spares the lookup in `tracked`. See docs/design.md, "Rejected packets". */
+#define MEMO_SLOTS 8192
+#define MEMO_WORDS 16
+
+/* The skb fields the filter's decision depends on. */
+struct vrft_skb_state {
+	__u64 dev;
+	__u64 sk; /* only when dev is unset: then the namespace comes from it */
+	__u64 head;
+	__u64 data;
+	__u32 len;
+	__u32 data_len;
+	__u16 mac;
+	__u16 net;
+	__u32 pad;
+};
+
+struct vrft_memo {
+	__u64 skb;
+	struct vrft_skb_state st;
+	__u64 bytes[MEMO_WORDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MEMO_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vrft_memo);
+} rejected SEC(".maps");
+
+/* Any filter at all (else nothing is ever rejected); whether the frame's bytes
+ * matter (pcap and flow filters). Set by user space. */
+const volatile __u8 filter_any;
+const volatile __u8 memo_bytes;
+
+/* Plain loads through a read-only cast (6.2+, inlined by the verifier into a
+ * move) cost no helper call; older kernels read with bpf_probe_read_kernel. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+static __always_inline struct vrft_memo *memo_slot(__u64 skb)
+{
+	/* sk_buffs are at least 8-byte aligned; Fibonacci hashing spreads the rest. */
+	__u32 key = ((__u32)(skb >> 3) * 2654435761u) >> 19;
+
+	return bpf_map_lookup_elem(&rejected, &key);
+}
+
+static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
+{
+	if (bpf_ksym_exists(bpf_rdonly_cast)) {
+		struct sk_buff *s = bpf_core_cast((void *)skb, struct sk_buff);
+
+		v->dev = (__u64)s->dev;
+		v->sk = v->dev ? 0 : (__u64)s->sk;
+		v->head = (__u64)s->head;
+		v->data = (__u64)s->data;
+		v->len = s->len;
+		v->data_len = s->data_len;
+		v->mac = s->mac_header;
+		v->net = s->network_header;
+	} else {
+		struct sk_buff *s = (struct sk_buff *)skb;
+
+		v->dev = (__u64)BPF_CORE_READ(s, dev);
+		v->sk = v->dev ? 0 : (__u64)BPF_CORE_READ(s, sk);
+		v->head = (__u64)BPF_CORE_READ(s, head);
+		v->data = (__u64)BPF_CORE_READ(s, data);
+		v->len = BPF_CORE_READ(s, len);
+		v->data_len = BPF_CORE_READ(s, data_len);
+		v->mac = BPF_CORE_READ(s, mac_header);
+		v->net = BPF_CORE_READ(s, network_header);
+	}
+}
+
+/* Where the frame the filter reads starts (as locate() decides), 0 if nowhere yet. */
+static __always_inline __u64 state_frame(struct vrft_skb_state *v)
+{
+	if (v->mac != (__u16)~0U && v->mac < v->net)
+		return v->head + v->mac;
+	if (v->net == 0 || v->net == (__u16)~0U)
+		return 0;
+	return v->head + v->net;
+}
+
+/* The frame's first words, for plain loads: x86's entry_stack is one char
+ * array, so through a read-only cast to it the verifier lets any of its first
+ * MEMO_WORDS words be loaded (a fault reads as 0). */
+static __always_inline const __u64 *frame_words(__u64 frame)
+{
+	return (const __u64 *)bpf_core_cast((void *)frame, struct entry_stack);
+}
+
+/* Whether m is a memo of skb as it is now. */
+static __always_inline int memo_holds(struct vrft_memo *m, __u64 skb)
+{
+	struct vrft_skb_state v;
+	__u64 frame;
+
+	if (m->skb != skb)
+		return 0;
+	skb_state(skb, &v);
+	if (m->st.dev != v.dev || m->st.sk != v.sk || m->st.head != v.head ||
+	    m->st.data != v.data || m->st.len != v.len || m->st.data_len != v.data_len ||
+	    m->st.mac != v.mac || m->st.net != v.net)
+		return 0;
+	frame = state_frame(&v);
+	if (!memo_bytes || !frame)
+		return 1;
+	if (bpf_ksym_exists(bpf_rdonly_cast)) {
+		const __u64 *w = frame_words(frame);
+
+#pragma unroll
+		for (int i = 0; i < MEMO_WORDS; i++)
+			if (m->bytes[i] != w[i])
+				return 0;
+	} else {
+		__u32 zero = 0;
+		struct vrft_pkt *p = bpf_map_lookup_elem(&pkt_scratch, &zero);
+		__u64 *now = p ? (__u64 *)p->data : 0;
+
+		if (!now || bpf_probe_read_kernel(now, MEMO_WORDS * 8, (void *)frame))
+			return 0;
+#pragma unroll
+		for (int i = 0; i < MEMO_WORDS; i++)
+			if (m->bytes[i] != now[i])
+				return 0;
+	}
+	return 1;
+}
+
+/* Remembers that the filter rejected skb as it is now. */
+static __always_inline void memo_store(struct vrft_memo *m, __u64 skb)
+{
+	__u64 frame;
+
+	skb_state(skb, &m->st);
+	frame = state_frame(&m->st);
+	if (memo_bytes && frame) {
+		if (bpf_ksym_exists(bpf_rdonly_cast)) {
+			const __u64 *w = frame_words(frame);
+
+#pragma unroll
+			for (int i = 0; i < MEMO_WORDS; i++)
+				m->bytes[i] = w[i];
+		} else if (bpf_probe_read_kernel(m->bytes, sizeof(m->bytes), (void *)frame)) {
+			return;
+		}
+	}
+	m->skb = skb;
+}
+
+/* skb is followed from now on: its memo, if any, no longer holds. */
+static __always_inline void memo_forget(__u64 skb)
+{
+	struct vrft_memo *m = memo_slot(skb);
+
+	if (m && m->skb == skb)
+		m->skb = 0;
+}
+
 enum { FLOW_LATER, FLOW_FOUND, FLOW_NONE };
 
 /* Reads the IP header at head + off into fl; returns the offset of the
@@ -660,15 +833,20 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 							   __u32 role, int may_start)
 {
 	__u64 key = (__u64)skb;
-	struct vrft_track *t = bpf_map_lookup_elem(&tracked, &key);
+	struct vrft_memo *memo = filter_any ? memo_slot(key) : 0;
+	struct vrft_track *t;
 	struct vrft_track fresh = {};
 	__u32 id = 0;
 
+	/* The common case on a busy host: a packet the filter already turned
+	 * down, unchanged since. */
+	if (memo && memo_holds(memo, key))
+		return 0;
+	t = bpf_map_lookup_elem(&tracked, &key);
 	/* With the free and birth functions probed, an address is one packet
 	 * from birth to free, whatever happens to its head. Otherwise a new head
 	 * means a new packet. skb->head is read only where it is compared or
-	 * kept: a packet the filter rejects costs the lookup and the filter,
-	 * nothing more. */
+	 * kept. */
 	if (t && t->freed) {
 		if (role == VRFT_ROLE_FREE_PATH || role == VRFT_ROLE_FREE)
 			return t;
@@ -677,8 +855,15 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 	}
 	if (t && (frees_probed || t->head == (__u64)BPF_CORE_READ(skb, head)))
 		return t;
-	if (!may_start || !vrft_filter(skb, &id))
+	if (!may_start)
 		return 0;
+	if (!vrft_filter(skb, &id)) {
+		if (memo)
+			memo_store(memo, key);
+		return 0;
+	}
+	if (memo && memo->skb == key)
+		memo->skb = 0;
 	fresh.head = (__u64)BPF_CORE_READ(skb, head);
 	/* Packets without a payload id get counter ids with the top bit set,
 	 * so that the two kinds never collide. */
@@ -730,6 +915,8 @@ static __always_inline void adopt(__u64 skb, struct vrft_track *parent, __u32 pa
 	child.clone = parent ? __sync_fetch_and_add(&parent->next_clone, 1) + 1 : 1;
 	child.head = (__u64)BPF_CORE_READ((struct sk_buff *)skb, head);
 	bpf_map_update_elem(&tracked, &skb, &child, BPF_ANY);
+	if (filter_any)
+		memo_forget(skb);
 }
 
 /* An sk_buff being built in place. Nested in a call on the same skb it is
@@ -738,12 +925,15 @@ static __always_inline void adopt(__u64 skb, struct vrft_track *parent, __u32 pa
  * was before is over, and the first probe that follows starts a new packet. */
 static __always_inline void on_birth(__u64 skb)
 {
-	struct vrft_frame *top = top_frame();
+	/* No frame anywhere (the usual case for a rejected packet): no stack to look up. */
+	struct vrft_frame *top = frames_live ? top_frame() : 0;
 	struct vrft_track *parent;
 
 	if (top && top->skb == skb)
 		return;
-	bpf_map_delete_elem(&tracked, &skb);
+	/* Looking first spares the bucket lock of a delete that finds nothing. */
+	if (bpf_map_lookup_elem(&tracked, &skb))
+		bpf_map_delete_elem(&tracked, &skb);
 	if (!top || top->role != VRFT_ROLE_CLONE)
 		return;
 	parent = bpf_map_lookup_elem(&tracked, &top->skb);
@@ -823,6 +1013,7 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src
 	st->frames[d].packet = packet;
 	st->frames[d].clone = clone;
 	st->frames[d].role = role;
+	__sync_fetch_and_add(&frames_live, 1);
 	st->depth = d + 1;
 	return ENTRY_PUSHED;
 }
@@ -897,11 +1088,15 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 		 * counted recursion miss). Left in place they would shift every
 		 * later pairing of this task; dropped here, the model marks them
 		 * "no exit" when this exit arrives. */
+		__u32 own;
+
 		if (d == MAX_DEPTH)
 			return;
-		d = stale_match(st, d, func, skb);
-		if (!d)
+		own = stale_match(st, d, func, skb);
+		if (!own)
 			return;
+		__sync_fetch_and_add(&frames_live, -(__s64)(d - own));
+		d = own;
 		st->depth = d;
 		/* Read again so that the emit below is walked once, not per depth. */
 		d = *(volatile __u32 *)&st->depth;
@@ -910,6 +1105,7 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 		f = &st->frames[(d - 1) & (MAX_DEPTH - 1)];
 	}
 	st->depth = d - 1;
+	__sync_fetch_and_add(&frames_live, -1);
 	/* The exit of a free function is the end of the packet, tracepoint or
 	 * not (7.2 frees a received datagram into the NAPI cache without one). */
 	emit(VRFT_EXIT, func, f->packet, f->clone, 0,
@@ -941,7 +1137,7 @@ int vrft_fexit(__u64 *ctx)
 {
 	__u64 cookie, skb = 0, ret = 0;
 
-	if (!armed)
+	if (!armed || !frames_live)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);
 	if (bpf_get_func_arg(ctx, VRFT_COOKIE_SKB_ARG(cookie), &skb) || !skb)
@@ -993,23 +1189,42 @@ static __always_inline __u64 kprobe_arg(struct pt_regs *regs, __u32 n)
 	return n == 0 ? a0 : n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : n == 5 ? a5 : 0;
 }
 
+/* The kprobe backend's cookies by function address, filled by user space from
+ * the link: bpf_get_attach_cookie() of a kprobe.multi link binary-searches
+ * every address of the link through an indirect compare call, which cost as
+ * much as the rest of a rejected hit (docs/BENCHMARKS.md). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* resized by the kprobe backend */
+	__type(key, __u64);
+	__type(value, __u64);
+} kprobe_cookies SEC(".maps");
+
+static __always_inline __u64 kprobe_cookie(struct pt_regs *regs)
+{
+	__u64 ip = bpf_get_func_ip(regs);
+	__u64 *c = bpf_map_lookup_elem(&kprobe_cookies, &ip);
+
+	return c ? *c : bpf_get_attach_cookie(regs);
+}
+
 /* kprobe session: returning non-zero at entry skips the return probe, so
  * packets we do not follow cost one run. */
 SEC("kprobe.session")
 int vrft_kprobe(struct pt_regs *regs)
 {
 	__u64 *pushed = session_cookie(regs);
-	__u64 cookie = bpf_get_attach_cookie(regs);
-	__u64 skb, src = 0;
+	__u64 cookie, skb, src = 0;
 
 	if (session_is_return(regs)) {
 		/* The cookie holds the skb of a pushed entry, as fexit's argument. */
 		if (*pushed)
-			on_exit(cookie, *pushed, (__s64)PT_REGS_RC(regs));
+			on_exit(kprobe_cookie(regs), *pushed, (__s64)PT_REGS_RC(regs));
 		return 0;
 	}
 	if (!armed)
 		return 1;
+	cookie = kprobe_cookie(regs);
 	skb = kprobe_arg(regs, VRFT_COOKIE_SKB_ARG(cookie));
 	if (!skb)
 		return 1;

@@ -3,12 +3,14 @@
 //! lockdown). The BPF cookie of each address tells the program which function it is.
 
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use libbpf_rs::MapCore;
 
 use vrft_events::session::{Probe, ProbeStatus};
 
 use super::{Attach, AttachCtx, Attached};
-use crate::error::Result;
+use crate::error::{Error, KernelError, Result};
 use crate::plan::Target;
 use crate::skel::OpenVrftSkel;
 use crate::template::owned_fd;
@@ -16,8 +18,12 @@ use crate::template::owned_fd;
 pub struct Kprobe;
 
 impl Attach for Kprobe {
-    fn prepare(&self, open: &mut OpenVrftSkel<'static>, _targets: &[Target]) -> Result<()> {
+    fn prepare(&self, open: &mut OpenVrftSkel<'static>, targets: &[Target]) -> Result<()> {
         open.progs.vrft_kprobe.set_autoload(true);
+        open.maps
+            .kprobe_cookies
+            .set_max_entries(targets.len().max(1) as u32)
+            .map_err(Error::bpf("sizing the kprobe cookie map"))?;
         Ok(())
     }
 
@@ -57,6 +63,7 @@ impl Attach for Kprobe {
             )
         };
         let link = owned_fd("kprobe session link", fd)?;
+        fill_cookies(&ctx.skel.maps.kprobe_cookies, &link, syms.len())?;
         let probes = (0u32..)
             .zip(ctx.targets)
             .map(|(i, t)| Probe {
@@ -73,4 +80,35 @@ impl Attach for Kprobe {
             ..Default::default()
         })
     }
+}
+
+/// Copies the link's (address, cookie) pairs into `kprobe_cookies`, so that a hit
+/// finds its cookie with one hash lookup instead of the kernel's binary search
+/// over every address of the link (see `kprobe_cookie()` in the BPF program).
+fn fill_cookies(map: &libbpf_rs::Map, link: &OwnedFd, n: usize) -> Result<()> {
+    let (mut addrs, mut cookies) = (vec![0u64; n], vec![0u64; n]);
+    let mut info = libbpf_sys::bpf_link_info::default();
+    // SAFETY: the kprobe_multi member is the one a kprobe.multi link fills.
+    unsafe {
+        let km = &mut info.__bindgen_anon_1.kprobe_multi;
+        km.addrs = addrs.as_mut_ptr() as u64;
+        km.cookies = cookies.as_mut_ptr() as u64;
+        km.count = n as u32;
+    }
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_link_info>() as u32;
+    // SAFETY: info and the arrays it points to hold n entries and outlive the call.
+    KernelError::check("reading the kprobe session link", unsafe {
+        libbpf_sys::bpf_link_get_info_by_fd(link.as_raw_fd(), &mut info, &mut len)
+    })?;
+    // SAFETY: as above; the kernel wrote how many it copied.
+    let count = unsafe { info.__bindgen_anon_1.kprobe_multi.count } as usize;
+    for (addr, cookie) in addrs.iter().zip(&cookies).take(count.min(n)) {
+        map.update(
+            &addr.to_ne_bytes(),
+            &cookie.to_ne_bytes(),
+            libbpf_rs::MapFlags::ANY,
+        )
+        .map_err(Error::bpf("filling the kprobe cookie map"))?;
+    }
+    Ok(())
 }
