@@ -126,6 +126,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
             "recursion_misses": s.recursion_misses, "stack_overflows": s.stack_overflows,
             "stack_missing": s.stack_missing, "undecodable": s.malformed,
             "verified_insns_max": report.verified_insns_max,
+            "filter_runs": report.filter_runs,
             // Seconds: scan, load and attach; from start to armed; from the stop
             // to the links handed to the release (or released, with --wait-detach).
             "seconds": {

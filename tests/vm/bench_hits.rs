@@ -57,6 +57,7 @@ flood() {
   fl=$!
   wait $sink
   wait $fl
+  cat "$OUT/$tag.flood" >> "$OUT/$tag.sent"
   echo "$tag $rep: $(cat "$OUT/$tag.flood")"
 }
 # measure TAG REP N [stats]: N rounds for throughput, then (stats) one more with BPF statistics on.
@@ -90,7 +91,7 @@ vrft() {
   # The child truncates the file only once it runs: the last turn's "armed" must be gone first
   # (attaching while the flood runs can kill the emulated guest, as above).
   rm -f "$OUT/$tag.err"
-  vrft-tui record -o "/tmp/$tag.vrft" "$@" 2> "$OUT/$tag.err" &
+  vrft-tui record --json -o "/tmp/$tag.vrft" "$@" 2> "$OUT/$tag.err" >> "$OUT/$tag.json" &
   rp=$!
   wait_for "$OUT/$tag.err" $rp 1500 armed
   measure $tag $rep $n stats
@@ -616,6 +617,16 @@ fn report(out: &Outcome) -> Result<String, String> {
     }
     let _ = writeln!(
         s,
+        "\nFilter decisions per datagram sent while vrft-tui recorded (the rest of the hits were \
+         answered by the rejection memo):"
+    );
+    for c in CONFIGS.iter().filter(|c| c.tag.starts_with("vrft_")) {
+        if let Some(per) = filter_runs_per_datagram(out, c.tag) {
+            let _ = writeln!(s, "- {}: {per:.1}", c.label);
+        }
+    }
+    let _ = writeln!(
+        s,
         "\nPrograms in the statistics rounds (runs and time summed over the turns):\n"
     );
     let _ = writeln!(
@@ -698,4 +709,30 @@ fn report(out: &Outcome) -> Result<String, String> {
         }
     }
     Ok(s)
+}
+
+/// vrft-tui's filter decisions (`record --json`, summed over the turns) per datagram the
+/// flood sent while it recorded.
+fn filter_runs_per_datagram(out: &Outcome, tag: &str) -> Option<f64> {
+    let runs: u64 = out
+        .read(&format!("{tag}.json"))
+        .ok()?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["filter_runs"].as_u64())
+        .sum();
+    // "trafgen: flood sent 68096 datagrams of 64 bytes ..."
+    let sent: u64 = out
+        .read(&format!("{tag}.sent"))
+        .ok()?
+        .lines()
+        .filter_map(|l| {
+            l.split_once(" sent ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    (sent > 0 && runs > 0).then(|| runs as f64 / sent as f64)
 }

@@ -119,6 +119,7 @@ enum vrft_counter {
 	CNT_RINGBUF_DROPS,   /* events lost because the ring buffer was full */
 	CNT_STACK_OVERFLOW,  /* calls nested deeper than MAX_DEPTH: exit cannot be paired */
 	CNT_STACK_MISSING,   /* no call stack could be created for the task */
+	CNT_FILTER_RUNS,     /* filter decisions made (not a loss: the rejection memo's misses) */
 	CNT_MAX,
 };
 

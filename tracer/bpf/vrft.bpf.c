@@ -438,17 +438,17 @@ static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
 #define MEMO_SLOTS 8192
 #define MEMO_WORDS 16
 
-/* The skb fields the filter's decision depends on. */
+/* The skb fields the filter's decision depends on. Not data and len: pushing
+ * or pulling a header moves both and leaves the frame as it was, and the
+ * packet does that at every layer. Their sum is where the packet ends. */
 struct vrft_skb_state {
 	__u64 dev;
 	__u64 sk; /* only when dev is unset: then the namespace comes from it */
 	__u64 head;
-	__u64 data;
-	__u32 len;
-	__u32 data_len;
+	__u64 end;      /* data + len, from head */
+	__u32 data_len; /* with end: the end of the linear part */
 	__u16 mac;
 	__u16 net;
-	__u32 pad;
 };
 
 struct vrft_memo {
@@ -489,8 +489,7 @@ static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
 		v->dev = (__u64)s->dev;
 		v->sk = v->dev ? 0 : (__u64)s->sk;
 		v->head = (__u64)s->head;
-		v->data = (__u64)s->data;
-		v->len = s->len;
+		v->end = (__u64)s->data - v->head + s->len;
 		v->data_len = s->data_len;
 		v->mac = s->mac_header;
 		v->net = s->network_header;
@@ -500,8 +499,7 @@ static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
 		v->dev = (__u64)BPF_CORE_READ(s, dev);
 		v->sk = v->dev ? 0 : (__u64)BPF_CORE_READ(s, sk);
 		v->head = (__u64)BPF_CORE_READ(s, head);
-		v->data = (__u64)BPF_CORE_READ(s, data);
-		v->len = BPF_CORE_READ(s, len);
+		v->end = (__u64)BPF_CORE_READ(s, data) - v->head + BPF_CORE_READ(s, len);
 		v->data_len = BPF_CORE_READ(s, data_len);
 		v->mac = BPF_CORE_READ(s, mac_header);
 		v->net = BPF_CORE_READ(s, network_header);
@@ -535,9 +533,8 @@ static __always_inline int memo_holds(struct vrft_memo *m, __u64 skb)
 	if (m->skb != skb)
 		return 0;
 	skb_state(skb, &v);
-	if (m->st.dev != v.dev || m->st.sk != v.sk || m->st.head != v.head ||
-	    m->st.data != v.data || m->st.len != v.len || m->st.data_len != v.data_len ||
-	    m->st.mac != v.mac || m->st.net != v.net)
+	if (m->st.dev != v.dev || m->st.sk != v.sk || m->st.head != v.head || m->st.end != v.end ||
+	    m->st.data_len != v.data_len || m->st.mac != v.mac || m->st.net != v.net)
 		return 0;
 	frame = state_frame(&v);
 	if (!memo_bytes || !frame)
@@ -857,6 +854,8 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 		return t;
 	if (!may_start)
 		return 0;
+	if (filter_any)
+		count(CNT_FILTER_RUNS);
 	if (!vrft_filter(skb, &id)) {
 		if (memo)
 			memo_store(memo, key);

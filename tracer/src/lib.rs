@@ -348,6 +348,7 @@ impl Tracer {
             stats: probe.with_misses(recursion_misses),
             links: self.attached.slow_links.len(),
             verified_insns_max,
+            filter_runs: probe.filter_runs(),
             ..Default::default()
         };
         report.release_pid = self.release_now();

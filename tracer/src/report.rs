@@ -13,6 +13,8 @@ pub struct StopReport {
     pub release_pid: Option<u32>,
     pub links: usize,
     pub verified_insns_max: VerifiedInsns,
+    /// Filter decisions the BPF side made (see `CNT_FILTER_RUNS`).
+    pub filter_runs: u64,
 }
 
 impl StopReport {

@@ -72,6 +72,12 @@ impl StatsProbe {
         (misses, insns)
     }
 
+    /// How many times the filter decided (every other hit of an unfollowed packet was
+    /// answered by the rejection memo).
+    pub fn filter_runs(&self) -> u64 {
+        self.counter(vrft_counter::CNT_FILTER_RUNS)
+    }
+
     pub fn read(&self) -> Stats {
         self.with_misses(self.prog_totals().0)
     }
@@ -89,5 +95,5 @@ impl StatsProbe {
     }
 }
 
-// Every counter BPF keeps is read above: a new one must be added there too.
-const _: () = assert!(vrft_counter::CNT_MAX == 3);
+// Every counter BPF keeps is read above or below: a new one must be added too.
+const _: () = assert!(vrft_counter::CNT_MAX == 4);
