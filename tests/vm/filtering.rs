@@ -37,18 +37,30 @@ geneve_xmit|geneve_udp_encap_recv|geneve_rx)$'";
 /// The backend is the automatic choice: fentry on 6.1 and 6.12, fsession on 7.2.
 fn record_during(tag: &str, args: &str, traffic: &str) -> String {
     format!(
-        r#"
-for ns in $(ls /run/netns); do echo "$ns $(stat -L -c %i /run/netns/$ns)"; done > "$OUT/ns"
-vrft-tui record -o "$OUT/{tag}.vrft" --wait-detach {FUNCS} {args} 2> "$OUT/{tag}.err" &
-rec=$!
-wait_for "$OUT/{tag}.err" $rec 120 armed
-{traffic}
-sleep 1
-kill -INT $rec
-wait $rec
-cat "$OUT/{tag}.err"
+        "{NS_INODES}{}{traffic}\nsleep 1\n{}",
+        start_recording(tag, FUNCS, args),
+        stop_recording(tag)
+    )
+}
+
+/// Shell that writes the namespaces' inodes to $OUT/ns (see `Traced::read`).
+const NS_INODES: &str =
+    "for ns in $(ls /run/netns); do echo \"$ns $(stat -L -c %i /run/netns/$ns)\"; done > \"$OUT/ns\"\n";
+
+/// Shell that starts `vrft-tui record` into $OUT/<tag>.vrft in the background and waits until
+/// it is armed; `tag` names its pid variable too, so several can run at once.
+fn start_recording(tag: &str, funcs: &str, args: &str) -> String {
+    format!(
+        r#"vrft-tui record -o "$OUT/{tag}.vrft" --wait-detach {funcs} {args} 2> "$OUT/{tag}.err" &
+rec_{tag}=$!
+wait_for "$OUT/{tag}.err" $rec_{tag} 300 armed
 "#
     )
+}
+
+/// Shell that stops a recording of [`start_recording`] and waits for its release.
+fn stop_recording(tag: &str) -> String {
+    format!("kill -INT $rec_{tag}\nwait $rec_{tag}\ncat \"$OUT/{tag}.err\"\n")
 }
 
 /// Both flows at once: `b` in the background, `a` in the foreground.
@@ -498,27 +510,14 @@ __dev_queue_xmit|ip_finish_output2|skb_copy_datagram_iter)$'";
         rate: 50,
         ..Flow::udp("udp", "a", "b", PUBLIC, 7777)
     };
-    let record = |tag: &str, args: &str| {
-        format!(
-            r#"vrft-tui record -o "$OUT/{tag}.vrft" --wait-detach {FUNCS} --payload-id {args} 2> "$OUT/{tag}.err" &
-echo $! > "$OUT/{tag}.pid"
-wait_for "$OUT/{tag}.err" $(cat "$OUT/{tag}.pid") 300 armed
-"#
-        )
-    };
     let script = format!(
-        r#"{}
-for ns in $(ls /run/netns); do echo "$ns $(stat -L -c %i /run/netns/$ns)"; done > "$OUT/ns"
-{}{}{}
-sleep 1
-for tag in ref later; do kill -INT $(cat "$OUT/$tag.pid"); done
-wait
-cat "$OUT/ref.err" "$OUT/later.err"
-"#,
+        "{}{NS_INODES}{}{}{}\nsleep 1\n{}{}",
         nat_setup(PUBLIC),
-        record("ref", ""),
-        record("later", &format!("--daddr {}", veth::B)),
-        udp.script()
+        start_recording("ref", FUNCS, "--payload-id"),
+        start_recording("later", FUNCS, &format!("--payload-id --daddr {}", veth::B)),
+        udp.script(),
+        stop_recording("ref"),
+        stop_recording("later"),
     );
     Scenario::new("filter_match_later", script, |out: &Outcome| {
         let (reference, later) = (Traced::read(out, "ref")?, Traced::read(out, "later")?);

@@ -430,8 +430,8 @@ static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
  * read, so that the next probe on an unchanged skb returns after one inlined
  * array lookup and a few plain loads instead of the header copy and the
  * filter (a packet passes 60-80 probes). Any change of device, socket, head,
- * data, length, header offsets or of the frame's first MEMO_WORDS * 8 bytes
- * (NAT rewrites them in place) makes the filter run again. A slot holds one
+ * end, header offsets or of the frame's first MEMO_WORDS * 8 bytes (NAT
+ * rewrites them in place) makes the filter run again. A slot holds one
  * skb: a collision costs a filter run, never a wrong answer. Starting to
  * follow an skb clears its slot, so a memo hit also means "not followed" and
  * spares the lookup in `tracked`. See docs/design.md, "Rejected packets". */
@@ -464,21 +464,23 @@ struct {
 	__type(value, struct vrft_memo);
 } rejected SEC(".maps");
 
-/* Any filter at all (else nothing is ever rejected); whether the frame's bytes
- * matter (pcap and flow filters). Set by user space. */
-const volatile __u8 filter_any;
-const volatile __u8 memo_bytes;
+/* Whether the filter can reject anything at all (the memo is pruned when not). */
+static __always_inline int filter_rejects(void)
+{
+	return filter_ndevs || filter_nnetns || filter_pcap || id_from_payload;
+}
 
 /* Plain loads through a read-only cast (6.2+, inlined by the verifier into a
  * move) cost no helper call; older kernels read with bpf_probe_read_kernel. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
+/* skb's slot; 0 when no filter can reject. */
 static __always_inline struct vrft_memo *memo_slot(__u64 skb)
 {
 	/* sk_buffs are at least 8-byte aligned; Fibonacci hashing spreads the rest. */
 	__u32 key = ((__u32)(skb >> 3) * 2654435761u) >> 19;
 
-	return bpf_map_lookup_elem(&rejected, &key);
+	return filter_rejects() ? bpf_map_lookup_elem(&rejected, &key) : 0;
 }
 
 static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
@@ -516,18 +518,28 @@ static __always_inline __u64 state_frame(struct vrft_skb_state *v)
 	return v->head + v->net;
 }
 
-/* The frame's first words, for plain loads: x86's entry_stack is one char
- * array, so through a read-only cast to it the verifier lets any of its first
- * MEMO_WORDS words be loaded (a fault reads as 0). */
+/* The frame's first MEMO_WORDS words, 0 if unreadable. On 6.2+ read in place
+ * by plain loads: x86's entry_stack is one char array, so through a read-only
+ * cast to it the verifier lets any of its first words be loaded (a fault reads
+ * as 0). Older kernels copy them into the per-CPU scratch buffer. */
 static __always_inline const __u64 *frame_words(__u64 frame)
 {
-	return (const __u64 *)bpf_core_cast((void *)frame, struct entry_stack);
+	__u32 zero = 0;
+	struct vrft_pkt *p;
+
+	if (bpf_ksym_exists(bpf_rdonly_cast))
+		return (const __u64 *)bpf_core_cast((void *)frame, struct entry_stack);
+	p = bpf_map_lookup_elem(&pkt_scratch, &zero);
+	if (!p || bpf_probe_read_kernel(p->data, MEMO_WORDS * 8, (void *)frame))
+		return 0;
+	return (const __u64 *)p->data;
 }
 
 /* Whether m is a memo of skb as it is now. */
 static __always_inline int memo_holds(struct vrft_memo *m, __u64 skb)
 {
 	struct vrft_skb_state v;
+	const __u64 *w;
 	__u64 frame;
 
 	if (m->skb != skb)
@@ -536,57 +548,42 @@ static __always_inline int memo_holds(struct vrft_memo *m, __u64 skb)
 	if (m->st.dev != v.dev || m->st.sk != v.sk || m->st.head != v.head || m->st.end != v.end ||
 	    m->st.data_len != v.data_len || m->st.mac != v.mac || m->st.net != v.net)
 		return 0;
+	/* Only pcap and flow filters read the frame's bytes. */
 	frame = state_frame(&v);
-	if (!memo_bytes || !frame)
+	if (!filter_pcap || !frame)
 		return 1;
-	if (bpf_ksym_exists(bpf_rdonly_cast)) {
-		const __u64 *w = frame_words(frame);
-
+	w = frame_words(frame);
+	if (!w)
+		return 0;
 #pragma unroll
-		for (int i = 0; i < MEMO_WORDS; i++)
-			if (m->bytes[i] != w[i])
-				return 0;
-	} else {
-		__u32 zero = 0;
-		struct vrft_pkt *p = bpf_map_lookup_elem(&pkt_scratch, &zero);
-		__u64 *now = p ? (__u64 *)p->data : 0;
-
-		if (!now || bpf_probe_read_kernel(now, MEMO_WORDS * 8, (void *)frame))
+	for (int i = 0; i < MEMO_WORDS; i++)
+		if (m->bytes[i] != w[i])
 			return 0;
-#pragma unroll
-		for (int i = 0; i < MEMO_WORDS; i++)
-			if (m->bytes[i] != now[i])
-				return 0;
-	}
 	return 1;
 }
 
 /* Remembers that the filter rejected skb as it is now. */
 static __always_inline void memo_store(struct vrft_memo *m, __u64 skb)
 {
+	const __u64 *w;
 	__u64 frame;
 
 	skb_state(skb, &m->st);
 	frame = state_frame(&m->st);
-	if (memo_bytes && frame) {
-		if (bpf_ksym_exists(bpf_rdonly_cast)) {
-			const __u64 *w = frame_words(frame);
-
-#pragma unroll
-			for (int i = 0; i < MEMO_WORDS; i++)
-				m->bytes[i] = w[i];
-		} else if (bpf_probe_read_kernel(m->bytes, sizeof(m->bytes), (void *)frame)) {
+	if (filter_pcap && frame) {
+		w = frame_words(frame);
+		if (!w)
 			return;
-		}
+#pragma unroll
+		for (int i = 0; i < MEMO_WORDS; i++)
+			m->bytes[i] = w[i];
 	}
 	m->skb = skb;
 }
 
-/* skb is followed from now on: its memo, if any, no longer holds. */
-static __always_inline void memo_forget(__u64 skb)
+/* skb is followed from now on: its memo m (its slot, or 0), if any, no longer holds. */
+static __always_inline void memo_forget(struct vrft_memo *m, __u64 skb)
 {
-	struct vrft_memo *m = memo_slot(skb);
-
 	if (m && m->skb == skb)
 		m->skb = 0;
 }
@@ -830,7 +827,7 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 							   __u32 role, int may_start)
 {
 	__u64 key = (__u64)skb;
-	struct vrft_memo *memo = filter_any ? memo_slot(key) : 0;
+	struct vrft_memo *memo = memo_slot(key);
 	struct vrft_track *t;
 	struct vrft_track fresh = {};
 	__u32 id = 0;
@@ -854,15 +851,14 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 		return t;
 	if (!may_start)
 		return 0;
-	if (filter_any)
+	if (filter_rejects())
 		count(CNT_FILTER_RUNS);
 	if (!vrft_filter(skb, &id)) {
 		if (memo)
 			memo_store(memo, key);
 		return 0;
 	}
-	if (memo && memo->skb == key)
-		memo->skb = 0;
+	memo_forget(memo, key);
 	fresh.head = (__u64)BPF_CORE_READ(skb, head);
 	/* Packets without a payload id get counter ids with the top bit set,
 	 * so that the two kinds never collide. */
@@ -914,8 +910,7 @@ static __always_inline void adopt(__u64 skb, struct vrft_track *parent, __u32 pa
 	child.clone = parent ? __sync_fetch_and_add(&parent->next_clone, 1) + 1 : 1;
 	child.head = (__u64)BPF_CORE_READ((struct sk_buff *)skb, head);
 	bpf_map_update_elem(&tracked, &skb, &child, BPF_ANY);
-	if (filter_any)
-		memo_forget(skb);
+	memo_forget(memo_slot(skb), skb);
 }
 
 /* An sk_buff being built in place. Nested in a call on the same skb it is

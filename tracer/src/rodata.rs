@@ -29,11 +29,6 @@ pub fn fill(ro: &mut rodata, cfg: &Config) {
     ro.filter_pcap = u8::from(f.pcap.is_some());
     ro.filter_inner = u8::from(f.inner);
     ro.id_from_payload = u8::from(f.payload_id);
-    // The rejection memo (see vrft.bpf.c): whether anything can be rejected, and
-    // whether the frame's bytes take part in the decision.
-    ro.filter_any =
-        u8::from(!f.devs.is_empty() || !f.netns.is_empty() || f.pcap.is_some() || f.payload_id);
-    ro.memo_bytes = u8::from(f.pcap.is_some());
     // The reader is woken early when a quarter of the ring waits (see wake_flag()).
     ro.wake_at = u64::from(cfg.ring_bytes / 4);
 }

@@ -101,14 +101,18 @@ fn fill_cookies(map: &libbpf_rs::Map, link: &OwnedFd, n: usize) -> Result<()> {
         libbpf_sys::bpf_link_get_info_by_fd(link.as_raw_fd(), &mut info, &mut len)
     })?;
     // SAFETY: as above; the kernel wrote how many it copied.
-    let count = unsafe { info.__bindgen_anon_1.kprobe_multi.count } as usize;
-    for (addr, cookie) in addrs.iter().zip(&cookies).take(count.min(n)) {
-        map.update(
-            &addr.to_ne_bytes(),
-            &cookie.to_ne_bytes(),
-            libbpf_rs::MapFlags::ANY,
-        )
-        .map_err(Error::bpf("filling the kprobe cookie map"))?;
+    let count = (unsafe { info.__bindgen_anon_1.kprobe_multi.count } as usize).min(n);
+    if count == 0 {
+        return Ok(());
     }
-    Ok(())
+    let bytes =
+        |v: &[u64]| -> Vec<u8> { v[..count].iter().flat_map(|x| x.to_ne_bytes()).collect() };
+    map.update_batch(
+        &bytes(&addrs),
+        &bytes(&cookies),
+        count as u32,
+        libbpf_rs::MapFlags::ANY,
+        libbpf_rs::MapFlags::ANY,
+    )
+    .map_err(Error::bpf("filling the kprobe cookie map"))
 }
