@@ -12,11 +12,9 @@ use crate::tracer::{Backend, Config, FilterConfig};
 
 #[derive(Args, Debug, Clone)]
 pub struct TraceArgs {
-    /// How to attach. fentry: cheapest per packet, but the kernel needs ~20 ms to attach and
-    /// ~140 ms to release each function (the release runs in the background after you quit).
-    /// kprobe: one kprobe session link for every function (Linux 6.10+), attached and released
-    /// in about a second, costs more per packet. tracepoint: only the skb tracepoints (flat
-    /// trees), for kernels that refuse function probes. Default: the first that works, in that order.
+    /// How to attach (the values below; what each costs per packet: README, "Backends").
+    /// Default: the first this kernel accepts of fsession, fentry, kprobe, tracepoint; the
+    /// output says which and why the ones before it were refused.
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
     /// Probe only functions whose name matches this regex.

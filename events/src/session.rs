@@ -40,11 +40,11 @@ pub struct Interface {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Backend {
-    /// One fentry and one fexit program per function: cheapest per packet, but
-    /// the kernel needs ~15-20 ms to attach and ~140 ms to release each function.
+    /// One fentry and one fexit program per function (any kernel with BTF): the
+    /// kernel needs ~15-20 ms to attach and ~140 ms to release each function.
     Fentry,
     /// One kprobe session link for all functions (Linux 6.10+): attaches and
-    /// releases the whole set in about a second, costs more per packet.
+    /// releases the whole set in about a second.
     Kprobe,
     /// Only the skb tracepoints: works where function probes are refused; the tree is flat.
     Tracepoint,
