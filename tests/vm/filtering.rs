@@ -413,20 +413,32 @@ fn pcap_port() -> Scenario {
     .timeout(900)
 }
 
-/// Namespaces a and b over a veth pair; b's eth0 ingress rewrites the destination PUBLIC to
-/// b's own address with tc's stateless `nat` action (a sends to PUBLIC through a static
+/// The address a sends to and b's ingress rewrites to b's own (see [`nat_setup`]).
+const NAT_PUBLIC: &str = "10.11.0.99";
+
+/// Namespaces a and b over a veth pair; b's eth0 ingress rewrites the destination NAT_PUBLIC
+/// to b's own address with tc's stateless `nat` action (a sends to it through a static
 /// neighbour entry).
-fn nat_setup(public: &str) -> String {
+fn nat_setup() -> String {
     format!(
         r#"{}
 mac=$(ip -n b -br link show eth0 | awk '{{print $3}}')
-ip -n a neigh add {public} lladdr "$mac" dev eth0
+ip -n a neigh add {NAT_PUBLIC} lladdr "$mac" dev eth0
 at b tc qdisc add dev eth0 clsact
-at b tc filter add dev eth0 ingress matchall action nat ingress {public}/32 {}
+at b tc filter add dev eth0 ingress matchall action nat ingress {NAT_PUBLIC}/32 {}
 "#,
         veth::setup(),
         veth::B
     )
+}
+
+/// 20 datagrams from a to NAT_PUBLIC:7777, 50 per second.
+fn nat_flow() -> Flow {
+    Flow {
+        count: 20,
+        rate: 50,
+        ..Flow::udp("udp", "a", "b", NAT_PUBLIC, 7777)
+    }
 }
 
 /// Stateless NAT: tc's `nat` action on b's eth0 ingress rewrites the destination 10.11.0.99 to
@@ -436,18 +448,13 @@ at b tc filter add dev eth0 ingress matchall action nat ingress {public}/32 {}
 /// - `post`: `--daddr <b>`: the address exists only from the rewrite on, so each packet is
 ///   chosen in b, at a probe after it (filters run at every probe until a packet is chosen).
 fn nat() -> Scenario {
-    const PUBLIC: &str = "10.11.0.99";
-    let udp = Flow {
-        count: 20,
-        rate: 50,
-        ..Flow::udp("udp", "a", "b", PUBLIC, 7777)
-    };
+    let udp = nat_flow();
     let script = format!(
         "{}{}{}",
-        nat_setup(PUBLIC),
+        nat_setup(),
         record_during(
             "pre",
-            &format!("--daddr {PUBLIC} --payload-id"),
+            &format!("--daddr {NAT_PUBLIC} --payload-id"),
             &udp.script()
         ),
         record_during(
@@ -484,7 +491,7 @@ fn nat() -> Scenario {
                 }
                 // Named by the address it was chosen by: read at the first tracepoint after that.
                 let flow = flow_text(p);
-                if tag == "pre" && !flow.ends_with(&format!(">{PUBLIC}:7777")) {
+                if tag == "pre" && !flow.ends_with(&format!(">{NAT_PUBLIC}:7777")) {
                     return Err(format!("pre: packet {id}: flow '{flow}'"));
                 }
             }
@@ -501,18 +508,13 @@ fn nat() -> Scenario {
 /// `later` each datagram must start exactly at the first probe that `ref` shows after the entry of
 /// `tcf_nat_act`, and go on through the same calls as `ref` from there.
 fn match_later() -> Scenario {
-    const PUBLIC: &str = "10.11.0.99";
-    const FUNCS: &str = "--funcs '^(tcf_nat_act|inet_proto_csum_replace4|__netif_receive_skb_core|\
-ip_rcv|ip_rcv_finish|ip_local_deliver|ip_local_deliver_finish|udp_rcv|udp_queue_rcv_skb|veth_xmit|\
-__dev_queue_xmit|ip_finish_output2|skb_copy_datagram_iter)$'";
-    let udp = Flow {
-        count: 20,
-        rate: 50,
-        ..Flow::udp("udp", "a", "b", PUBLIC, 7777)
-    };
+    const FUNCS: &str = "--funcs '^(tcf_nat_act|inet_proto_csum_replace4|ip_rcv|ip_rcv_finish|\
+ip_local_deliver|ip_local_deliver_finish|udp_rcv|udp_queue_rcv_skb|veth_xmit|__dev_queue_xmit|\
+ip_finish_output2|skb_copy_datagram_iter)$'";
+    let udp = nat_flow();
     let script = format!(
         "{}{NS_INODES}{}{}{}\nsleep 1\n{}{}",
-        nat_setup(PUBLIC),
+        nat_setup(),
         start_recording("ref", FUNCS, "--payload-id"),
         start_recording("later", FUNCS, &format!("--payload-id --daddr {}", veth::B)),
         udp.script(),
