@@ -86,6 +86,34 @@ pub struct Extra {
     /// Ethertype and socket family, on the event that carries the packet's one look at what
     /// it is (with the flow, if it has one). Recordings before version 6 have none.
     pub class: Option<SkbClass>,
+    /// The packet's headers as bytes: on the event where they were first readable, and again
+    /// wherever its addresses or ports changed (encapsulation, decapsulation, NAT).
+    /// Recordings before version 7 have none.
+    pub headers: Option<Headers>,
+    /// The task that ran the probe, on the packet's first event in process context (who sent
+    /// it, or who received it). Recordings before version 7 have none.
+    pub task: Option<Task>,
+}
+
+/// The first bytes of a packet's headers, as the kernel held them at one probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headers {
+    /// `skb->protocol` in host order: what the network header is.
+    pub ethertype: u16,
+    /// Where the network header starts in `bytes`: 14 when an Ethernet header precedes it,
+    /// 0 when the bytes start at the network header (no link header yet, or none).
+    pub net_offset: u16,
+    /// From the link (or network) header on, at most the tracer's window.
+    pub bytes: Vec<u8>,
+}
+
+/// A process, as a packet met it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// The process id (thread group id) of the task.
+    pub pid: u32,
+    /// The task's command name (`comm`, at most 15 bytes).
+    pub comm: String,
 }
 
 impl Event {
@@ -100,6 +128,14 @@ impl Event {
     /// What this event says the packet is, if it says anything (see [`PacketKind::from_record`]).
     pub fn kind_evidence(&self) -> Option<PacketKind> {
         PacketKind::from_record(self.flow(), self.class())
+    }
+
+    pub fn headers(&self) -> Option<&Headers> {
+        self.extra.as_ref()?.headers.as_ref()
+    }
+
+    pub fn task(&self) -> Option<&Task> {
+        self.extra.as_ref()?.task.as_ref()
     }
 
     pub fn fields(&self) -> &[u64] {

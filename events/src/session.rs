@@ -26,6 +26,20 @@ pub struct SessionInfo {
     pub drop_reasons: Vec<(u32, String)>,
     /// The `--skb-fields` every entry and tracepoint event carries, in order.
     pub skb_fields: Vec<String>,
+    /// Names of the network namespaces known at the start (`ip netns` names, by inode), so
+    /// that filters and views can say `b` rather than 4026532301.
+    pub namespaces: Vec<Namespace>,
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC at the start, in nanoseconds: an event's wall
+    /// clock time is `ts_ns + realtime_offset_ns`. `None` for recordings before version 7.
+    pub realtime_offset_ns: Option<i64>,
+}
+
+/// A named network namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespace {
+    /// Inode number of the namespace (what events carry in `netns`).
+    pub inode: u32,
+    pub name: String,
 }
 
 /// One network interface as seen in one network namespace.

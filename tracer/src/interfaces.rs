@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use vrft_events::session::Interface;
+use vrft_events::session::{Interface, Namespace};
 
 /// One path per network namespace: named ones (/run/netns) and those of processes.
 pub fn namespace_paths() -> BTreeMap<u64, PathBuf> {
@@ -80,4 +80,38 @@ pub fn list() -> Vec<Interface> {
         }));
     }
     all
+}
+
+/// The namespaces `ip netns` names (/run/netns), by inode.
+pub fn named_namespaces() -> Vec<Namespace> {
+    let mut found: Vec<Namespace> = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let inode = std::fs::metadata(e.path()).ok()?.ino() as u32;
+            Some(Namespace {
+                inode,
+                name: e.file_name().to_string_lossy().into_owned(),
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC (the clock of `bpf_ktime_get_ns`), in nanoseconds.
+pub fn realtime_offset_ns() -> i64 {
+    let now = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid, writable timespec for the call's duration.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    };
+    let mono = now(libc::CLOCK_MONOTONIC);
+    let real = now(libc::CLOCK_REALTIME);
+    real - mono
 }

@@ -149,6 +149,8 @@ impl Tracer {
                     t.info.drop_reasons = plan.drop_reasons;
                     t.info.filter = cfg.filter_text.clone();
                     t.info.interfaces = interfaces::list();
+                    t.info.namespaces = interfaces::named_namespaces();
+                    t.info.realtime_offset_ns = Some(interfaces::realtime_offset_ns());
                     let rx = t.start_reader()?;
                     return Ok((t, rx));
                 }

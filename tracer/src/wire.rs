@@ -94,6 +94,8 @@ pub fn decode(b: &[u8]) -> Option<Event> {
             flow,
             fields,
             class,
+            headers: None,
+            task: None,
         })
     });
     Some(Event {

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use crate::event::{Context, Event, Extra, Kind};
-use crate::session::Flow;
+use crate::event::{Context, Event, Extra, FuncInfo, Kind};
+use crate::session::{Backend, Flow, Interface, Probe, SessionInfo, SkbClass};
 
 /// Version 5: events had no [`Extra::class`] (the ethertype and socket family).
 pub mod v5 {
@@ -56,8 +56,115 @@ pub mod v5 {
                         flow: x.flow,
                         fields: x.fields,
                         class: None,
+                        headers: None,
+                        task: None,
                     })
                 }),
+            }
+        }
+    }
+}
+
+/// Version 6: events had no [`Extra::headers`] nor [`Extra::task`].
+pub mod v6 {
+    use super::*;
+
+    #[derive(Deserialize)]
+    pub struct Event6 {
+        ts_ns: u64,
+        packet: u32,
+        clone: u16,
+        cpu: u16,
+        func: u32,
+        tid: u32,
+        kind: Kind,
+        ctx: Context,
+        flags: u8,
+        ifindex: u32,
+        netns: u32,
+        len: u32,
+        ret: i64,
+        extra: Option<Box<Extra6>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Extra6 {
+        flow: Option<Flow>,
+        fields: Vec<u64>,
+        class: Option<SkbClass>,
+    }
+
+    impl From<Event6> for Event {
+        fn from(e: Event6) -> Event {
+            Event {
+                ts_ns: e.ts_ns,
+                packet: e.packet,
+                clone: e.clone,
+                cpu: e.cpu,
+                func: e.func,
+                tid: e.tid,
+                kind: e.kind,
+                ctx: e.ctx,
+                flags: e.flags,
+                ifindex: e.ifindex,
+                netns: e.netns,
+                len: e.len,
+                ret: e.ret,
+                extra: e.extra.map(|x| {
+                    Box::new(Extra {
+                        flow: x.flow,
+                        fields: x.fields,
+                        class: x.class,
+                        headers: None,
+                        task: None,
+                    })
+                }),
+            }
+        }
+    }
+}
+
+/// Versions 5 and 6: the session named no namespaces and had no clock offset.
+pub mod header6 {
+    use super::*;
+
+    #[derive(Deserialize)]
+    pub struct Header6 {
+        info: SessionInfo6,
+        backend_reason: String,
+        started_unix_ns: u64,
+    }
+
+    #[derive(Deserialize)]
+    struct SessionInfo6 {
+        functions: Vec<FuncInfo>,
+        backend: Option<Backend>,
+        kernel: String,
+        probes: Vec<Probe>,
+        filter: String,
+        interfaces: Vec<Interface>,
+        drop_reasons: Vec<(u32, String)>,
+        skb_fields: Vec<String>,
+    }
+
+    impl From<Header6> for crate::record::Header {
+        fn from(h: Header6) -> Self {
+            let i = h.info;
+            crate::record::Header {
+                info: SessionInfo {
+                    functions: i.functions,
+                    backend: i.backend,
+                    kernel: i.kernel,
+                    probes: i.probes,
+                    filter: i.filter,
+                    interfaces: i.interfaces,
+                    drop_reasons: i.drop_reasons,
+                    skb_fields: i.skb_fields,
+                    namespaces: Vec::new(),
+                    realtime_offset_ns: None,
+                },
+                backend_reason: h.backend_reason,
+                started_unix_ns: h.started_unix_ns,
             }
         }
     }

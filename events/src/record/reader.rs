@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use super::damage::{Damage, Problem};
 use super::error::{FormatError, HeaderLoss, ReadError};
 use super::frame::{decode_payload, find_sync, FrameHeader, FrameKind, HEADER_LEN};
-use super::legacy::v5::Event5;
+use super::legacy::{header6::Header6, v5::Event5, v6::Event6};
 use super::{Header, Trailer, FILE_HEADER_LEN, MAGIC, OLDEST_READ, VERSION};
 use crate::event::Event;
 use crate::session::Interface;
@@ -179,7 +179,9 @@ impl Scan {
             Err(_) => return self.damaged(h),
         };
         let ok = match h.kind {
-            FrameKind::Header if h.seq == 0 => decode(&raw).map(|x| self.header = Some(x)),
+            FrameKind::Header if h.seq == 0 => {
+                self.decode_header(&raw).map(|x| self.header = Some(x))
+            }
             FrameKind::Events => self
                 .decode_events(&raw)
                 .filter(|batch| batch.len() == h.count as usize)
@@ -209,11 +211,19 @@ impl Scan {
 
     /// An event batch, converted from the recording's version.
     fn decode_events(&self, raw: &[u8]) -> Option<Vec<Event>> {
-        if self.version == 5 {
-            let old = decode::<Vec<Event5>>(raw)?;
-            return Some(old.into_iter().map(Event::from).collect());
+        match self.version {
+            5 => Some(convert(decode::<Vec<Event5>>(raw)?)),
+            6 => Some(convert(decode::<Vec<Event6>>(raw)?)),
+            _ => decode(raw),
         }
-        decode(raw)
+    }
+
+    /// The session header, converted from the recording's version.
+    fn decode_header(&self, raw: &[u8]) -> Option<Header> {
+        match self.version {
+            5 | 6 => decode::<Header6>(raw).map(Header::from),
+            _ => decode(raw),
+        }
     }
 
     fn damaged(&mut self, h: &FrameHeader) {
@@ -283,4 +293,8 @@ impl Scan {
 
 fn decode<T: DeserializeOwned>(raw: &[u8]) -> Option<T> {
     postcard::from_bytes(raw).ok()
+}
+
+fn convert<T: Into<Event>>(old: Vec<T>) -> Vec<Event> {
+    old.into_iter().map(Into::into).collect()
 }

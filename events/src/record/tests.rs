@@ -31,6 +31,15 @@ fn event(i: u32) -> Event {
                     ethertype: 0,
                     family: 16,
                 }),
+                headers: i.is_multiple_of(3).then(|| crate::event::Headers {
+                    ethertype: 0x800,
+                    net_offset: 14,
+                    bytes: vec![i as u8; 34],
+                }),
+                task: i.is_multiple_of(5).then(|| crate::event::Task {
+                    pid: i as u32,
+                    comm: "ping".into(),
+                }),
             })
         }),
     }
