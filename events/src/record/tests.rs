@@ -37,7 +37,7 @@ fn event(i: u32) -> Event {
                     bytes: vec![i as u8; 34],
                 }),
                 task: i.is_multiple_of(5).then(|| crate::event::Task {
-                    pid: i as u32,
+                    pid: i,
                     comm: "ping".into(),
                 }),
             })
