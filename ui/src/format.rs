@@ -393,3 +393,24 @@ pub fn function_graph(p: &Packet, info: &SessionInfo) -> Vec<String> {
     );
     out
 }
+
+/// Wall-clock time of a monotonic timestamp, in local time as `tcpdump -tttt` prints it
+/// (`2026-12-04 10:15:02.123456`). `realtime_offset_ns` is [`SessionInfo::realtime_offset_ns`].
+pub fn wall_clock(ts_ns: u64, realtime_offset_ns: i64) -> String {
+    let unix_ns = ts_ns as i64 + realtime_offset_ns;
+    chrono::DateTime::from_timestamp_nanos(unix_ns)
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
+}
+
+#[cfg(test)]
+mod wall_clock_tests {
+    #[test]
+    fn wall_clock_adds_the_offset() {
+        std::env::set_var("TZ", "UTC");
+        // 1 s after boot, booted at 2026-12-04 10:00:00 UTC.
+        let s = super::wall_clock(1_000_000_000, 1_796_378_399_000_000_000);
+        assert_eq!(s, "2026-12-04 10:00:00.000000");
+    }
+}
