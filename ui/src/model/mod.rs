@@ -9,7 +9,7 @@ mod packet;
 
 use std::collections::HashMap;
 
-pub use packet::{node_flags, Node, Packet, ROOT};
+pub use packet::{node_flags, Node, Packet, L3, ROOT};
 
 use node_flags::*;
 use vrft_events::event::{flags, Event, Kind};

@@ -151,6 +151,51 @@ mod marks {
     pub const DEVICE: u8 = 1 << 3;
     /// Some call delivered it (or a clone) to a socket.
     pub const DELIVERED: u8 = 1 << 4;
+    /// Bits 5-7: what its network header is: 0 unknown, else 1 + the index of the kind in
+    /// [`super::L3::ALL`].
+    pub const L3: u8 = 0b111 << 5;
+}
+
+/// What a packet's network header is (`skb->protocol`), for the `ip`, `ip6` and `arp`
+/// filter words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L3 {
+    Ipv4,
+    Ipv6,
+    Arp,
+    Other,
+}
+
+impl L3 {
+    const ALL: [L3; 4] = [L3::Ipv4, L3::Ipv6, L3::Arp, L3::Other];
+
+    fn from_ethertype(ethertype: u16) -> Option<L3> {
+        match ethertype {
+            0 => None,
+            0x0800 => Some(L3::Ipv4),
+            0x86dd => Some(L3::Ipv6),
+            0x0806 => Some(L3::Arp),
+            _ => Some(L3::Other),
+        }
+    }
+
+    /// What an event says of the packet's network header: its ethertype, else its flow's
+    /// address family (recordings before the ethertype was read have only the flow).
+    fn of_event(ev: &Event) -> Option<L3> {
+        let ethertype = ev.class().map(|c| c.ethertype).filter(|&e| e != 0);
+        let ethertype = ethertype.or(ev.headers().map(|h| h.ethertype));
+        ethertype
+            .and_then(L3::from_ethertype)
+            .or_else(|| ev.flow().map(|f| L3::of_addr(f.src)))
+    }
+
+    fn of_addr(a: std::net::IpAddr) -> L3 {
+        if a.is_ipv4() {
+            L3::Ipv4
+        } else {
+            L3::Ipv6
+        }
+    }
 }
 
 /// Which functions of the session deliver a packet to a socket ([`DELIVERIES`]), by
@@ -208,8 +253,17 @@ impl Packet {
         PacketKind::derive(record, self.marks & marks::DEVICE != 0)
     }
 
+    /// What its network header is, from the first event that told ([`L3`]), else from its
+    /// flow's addresses.
+    pub fn l3(&self) -> Option<L3> {
+        match (self.marks & marks::L3) >> 5 {
+            0 => self.flow.as_ref().map(|f| L3::of_addr(f.src)),
+            k => L3::ALL.get(usize::from(k) - 1).copied(),
+        }
+    }
+
     /// Keeps what `ev` says of the packet: its kind, a device, a delivery (`delivers`: the
-    /// function delivers to a socket).
+    /// function delivers to a socket), its network header.
     pub(crate) fn note(&mut self, ev: &Event, delivers: bool) {
         if ev.ifindex != 0 {
             self.marks |= marks::DEVICE;
@@ -221,6 +275,12 @@ impl Packet {
             if let Some(k) = ev.kind_evidence() {
                 let i = PacketKind::ALL.iter().position(|&x| x == k).unwrap_or(3);
                 self.marks |= (i as u8 + 1) & marks::KIND;
+            }
+        }
+        if self.marks & marks::L3 == 0 {
+            if let Some(l3) = L3::of_event(ev) {
+                let i = L3::ALL.iter().position(|&x| x == l3).unwrap_or(3);
+                self.marks |= ((i as u8 + 1) << 5) & marks::L3;
             }
         }
     }
