@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use ratatui::layout::Rect;
 
 use crate::format::{self, Row, RowKind};
+use crate::input::LineEditor;
 use crate::latency::{self, Latency};
 use crate::model::{node_flags, Model, Node};
 use crate::query::Query;
@@ -36,8 +37,8 @@ pub enum Prompt {
 pub enum Mode {
     Normal,
     Help,
-    /// Typing into the bottom bar.
-    Input(Prompt, String),
+    /// Typing into the bottom bar ([`App::input`] holds the line).
+    Input(Prompt),
     ConfirmQuit,
     /// `m` was pressed: the next letter names the mark.
     SetMark,
@@ -76,6 +77,8 @@ pub struct App {
     pub view: View,
     pub pane: Pane,
     pub mode: Mode,
+    /// The line of the input bar and each prompt's history.
+    pub input: LineEditor,
     /// Error of the filter being typed (shown red while invalid).
     pub input_error: Option<String>,
     /// One-shot message for the status line (cleared by the next key).
@@ -154,6 +157,7 @@ impl App {
             view: View::Packets,
             pane: Pane::List,
             mode: Mode::Normal,
+            input: LineEditor::default(),
             input_error: None,
             message: None,
             notice: None,

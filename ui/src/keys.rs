@@ -7,6 +7,7 @@ use ratatui::layout::{Position, Rect};
 
 use crate::app::{Action, App, Mode, Pane, ProbeSort, Prompt, View};
 use crate::format::RowKind;
+use crate::input::Edit;
 use crate::model::ROOT;
 use crate::query::Query;
 
@@ -95,55 +96,71 @@ impl App {
                 },
                 _ => {}
             },
-            Mode::Input(prompt, text) => self.input_key(prompt, text, key.code),
+            Mode::Input(prompt) => self.input_key(prompt, key),
         }
         Action::Continue
     }
 
-    fn input_key(&mut self, prompt: Prompt, mut text: String, code: KeyCode) {
-        match code {
+    fn input_key(&mut self, prompt: Prompt, key: KeyEvent) {
+        match key.code {
             KeyCode::Esc => {
                 self.input_error = None;
                 return;
             }
-            KeyCode::Enter => {
-                match prompt {
-                    Prompt::Filter => match Query::parse(&text, &self.info) {
-                        Ok(q) => {
-                            self.input_error = None;
-                            self.set_filter(Some(q));
-                        }
-                        Err(e) => {
-                            self.input_error = Some(e);
-                            self.mode = Mode::Input(prompt, text);
-                        }
-                    },
-                    Prompt::Search if !text.is_empty() => {
-                        self.set_search(&text);
-                        self.search_next(true);
-                    }
-                    Prompt::Search => self.search = None,
-                    Prompt::Jump => match text.parse() {
-                        Ok(id) => {
-                            if self.jump_to(id) {
-                                self.view = View::Packets;
-                            }
-                        }
-                        Err(_) => self.message = Some(format!("'{text}' is not a packet ID")),
-                    },
-                }
-                return;
-            }
-            KeyCode::Backspace => {
-                text.pop();
-            }
-            KeyCode::Char(c) if prompt != Prompt::Jump || c.is_ascii_digit() => text.push(c),
+            KeyCode::Enter => return self.input_enter(prompt),
             _ => {}
         }
-        if prompt == Prompt::Filter {
-            self.input_error = Query::parse(&text, &self.info).err();
+        let digits_only = prompt == Prompt::Jump;
+        let edit = self
+            .input
+            .key(prompt, key, |c| !digits_only || c.is_ascii_digit());
+        if edit == Edit::Changed && prompt == Prompt::Filter {
+            self.input_error = Query::parse(self.input.text(), &self.info).err();
         }
-        self.mode = Mode::Input(prompt, text);
+        self.mode = Mode::Input(prompt);
+    }
+
+    /// Enter in the input bar: apply the line, and keep it in the prompt's history.
+    fn input_enter(&mut self, prompt: Prompt) {
+        let text = self.input.text().to_string();
+        match prompt {
+            Prompt::Filter => match Query::parse(&text, &self.info) {
+                Ok(q) => {
+                    self.input_error = None;
+                    self.input.remember(prompt);
+                    self.set_filter(Some(q));
+                }
+                Err(e) => {
+                    self.input_error = Some(e);
+                    self.mode = Mode::Input(prompt);
+                }
+            },
+            Prompt::Search if !text.is_empty() => {
+                self.input.remember(prompt);
+                self.set_search(&text);
+                self.search_next(true);
+            }
+            Prompt::Search => self.search = None,
+            Prompt::Jump => match text.parse() {
+                Ok(id) => {
+                    self.input.remember(prompt);
+                    if self.jump_to(id) {
+                        self.view = View::Packets;
+                    }
+                }
+                Err(_) => self.message = Some(format!("'{text}' is not a packet ID")),
+            },
+        }
+    }
+
+    /// Opens the input bar of `prompt` on `text`.
+    pub fn open_prompt(&mut self, prompt: Prompt, text: &str) {
+        self.input.open(text);
+        self.input_error = None;
+        if prompt == Prompt::Filter {
+            self.input_error = Query::parse(text, &self.info).err();
+        }
+        self.mode = Mode::Input(prompt);
     }
 
     fn normal_key(&mut self, code: KeyCode, ctrl: bool) -> Action {
@@ -166,11 +183,10 @@ impl App {
                     .filter
                     .as_ref()
                     .map_or(String::new(), |q| q.text().to_string());
-                self.input_error = None;
-                self.mode = Mode::Input(Prompt::Filter, text);
+                self.open_prompt(Prompt::Filter, &text);
             }
-            KeyCode::Char('/') => self.mode = Mode::Input(Prompt::Search, String::new()),
-            KeyCode::Char(':' | '#') => self.mode = Mode::Input(Prompt::Jump, String::new()),
+            KeyCode::Char('/') => self.open_prompt(Prompt::Search, ""),
+            KeyCode::Char(':' | '#') => self.open_prompt(Prompt::Jump, ""),
             KeyCode::Char('m') => self.mode = Mode::SetMark,
             KeyCode::Char('\'') => self.mode = Mode::JumpMark,
             KeyCode::Char('n') => self.search_next(true),

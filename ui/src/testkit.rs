@@ -53,6 +53,16 @@ pub fn press(app: &mut App, code: KeyCode) -> Action {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
+/// One key press with Ctrl held (`ctrl(app, 'w')`).
+pub fn ctrl(app: &mut App, c: char) -> Action {
+    app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+/// One key press with Alt held, as terminals send Alt-b (ESC b).
+pub fn alt(app: &mut App, c: char) -> Action {
+    app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT))
+}
+
 /// Types `keys` one character at a time: `\n` is Enter, `\t` Tab, `\x1b` Esc. Returns what
 /// the last key asked for.
 pub fn keys(app: &mut App, keys: &str) -> Action {

@@ -161,7 +161,7 @@ fn filter_validates_as_you_type() {
     assert!(a.input_error.as_deref().unwrap().contains("unit"));
     keys(&mut a, "\n");
     assert!(
-        matches!(a.mode, Mode::Input(Prompt::Filter, _)),
+        a.mode == Mode::Input(Prompt::Filter),
         "Enter keeps an invalid filter open"
     );
     keys(&mut a, "ns\n");
@@ -188,10 +188,8 @@ fn filter_by_interface_and_function() {
     assert_eq!(a.shown.len(), 1);
     // The bar opens with the active filter, ready to edit.
     keys(&mut a, "f");
-    assert_eq!(
-        a.mode,
-        Mode::Input(Prompt::Filter, "iface=veth1 !drop".into())
-    );
+    assert_eq!(a.mode, Mode::Input(Prompt::Filter));
+    assert_eq!(a.input.text(), "iface=veth1 !drop");
     press(&mut a, KeyCode::Esc);
     a.set_filter(None);
     keys(&mut a, "ffunc=*xmit incomplete\n");
@@ -340,4 +338,56 @@ fn other_kinds_are_hidden_counted_and_one_key_away() {
         vrft_ui::query::Query::parse("kind=other", &a.info).unwrap(),
     ));
     assert_eq!(ids(&a), [13]);
+}
+
+/// Every input bar edits like readline, at the cursor, and Up recalls what Enter accepted.
+#[test]
+fn input_bars_edit_like_readline_and_keep_a_history() {
+    use vrft_ui::testkit::{alt, ctrl, draw};
+    let mut a = app(false);
+    keys(&mut a, "fudp dport=7777");
+    ctrl(&mut a, 'w');
+    assert_eq!(a.input.text(), "udp dport=");
+    assert!(a.input_error.as_deref().unwrap().contains("missing value"));
+    ctrl(&mut a, 'u');
+    assert_eq!(a.input.text(), "");
+    assert_eq!(a.input_error, None);
+    keys(&mut a, "drop or calls>100");
+    // Home, then a '!' typed at the start; Alt-F goes to the next word, Ctrl-K cuts the rest.
+    press(&mut a, KeyCode::Home);
+    keys(&mut a, "!");
+    alt(&mut a, 'f');
+    assert_eq!(a.input.cursor(), 6);
+    ctrl(&mut a, 'k');
+    ctrl(&mut a, 'e');
+    keys(&mut a, "or drop");
+    assert_eq!(a.input.text(), "!drop or drop");
+    // The cursor cell is drawn at its place, here on the 'd' after '!'.
+    ctrl(&mut a, 'a');
+    press(&mut a, KeyCode::Right);
+    let t = draw(&mut a, 100, 30);
+    let cell = &t.backend().buffer()[(9, 29)];
+    assert_eq!(cell.symbol(), "d");
+    assert!(cell.modifier.contains(ratatui::style::Modifier::REVERSED));
+    keys(&mut a, "\n");
+    assert_eq!(a.shown.len(), 5, "every packet is either dropped or not");
+
+    // The bar opens on the applied filter; Ctrl-U clears it for a new one.
+    keys(&mut a, "f");
+    ctrl(&mut a, 'u');
+    keys(&mut a, "drop\n");
+    assert_eq!(a.shown.len(), 1);
+    // Up walks back over what was applied, skipping the filter the bar opened on.
+    keys(&mut a, "f");
+    press(&mut a, KeyCode::Up);
+    assert_eq!(a.input.text(), "!drop or drop");
+    press(&mut a, KeyCode::Down);
+    assert_eq!(a.input.text(), "drop");
+    press(&mut a, KeyCode::Esc);
+    // Each prompt has its own history.
+    keys(&mut a, ":2\n:");
+    press(&mut a, KeyCode::Up);
+    assert_eq!(a.input.text(), "2");
+    keys(&mut a, "x");
+    assert_eq!(a.input.text(), "2", "the jump bar takes digits only");
 }

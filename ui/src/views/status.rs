@@ -111,25 +111,32 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
 
 pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
     let line = match &app.mode {
-        Mode::Input(prompt, text) => {
+        Mode::Input(prompt) => {
             let label = match prompt {
                 Prompt::Filter => "filter: ",
                 Prompt::Search => "search: ",
                 Prompt::Jump => "go to packet: ",
             };
-            let mut spans = vec![Span::styled(label, Style::new().add_modifier(Modifier::BOLD))];
-            let style = match (&app.input_error, prompt) {
-                (Some(_), Prompt::Filter) => Style::new().fg(Color::White).bg(Color::Red),
-                _ => Style::new(),
+            let error = app.input_error.as_ref().filter(|_| *prompt == Prompt::Filter);
+            let style = match error {
+                Some(_) => Style::new().fg(Color::White).bg(Color::Red),
+                None => Style::new(),
             };
-            spans.push(Span::styled(text.clone(), style));
-            spans.push(Span::styled(" ", Style::new().add_modifier(Modifier::REVERSED)));
-            if let (Some(e), Prompt::Filter) = (&app.input_error, prompt) {
+            let mut spans = vec![Span::styled(label, Style::new().add_modifier(Modifier::BOLD))];
+            let (at, line) = input_line(app, area.width.saturating_sub(label.len() as u16 + 1));
+            spans.extend(line.into_iter().map(|(s, cur)| {
+                if cur {
+                    Span::styled(s, style.add_modifier(Modifier::REVERSED))
+                } else {
+                    Span::styled(s, style)
+                }
+            }));
+            if let Some(e) = error {
                 spans.push(Span::styled(format!("  {e}"), Style::new().fg(Color::Red)));
             } else {
-                spans.push(Span::raw("  Enter apply  Esc cancel"));
+                spans.push(Span::raw("  Enter apply  Esc cancel  Up/Down history"));
             }
-            f.set_cursor_position((area.x + (label.len() + text.chars().count()) as u16, area.y));
+            f.set_cursor_position((area.x + (label.len() + at) as u16, area.y));
             Line::from(spans)
         }
         Mode::ConfirmQuit => Line::styled(
@@ -151,4 +158,19 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
         }),
     };
     f.render_widget(Paragraph::new(line), area);
+}
+
+/// The input line cut to `width` columns around the cursor: the column of the cursor and the
+/// text as (part, is the cursor cell) pieces; past the end the cursor is a blank cell.
+fn input_line(app: &App, width: u16) -> (usize, Vec<(String, bool)>) {
+    let chars: Vec<char> = app.input.text().chars().collect();
+    let cursor = app.input.cursor().min(chars.len());
+    // Keep the cursor on screen: scroll by whole characters (filters are ASCII).
+    let skip = (cursor + 1).saturating_sub(usize::from(width.max(1)));
+    let text = |r: std::ops::Range<usize>| chars[r].iter().collect::<String>();
+    let at = chars.get(cursor).map_or(" ".to_string(), char::to_string);
+    let end = chars.len().min(skip + usize::from(width));
+    let after = text((cursor + 1).min(end)..end);
+    let pieces = vec![(text(skip..cursor), false), (at, true), (after, false)];
+    (cursor - skip, pieces)
 }
