@@ -34,9 +34,17 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "f",
-        "filter bar: iface=veth0 func=ip_rcv dur>100us drop ... (! negates)",
+        "filter bar: udp and (iface=veth0 or netns=b) dur>1ms; and or not ( ) !",
+    ),
+    (
+        "in a bar",
+        "Ctrl-A/E Ctrl-U/K/W Alt-B/F edit, Up/Down history",
     ),
     ("F", "follow new packets (stops when you move)"),
+    (
+        "=",
+        "follow flow: filter on the selected packet's flow, both directions (f edits)",
+    ),
     (
         "a",
         "all kinds of packets / network only (netlink, unix: kind=netlink)",
@@ -258,9 +266,36 @@ impl App {
                 self.refold();
             }
             KeyCode::Char('C') => self.collapse_all(),
+            KeyCode::Char('=') => self.follow_flow(),
             KeyCode::Char('u') => self.goto_parent(),
             KeyCode::Char('L') => self.goto_longest_child(),
             _ => {}
+        }
+    }
+
+    /// `=`: the filter becomes the selected packet's flow, both directions, written in the
+    /// filter language so that `f` shows it for editing.
+    fn follow_flow(&mut self) {
+        let Some(p) = self.selected_slot().map(|s| self.model.packet(s)) else {
+            return;
+        };
+        let Some(flow) = p.flow.as_deref() else {
+            self.message = Some(format!(
+                "packet {} has no IP flow to follow (ARP, or its headers were never read)",
+                p.id
+            ));
+            return;
+        };
+        let text = crate::query::flow_filter(flow);
+        match Query::parse(&text, &self.info) {
+            Ok(q) => {
+                self.input.open(&text);
+                self.input.remember(Prompt::Filter);
+                self.set_filter(Some(q));
+                self.message =
+                    Some("following the flow both ways: f edits, f Ctrl-U Enter clears".into());
+            }
+            Err(e) => self.message = Some(e),
         }
     }
 

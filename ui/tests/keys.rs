@@ -391,3 +391,27 @@ fn input_bars_edit_like_readline_and_keep_a_history() {
     keys(&mut a, "x");
     assert_eq!(a.input.text(), "2", "the jump bar takes digits only");
 }
+
+/// `=` filters on the selected packet's flow in both directions, in the filter language.
+#[test]
+fn follow_flow_sets_an_editable_filter() {
+    let mut a = app(false);
+    keys(&mut a, ":1\n=");
+    let text = a.filter.as_ref().unwrap().text().to_string();
+    assert!(
+        text.starts_with("proto=udp and ((src=10.0.0.1 and sport="),
+        "{text}"
+    );
+    let flow = |a: &App, s: u32| *a.model.packet(s).flow.as_deref().unwrap();
+    let f1 = flow(&a, a.selected_slot().unwrap());
+    for &s in &a.shown {
+        let f = flow(&a, s);
+        let same = (f.src, f.sport, f.dst, f.dport) == (f1.src, f1.sport, f1.dst, f1.dport);
+        let back = (f.src, f.sport, f.dst, f.dport) == (f1.dst, f1.dport, f1.src, f1.sport);
+        assert!(same || back, "{f:?} is not in {f1:?}");
+    }
+    assert!(a.shown.len() < a.packets_total());
+    // The bar opens on it for editing.
+    keys(&mut a, "f");
+    assert_eq!(a.input.text(), text);
+}

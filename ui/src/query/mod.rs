@@ -21,11 +21,13 @@ mod net;
 mod parse;
 mod term;
 
+use std::net::IpAddr;
+
 use crate::model::Packet;
 use parse::Expr;
 pub use term::glob;
 use term::Term;
-use vrft_events::session::SessionInfo;
+use vrft_events::session::{Flow, SessionInfo};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
@@ -82,6 +84,26 @@ impl Query {
         }
         self.expr.as_ref().is_none_or(|e| eval(e, p, info))
     }
+}
+
+/// The filter that shows a flow in both directions, written in the filter language so
+/// that the bar shows it and it can be edited: `proto=udp and ((src=A and sport=X and dst=B
+/// and dport=Y) or (src=B and sport=Y and dst=A and dport=X))`; without ports when the
+/// protocol has none.
+pub fn flow_filter(f: &Flow) -> String {
+    let side = |src: IpAddr, sport: u16, dst: IpAddr, dport: u16| {
+        if f.sport == 0 && f.dport == 0 {
+            format!("(src={src} and dst={dst})")
+        } else {
+            format!("(src={src} and sport={sport} and dst={dst} and dport={dport})")
+        }
+    };
+    format!(
+        "proto={} and ({} or {})",
+        f.proto_name(),
+        side(f.src, f.sport, f.dst, f.dport),
+        side(f.dst, f.dport, f.src, f.sport)
+    )
 }
 
 #[cfg(test)]

@@ -29,7 +29,9 @@ impl Net {
             None => (v, None),
         };
         let addr: IpAddr = a.parse().map_err(|_| {
-            format!("{key}= needs an address or prefix (10.0.0.1, 10.0.0.0/24, fd00::/64), not '{v}'")
+            format!(
+                "{key}= needs an address or prefix (10.0.0.1, 10.0.0.0/24, fd00::/64), not '{v}'"
+            )
         })?;
         let max = bits(addr).1;
         let len = match len {
@@ -86,7 +88,9 @@ mod tests {
         assert!(e.contains("did you mean 10.0.0.0/8?"), "{e}");
         let e = Net::parse("src", "10.0.0.0/33").unwrap_err();
         assert!(e.contains("use /0 to /32"), "{e}");
-        assert!(Net::parse("host", "10.0.0").unwrap_err().contains("address or prefix"));
+        assert!(Net::parse("host", "10.0.0")
+            .unwrap_err()
+            .contains("address or prefix"));
         let e = Net::parse("dst", "fd00::1/48").unwrap_err();
         assert!(e.contains("did you mean fd00::/48?"), "{e}");
     }

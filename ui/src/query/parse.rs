@@ -133,8 +133,7 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                let (negate, term) =
-                    term::parse(t.text, self.info).map_err(|e| self.at(t, &e))?;
+                let (negate, term) = term::parse(t.text, self.info).map_err(|e| self.at(t, &e))?;
                 let e = Expr::Term(term);
                 Ok(if negate { Expr::Not(Box::new(e)) } else { e })
             }

@@ -128,7 +128,10 @@ fn structure_errors_point_at_the_token() {
     assert_eq!(err("udp and"), "'and' (column 5): needs a term after it");
     assert_eq!(err("(udp or tcp"), "'(' (column 1): no ')' closes it");
     assert_eq!(err("udp) or tcp"), "')' (column 4): no '(' to close");
-    assert_eq!(err("udp or or tcp"), "'or' (column 8): expected a term after 'or'");
+    assert_eq!(
+        err("udp or or tcp"),
+        "'or' (column 8): expected a term after 'or'"
+    );
     assert_eq!(err("()"), "'(' (column 1): empty parentheses");
     assert_eq!(err("or udp"), "'or' (column 1): expected a term");
     assert_eq!(err("not"), "'not' (column 1): needs a term after it");
@@ -182,7 +185,10 @@ fn namespaces_by_name_or_inode() {
         ..info()
     };
     let e = Query::parse("netns=b", &old).unwrap_err();
-    assert!(e.contains("give the inode") && e.contains("4026532301"), "{e}");
+    assert!(
+        e.contains("give the inode") && e.contains("4026532301"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -264,4 +270,29 @@ fn globs() {
     assert!(!glob("ip_rcv", "ip_rcv_core"));
     assert!(!glob("a*b*a", "aa"));
     assert!(glob("a*b*a", "aba"));
+}
+
+#[test]
+fn a_flow_filter_matches_both_directions_and_nothing_else() {
+    let req = packet(17, "10.0.0.1", "10.0.0.2", (40000, 53), (NS_A, 2));
+    let text = flow_filter(req.flow.as_deref().unwrap());
+    assert_eq!(
+        text,
+        "proto=udp and ((src=10.0.0.1 and sport=40000 and dst=10.0.0.2 and dport=53) or \
+         (src=10.0.0.2 and sport=53 and dst=10.0.0.1 and dport=40000))"
+    );
+    let reply = packet(17, "10.0.0.2", "10.0.0.1", (53, 40000), (NS_B, 3));
+    let other = packet(17, "10.0.0.2", "10.0.0.1", (53, 40001), (NS_B, 3));
+    let tcp = packet(6, "10.0.0.1", "10.0.0.2", (40000, 53), (NS_A, 2));
+    assert!(hits(&text, &req) && hits(&text, &reply));
+    assert!(!hits(&text, &other) && !hits(&text, &tcp));
+    // ICMP has no ports: the terms are left out.
+    let ping = packet(58, "fd00::1", "fd00::2", (0, 0), (NS_A, 2));
+    let text = flow_filter(ping.flow.as_deref().unwrap());
+    assert_eq!(
+        text,
+        "proto=icmp6 and ((src=fd00::1 and dst=fd00::2) or (src=fd00::2 and dst=fd00::1))"
+    );
+    let pong = packet(58, "fd00::2", "fd00::1", (0, 0), (NS_B, 3));
+    assert!(hits(&text, &ping) && hits(&text, &pong));
 }
