@@ -28,7 +28,8 @@ pub enum Command {
     Record(crate::record_cmd::RecordArgs),
     /// Browse a recording in the UI (no root needed).
     Replay(crate::replay::ReplayArgs),
-    /// Print a recording's packets as ftrace function_graph call trees.
+    /// Print a recording's packets as function_graph call trees, or one line each (--oneline),
+    /// optionally only those a filter matches (the language of the UI's f bar).
     Dump(crate::dump::DumpArgs),
     /// Internal: closes inherited probe links in the background after vrft-tui exits.
     #[command(hide = true)]

@@ -1,22 +1,34 @@
-//! `vrft-tui dump`: print a recording's packets as ftrace function_graph trees.
+//! `vrft-tui dump`: print a recording's packets as ftrace function_graph trees, or one line
+//! per packet (`--oneline`, like `tcpdump -r`), optionally through the UI's filter language.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use vrft_ui::format;
-use vrft_ui::model::Model;
+use vrft_ui::model::{Model, Packet};
+use vrft_ui::query::Query;
 
 use vrft_events::record::Recording;
+use vrft_events::session::SessionInfo;
 
 #[derive(Args, Debug)]
 pub struct DumpArgs {
     /// A recording made with `vrft-tui record`.
     pub file: PathBuf,
+    /// Print only the packets this filter matches: the language of the UI's `f` bar, e.g.
+    /// 'icmp and netns=b', 'udp dport=53 or drop' (docs/filters.md). Words may be given
+    /// unquoted; they are joined with spaces.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Print only this packet.
     #[arg(long, value_name = "ID")]
     pub packet: Option<u32>,
+    /// One line per packet, as `tcpdump -r` prints: time (wall clock when the recording has
+    /// it, else seconds since boot), id, flow, interfaces, calls, duration, drop reason.
+    #[arg(long)]
+    pub oneline: bool,
 }
 
 pub fn run(args: &DumpArgs) -> Result<()> {
@@ -27,39 +39,78 @@ pub fn run(args: &DumpArgs) -> Result<()> {
     }
 }
 
+/// Any layer of the error is a closed pipe (a wrapped or converted error included).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The filter of the command line, parsed against the recording before anything is printed.
+fn filter(args: &DumpArgs, info: &SessionInfo) -> Result<Option<Query>> {
+    let text = args.filter.join(" ");
+    let q = Query::parse(&text, info).map_err(|e| anyhow!("filter '{text}': {e}"))?;
+    Ok((!q.is_empty()).then_some(q))
+}
+
+/// `2026-12-04 10:15:02.123456 13 udp 10.0.0.1:5000>10.0.0.2:53 veth0>eth0 calls 52 dur 41us`
+pub fn oneline(p: &Packet, info: &SessionInfo) -> String {
+    let time = match info.realtime_offset_ns {
+        Some(off) => format::wall_clock(p.first_ts, off),
+        None => format!("{:.6}", p.first_ts as f64 / 1e9),
+    };
+    let mut s = format!(
+        "{time} {} {} {} calls {} dur {}",
+        p.id,
+        format::flow_text(p),
+        format::dev_path(p, info),
+        p.nodes.len(),
+        format::human_ns(p.duration()),
+    );
+    if let Some(f) = format::fate(p, info) {
+        s += &format!(" {f}");
+    }
+    if p.incomplete() {
+        s += " INCOMPLETE";
+    }
+    s
 }
 
 fn print(args: &DumpArgs) -> Result<()> {
     let rec = Recording::read(&args.file)?;
     let info = &rec.header.info;
+    let query = filter(args, info)?;
     let model = Model::from_events(&rec.header.info, &rec.events);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "# {} on {}", rec.header.backend_reason, info.kernel)?;
-    match &rec.trailer {
-        Some(t) => writeln!(
-            out,
-            "# {} events, {}",
-            rec.events.len(),
-            t.stats.losses_line()
-        )?,
-        None => writeln!(
-            out,
-            "# {} events; no trailer, so the tracer's loss counters are unknown",
-            rec.events.len()
-        )?,
-    }
-    for line in rec.damage.lines() {
-        writeln!(out, "# damaged: {line}")?;
+    // One buffered writer for everything: every write's error reaches `run`.
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let losses = rec.trailer.as_ref().map(|t| t.stats.losses_line());
+    if !args.oneline {
+        writeln!(out, "# {} on {}", rec.header.backend_reason, info.kernel)?;
+        match &losses {
+            Some(l) => writeln!(out, "# {} events, {l}", rec.events.len())?,
+            None => writeln!(
+                out,
+                "# {} events; no trailer, so the tracer's loss counters are unknown",
+                rec.events.len()
+            )?,
+        }
+        for line in rec.damage.lines() {
+            writeln!(out, "# damaged: {line}")?;
+        }
     }
     let mut shown = 0;
     for p in model.packets() {
-        if args.packet.is_some_and(|id| id != p.id) {
+        if args.packet.is_some_and(|id| id != p.id)
+            || query.as_ref().is_some_and(|q| !q.matches(p, info))
+        {
             continue;
         }
         shown += 1;
+        if args.oneline {
+            writeln!(out, "{}", oneline(p, info))?;
+            continue;
+        }
         writeln!(out)?;
         for line in format::function_graph(p, info) {
             writeln!(out, "{line}")?;
@@ -76,8 +127,13 @@ fn print(args: &DumpArgs) -> Result<()> {
     }
     if let (Some(id), 0) = (args.packet, shown) {
         bail!(
-            "packet {id} is not in {}: run `vrft-tui dump` without --packet to see the ids",
-            args.file.display()
+            "packet {id} is not in {}{}: run `vrft-tui dump` without --packet to see the ids",
+            args.file.display(),
+            if query.is_some() {
+                " or the filter hides it"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

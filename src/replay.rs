@@ -2,16 +2,40 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use std::io::IsTerminal;
+
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 
 use vrft_events::record::Recording;
 use vrft_ui::app::App;
+use vrft_ui::query::Query;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
     /// A recording made with `vrft-tui record`.
     pub file: PathBuf,
+    /// Open with this filter applied: the language of the `f` bar, e.g. 'udp and netns=b'
+    /// (docs/filters.md); `f` edits it.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+}
+
+/// The UI draws on stdout and reads keys from stdin: without a terminal on both it could
+/// only fail later with ENXIO ("No such device or address").
+fn check_terminal() -> Result<()> {
+    for (name, tty) in [
+        ("stdin", std::io::stdin().is_terminal()),
+        ("stdout", std::io::stdout().is_terminal()),
+    ] {
+        if !tty {
+            bail!(
+                "replay needs a terminal ({name} is not a tty): run it in one, or print the \
+                 trees with `vrft-tui dump FILE`"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Events per batch handed to the UI, as the live reader would.
@@ -19,6 +43,14 @@ const BATCH: usize = 4096;
 
 pub fn run(args: &ReplayArgs) -> Result<()> {
     let rec = Recording::read(&args.file)?;
+    // Both checks come before the terminal is taken over, so their one line stays readable.
+    let filter = match &args.filter {
+        Some(text) => Some(
+            Query::parse(text, &rec.header.info).map_err(|e| anyhow!("--filter '{text}': {e}"))?,
+        ),
+        None => None,
+    };
+    check_terminal()?;
     let (tx, rx) = crossbeam_channel::unbounded();
     for chunk in rec.events.chunks(BATCH) {
         tx.send(chunk.to_vec()).expect("receiver alive");
@@ -29,6 +61,9 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         let _ = stats_tx.send(t.stats.clone());
     }
     let mut app = App::new(rec.header.info, false);
+    if let Some(q) = filter {
+        app.open_filter(q);
+    }
     // What was lost stays in the status line; the details until the first key.
     app.notice = rec.damage.short();
     app.message = rec.damage.summary();

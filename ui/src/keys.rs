@@ -161,6 +161,14 @@ impl App {
         }
     }
 
+    /// Applies a filter made elsewhere (`=`, `replay --filter`) as if typed into the bar:
+    /// it is in the filter history, and `f` opens on it.
+    pub fn open_filter(&mut self, q: Query) {
+        self.input.open(q.text());
+        self.input.remember(Prompt::Filter);
+        self.set_filter(Some(q));
+    }
+
     /// Opens the input bar of `prompt` on `text`.
     pub fn open_prompt(&mut self, prompt: Prompt, text: &str) {
         self.input.open(text);
@@ -289,9 +297,7 @@ impl App {
         let text = crate::query::flow_filter(flow);
         match Query::parse(&text, &self.info) {
             Ok(q) => {
-                self.input.open(&text);
-                self.input.remember(Prompt::Filter);
-                self.set_filter(Some(q));
+                self.open_filter(q);
                 self.message =
                     Some("following the flow both ways: f edits, f Ctrl-U Enter clears".into());
             }

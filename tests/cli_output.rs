@@ -1,0 +1,121 @@
+//! The built binary on the real recording, as a shell runs it: `dump` with a filter and
+//! `--oneline` into a pipe its reader closes early, and `replay` where it cannot open a UI.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Output, Stdio};
+
+use vrft_ui::testkit::REAL_RECORDING;
+
+fn vrft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vrft-tui"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vrft-tui")
+}
+
+/// A pipe that holds one page, so that a writer blocks after 4 KiB: the reader decides when
+/// the writer meets a closed pipe.
+fn small_pipe() -> (File, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: fds[0] is the read end just created; F_SETPIPE_SZ takes an int.
+    let size = unsafe { libc::fcntl(fds[0], libc::F_SETPIPE_SZ, 4096) };
+    assert!(
+        size >= 4096,
+        "F_SETPIPE_SZ: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: both descriptors are open and owned by nothing else.
+    unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// `vrft-tui dump FILE FILTER --oneline | head -3`: three packets, then the reader is gone;
+/// dump ends with status 0 and says nothing.
+#[test]
+fn dump_oneline_into_head_ends_quietly() {
+    let (read, write) = small_pipe();
+    let child = Command::new(env!("CARGO_BIN_EXE_vrft-tui"))
+        .args(["dump", REAL_RECORDING, "udp or arp", "--oneline"])
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vrft-tui");
+    let lines: Vec<String> = BufReader::new(read)
+        .lines()
+        .take(3)
+        .map(Result::unwrap)
+        .collect();
+    // The first line is a packet, not a comment: time, id, flow, interfaces, calls, dur.
+    assert!(
+        lines[0].starts_with("181.381750 1 udp 10.11.0.1:59459>10.11.0.2:7777 eth0>eth0 calls "),
+        "{lines:?}"
+    );
+    // `lines` dropped the reader: everything after the third line meets a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(out.status.success(), "{:?}", out.status);
+}
+
+#[test]
+fn dump_oneline_prints_one_line_per_matching_packet() {
+    let all = vrft(&["dump", REAL_RECORDING, "--oneline"]);
+    assert!(all.status.success());
+    let all = String::from_utf8(all.stdout).unwrap();
+    assert_eq!(all.lines().count(), 133, "every packet, no header");
+    // The filter words may come unquoted, and the language is the UI's.
+    let out = vrft(&[
+        "dump",
+        REAL_RECORDING,
+        "--oneline",
+        "udp",
+        "and",
+        "not",
+        "iface=eth0",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.is_empty());
+    for l in text.lines() {
+        assert!(l.contains(" udp ") && !l.contains("eth0"), "{l}");
+    }
+    let drops = vrft(&["dump", REAL_RECORDING, "--oneline", "drop"]);
+    for l in String::from_utf8(drops.stdout).unwrap().lines() {
+        assert!(l.contains(" DROP "), "{l}");
+    }
+}
+
+/// A bad filter is one line on stderr before anything is printed.
+#[test]
+fn dump_with_a_bad_filter_prints_nothing_but_the_error() {
+    let out = vrft(&["dump", REAL_RECORDING, "udp and iface=eth9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "vrft-tui: filter 'udp and iface=eth9': 'iface=eth9' (column 9): no interface 'eth9' \
+         in this trace (known: br0, eth0, eth1, lo, port-a, port-b, vxlan0)\n"
+    );
+}
+
+/// Without a terminal, replay says so and what to run instead (not "No such device or
+/// address"); a bad --filter is reported first, before any terminal is needed.
+#[test]
+fn replay_without_a_terminal_or_with_a_bad_filter_explains() {
+    let out = vrft(&["replay", REAL_RECORDING]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "vrft-tui: replay needs a terminal (stdin is not a tty): run it in one, or print the \
+         trees with `vrft-tui dump FILE`\n"
+    );
+    let out = vrft(&["replay", REAL_RECORDING, "--filter", "udp or"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "vrft-tui: --filter 'udp or': 'or' (column 5): needs a term after it\n"
+    );
+}
