@@ -24,10 +24,13 @@ impl Tmux {
             Ok(o) if o.status.success() => {}
             _ => panic!("tmux is missing: run scripts/setup.sh (it installs tmux)"),
         }
+        // One server per test: tests run in parallel, and each kills its server at the end.
+        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pid = std::process::id();
         let t = Tmux {
-            socket: std::env::temp_dir().join(format!("vrft-tmux-test-{pid}")),
-            session: format!("vrft-replay-{pid}"),
+            socket: std::env::temp_dir().join(format!("vrft-tmux-test-{pid}-{n}")),
+            session: format!("vrft-replay-{pid}-{n}"),
         };
         let out = t.tmux(&[
             "new-session",
@@ -213,6 +216,74 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     }
     // The cursor is visible again.
     assert_eq!(t.query("#{cursor_flag}"), "1", "cursor shown again");
+}
+
+/// The bar's line of the screen (the last one), trimmed.
+fn bar(screen: &str) -> &str {
+    screen.lines().last().unwrap_or("").trim_end()
+}
+
+/// The filter bar edits like a shell: Ctrl-W deletes the last word, Ctrl-U the line,
+/// Home/End move, and Up recalls what Enter applied before.
+#[test]
+fn filter_bar_editing_and_history_in_tmux() {
+    let bin = env!("CARGO_BIN_EXE_vrft-tui");
+    let cmd = format!("sh -c '\"{bin}\" replay \"{REAL_RECORDING}\"; sleep 30'");
+    let t = Tmux::start(160, 50, &cmd);
+    t.wait("the packet list", |s| s.contains("Packets 122/133"));
+
+    t.type_text("fudp dport=7777");
+    t.wait("the typed filter", |s| {
+        bar(s).starts_with("filter: udp dport=7777 ")
+    });
+    t.key("C-w");
+    let s = t.wait("the last word deleted", |s| {
+        bar(s).starts_with("filter: udp dport= ")
+    });
+    assert!(bar(&s).contains("missing value"), "validated live:\n{s}");
+    t.key("C-u");
+    let s = t.wait("the line cleared", |s| {
+        bar(s).starts_with("filter:    Enter apply")
+    });
+    assert!(!bar(&s).contains("udp"), "{s}");
+    t.type_text("udp or arp");
+    t.key("Enter");
+    let s = t.wait("the OR filter applied", |s| s.contains("Packets 99/133"));
+    assert!(s.contains("| filter: udp or arp |"), "{s}");
+
+    // A second filter, then Up in the bar brings the first back.
+    t.type_text("f");
+    t.wait("the bar on the applied filter", |s| {
+        bar(s).starts_with("filter: udp or arp ")
+    });
+    t.key("C-u");
+    t.type_text("udp dport=7777");
+    t.key("Enter");
+    t.wait("the second filter applied", |s| {
+        s.contains("Packets 20/133")
+    });
+    t.type_text("f");
+    t.wait("the bar on the second filter", |s| {
+        bar(s).starts_with("filter: udp dport=7777 ")
+    });
+    t.key("Up");
+    t.wait("the first filter recalled", |s| {
+        bar(s).starts_with("filter: udp or arp ")
+    });
+    // Home and End type at either end: NOT around the recalled expression.
+    t.key("Home");
+    t.type_text("not (");
+    t.key("End");
+    t.type_text(")");
+    t.wait("the edited line", |s| {
+        bar(s).starts_with("filter: not (udp or arp) ")
+    });
+    t.key("Enter");
+    let s = t.wait("the negated filter applied", |s| {
+        s.contains("Packets 23/133")
+    });
+    assert!(s.contains("| filter: not (udp or arp) |"), "{s}");
+    t.type_text("q");
 }
 
 /// `vrft-tui dump FILE | head`: the reader closes the pipe early, and dump ends quietly with
