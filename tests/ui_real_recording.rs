@@ -431,3 +431,67 @@ fn filter_by_interface_netns_and_function() {
     assert_eq!(a.mode, Mode::Normal);
     assert_eq!(a.shown, before);
 }
+
+/// The filter language on real packets: protocol words, OR, NOT, parentheses, prefixes,
+/// ethertypes and CLI names; the counts add up.
+#[test]
+fn filter_language_or_not_names_prefixes() {
+    let mut a = app();
+    let mut shown = |f: &str| {
+        let q = vrft_ui::query::Query::parse(f, &a.info).unwrap_or_else(|e| panic!("{f}: {e}"));
+        a.set_filter(Some(q));
+        a.shown.len()
+    };
+    assert_eq!(shown("udp"), 91);
+    assert_eq!(shown("arp"), 8);
+    assert_eq!(shown("udp or arp"), 99);
+    assert_eq!(shown("udp || arp"), 99);
+    // The 122 listed network packets: 99 of them, and the rest.
+    assert_eq!(shown("not (udp or arp)"), 122 - 99);
+    assert_eq!(shown("ip"), 105);
+    assert_eq!(shown("ip6 and icmp6"), 9);
+    assert_eq!(shown("ipv=4"), shown("ip"));
+    // The VXLAN datagrams of the overlay, by prefix; the veth pair's by CLI name.
+    assert_eq!(shown("udp and host=10.52.0.0/16"), 20);
+    assert_eq!(shown("saddr=10.11.0.1 daddr=10.11.0.2 dport=7777"), 20);
+    // Precedence: NOT before AND before OR.
+    assert_eq!(
+        shown("udp and dport=7777 or icmp"),
+        shown("(udp and dport=7777) or icmp")
+    );
+    assert_eq!(shown("udp and dport=7777 or icmp"), 20 + 14);
+    assert_eq!(shown("!udp and !arp and ip"), 14);
+}
+
+/// `=` on a real datagram and a real ping: the flow, both directions, nothing else.
+#[test]
+fn follow_flow_on_real_packets() {
+    let mut a = app();
+    keys(&mut a, ":13\n=");
+    assert_eq!(
+        a.filter.as_ref().unwrap().text(),
+        "proto=udp and ((src=10.11.0.1 and sport=59459 and dst=10.11.0.2 and dport=7777) or \
+         (src=10.11.0.2 and sport=7777 and dst=10.11.0.1 and dport=59459))"
+    );
+    assert_eq!(a.shown.len(), 20);
+    assert_eq!(selected_id(&a), 13, "the packet followed stays selected");
+    // A ping over the overlay: request and reply, no ports.
+    a.set_filter(None);
+    let ping = a
+        .shown
+        .iter()
+        .map(|&s| a.model.packet(s))
+        .find(|p| {
+            p.flow
+                .as_ref()
+                .is_some_and(|f| f.proto == 1 && f.src.to_string() == "10.52.0.1")
+        })
+        .map(|p| p.id)
+        .unwrap();
+    keys(&mut a, &format!(":{ping}\n="));
+    assert_eq!(
+        a.filter.as_ref().unwrap().text(),
+        "proto=icmp and ((src=10.52.0.1 and dst=10.52.0.2) or (src=10.52.0.2 and dst=10.52.0.1))"
+    );
+    assert_eq!(a.shown.len(), 4);
+}
