@@ -84,11 +84,15 @@ fn print(args: &DumpArgs) -> Result<()> {
     let model = Model::from_events(&rec.header.info, &rec.events);
     // One buffered writer for everything: every write's error reaches `run`.
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let losses = rec.trailer.as_ref().map(|t| t.stats.losses_line());
     if !args.oneline {
         writeln!(out, "# {} on {}", rec.header.backend_reason, info.kernel)?;
-        match &losses {
-            Some(l) => writeln!(out, "# {} events, {l}", rec.events.len())?,
+        match &rec.trailer {
+            Some(t) => writeln!(
+                out,
+                "# {} events, {}",
+                rec.events.len(),
+                t.stats.losses_line()
+            )?,
             None => writeln!(
                 out,
                 "# {} events; no trailer, so the tracer's loss counters are unknown",
@@ -117,6 +121,16 @@ fn print(args: &DumpArgs) -> Result<()> {
         }
     }
     out.flush()?;
+    // Without the `#` header, losses are told the way tcpdump tells its drops: on stderr.
+    if let (true, Some(t)) = (args.oneline, &rec.trailer) {
+        if t.stats.losses().iter().any(|&(_, n)| n > 0) {
+            eprintln!(
+                "vrft-tui: {}: the tracer's losses: {}",
+                args.file.display(),
+                t.stats.losses_line()
+            );
+        }
+    }
     // Like `tcpdump -r` on a truncated file: everything readable is printed, and the exit
     // status says it was not everything, so a script does not take a partial dump as whole.
     if let Some(summary) = rec.damage.summary() {

@@ -204,8 +204,13 @@ fn iface(pat: &str, info: &SessionInfo) -> Result<Term, String> {
     Ok(Term::Iface(pat.to_string()))
 }
 
-/// A namespace by name (from `ip netns`, as the recording knows them) or by inode.
+/// A namespace by name (from `ip netns`, as the recording knows them) or by inode. As with
+/// `--netns`, `/run/netns/NAME` names NAME.
 fn netns(v: &str, info: &SessionInfo) -> Result<Term, String> {
+    let v = ["/run/netns/", "/var/run/netns/"]
+        .iter()
+        .find_map(|dir| v.strip_prefix(dir))
+        .unwrap_or(v);
     if let Ok(inode) = v.parse() {
         return Ok(Term::Netns(inode));
     }

@@ -172,6 +172,7 @@ fn prefixes_and_addresses_match_flows() {
 fn namespaces_by_name_or_inode() {
     assert_eq!(t("netns=b"), Expr::Term(Term::Netns(NS_B)));
     assert_eq!(t("netns=4026532302"), t("netns=b"));
+    assert_eq!(t("netns=/run/netns/b"), t("netns=b"));
     let p = packet(17, "10.0.0.1", "10.0.0.2", (1, 2), (NS_B, 3));
     assert!(hits("netns=b", &p) && !hits("netns=a", &p));
     let e = err("udp netns=c");
