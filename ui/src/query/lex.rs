@@ -52,7 +52,8 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token<'_>>, String> {
             b'!' => (Tok::Not, 1),
             _ => {
                 let end = src[i..]
-                    .find(|c: char| c.is_whitespace() || "()&|".contains(c))
+                    // The same whitespace as above: a word is never empty.
+                    .find(|c: char| c.is_ascii_whitespace() || "()&|".contains(c))
                     .map_or(src.len(), |n| i + n);
                 let word = &src[i..end];
                 let tok = match word.to_ascii_lowercase().as_str() {
@@ -103,6 +104,11 @@ mod tests {
         );
         assert_eq!(kinds("proto!=udp"), [(Word, "proto!=udp")]);
         assert_eq!(kinds("src=fd00::1"), [(Word, "src=fd00::1")]);
+        // Non-ASCII text (a no-break space pasted in) stays inside a word, for the error.
+        assert_eq!(
+            kinds("udp\u{a0}tcp é"),
+            [(Word, "udp\u{a0}tcp"), (Word, "é")]
+        );
     }
 
     #[test]

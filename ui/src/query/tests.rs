@@ -297,3 +297,29 @@ fn a_flow_filter_matches_both_directions_and_nothing_else() {
     let pong = packet(58, "fd00::2", "fd00::1", (0, 0), (NS_B, 3));
     assert!(hits(&text, &ping) && hits(&text, &pong));
 }
+
+/// Any text parses to a filter or an error, never a panic or a hang: pieces of the
+/// language glued at random (a fixed pseudo-random sequence, so failures reproduce).
+#[test]
+fn arbitrary_text_parses_or_errs() {
+    const PIECES: [&str; 16] = [
+        "(", ")", "!", "&", "|", "&&", " or ", " and ", "not ", "udp", "dur>", "1ms", "=", "é",
+        "\u{a0}", " ",
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..5000 {
+        let mut s = String::new();
+        for _ in 0..(x % 12) {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s.push_str(PIECES[(x >> 33) as usize % PIECES.len()]);
+        }
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        if let Err(e) = Query::parse(&s, &info()) {
+            assert!(!e.is_empty() && !e.contains('\n'), "{s:?}: {e:?}");
+        }
+    }
+}
