@@ -415,3 +415,28 @@ fn follow_flow_sets_an_editable_filter() {
     keys(&mut a, "f");
     assert_eq!(a.input.text(), text);
 }
+
+/// A line longer than the bar scrolls so that the cursor stays on screen.
+#[test]
+fn a_long_line_scrolls_to_the_cursor() {
+    use vrft_ui::testkit::draw;
+    let mut a = app(false);
+    keys(&mut a, "fudp and dport=7777 and iface=veth1 and not drop");
+    let t = draw(&mut a, 40, 20);
+    let bar: String = (0..40)
+        .map(|x| t.backend().buffer()[(x, 19)].symbol().to_string())
+        .collect();
+    assert!(bar == "filter: 77 and iface=veth1 and not drop ", "{bar}");
+    assert!(t.backend().buffer()[(39, 19)]
+        .modifier
+        .contains(ratatui::style::Modifier::REVERSED));
+    press(&mut a, KeyCode::Home);
+    let t = draw(&mut a, 40, 20);
+    let bar: String = (0..40)
+        .map(|x| t.backend().buffer()[(x, 19)].symbol().to_string())
+        .collect();
+    assert!(
+        bar.starts_with("filter: udp and dport=7777 and iface=ve"),
+        "{bar}"
+    );
+}

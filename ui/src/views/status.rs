@@ -123,7 +123,7 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
                 None => Style::new(),
             };
             let mut spans = vec![Span::styled(label, Style::new().add_modifier(Modifier::BOLD))];
-            let (at, line) = input_line(app, area.width.saturating_sub(label.len() as u16 + 1));
+            let (at, line) = input_line(app, area.width.saturating_sub(label.len() as u16));
             spans.extend(line.into_iter().map(|(s, cur)| {
                 if cur {
                     Span::styled(s, style.add_modifier(Modifier::REVERSED))
