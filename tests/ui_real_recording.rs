@@ -153,14 +153,19 @@ fn snapshot_filter_bar_valid_invalid_applied() {
     let t = draw(&mut a, 130, 20);
     let s = t.backend().to_string();
     assert!(s.contains("'5' needs a unit"));
-    // The text being typed is red while invalid.
-    let cell = &t.backend().buffer()[(9, 19)];
-    assert_eq!(cell.bg, Color::Red, "invalid filter text is red");
+    // The text being typed is red while invalid, and the term the error is about (dur>5,
+    // from column 20) white on red.
+    let cell = |x: u16| t.backend().buffer()[(x, 19)].clone();
+    assert_eq!((cell(9).fg, cell(9).bg), (Color::Red, Color::Reset));
+    assert_eq!(cell(19).symbol(), "d");
+    assert_eq!((cell(19).fg, cell(19).bg), (Color::White, Color::Red));
+    assert_eq!(cell(23).bg, Color::Red, "the whole term is marked");
     insta::assert_snapshot!("filter_invalid", s);
 
     keys(&mut a, "ms");
     let t = draw(&mut a, 130, 20);
-    assert_ne!(t.backend().buffer()[(9, 19)].bg, Color::Red);
+    assert_eq!(t.backend().buffer()[(9, 19)].fg, Color::Reset);
+    assert_ne!(t.backend().buffer()[(19, 19)].bg, Color::Red);
     insta::assert_snapshot!("filter_valid_typing", t.backend().to_string());
 
     keys(&mut a, "\n");
@@ -425,7 +430,12 @@ fn filter_by_interface_netns_and_function() {
     let before = a.shown.clone();
     keys(&mut a, "f dur>\n");
     assert_eq!(a.mode, Mode::Input(Prompt::Filter));
-    assert!(a.input_error.as_deref().unwrap().contains("missing value"));
+    assert!(a
+        .input_error
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("missing value"));
     assert_eq!(a.shown, before);
     keys(&mut a, "\x1b");
     assert_eq!(a.mode, Mode::Normal);

@@ -9,7 +9,7 @@ use crate::format::{self, Row, RowKind};
 use crate::input::LineEditor;
 use crate::latency::{self, Latency};
 use crate::model::{node_flags, Model, Node};
-use crate::query::Query;
+use crate::query::{ParseError, Query};
 use vrft_events::event::Event;
 use vrft_events::session::{PacketKind, SessionInfo, Stats};
 
@@ -79,8 +79,8 @@ pub struct App {
     pub mode: Mode,
     /// The line of the input bar and each prompt's history.
     pub input: LineEditor,
-    /// Error of the filter being typed (shown red while invalid).
-    pub input_error: Option<String>,
+    /// Error of the filter being typed (shown red while invalid, the token it is about marked).
+    pub input_error: Option<ParseError>,
     /// One-shot message for the status line (cleared by the next key).
     pub message: Option<String>,
     /// A standing warning for the status line, never cleared (e.g. the recording is damaged).

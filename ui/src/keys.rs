@@ -123,7 +123,7 @@ impl App {
             .input
             .key(prompt, key, |c| !digits_only || c.is_ascii_digit());
         if edit == Edit::Changed && prompt == Prompt::Filter {
-            self.input_error = Query::parse(self.input.text(), &self.info).err();
+            self.input_error = Query::parse_spanned(self.input.text(), &self.info).err();
         }
         self.mode = Mode::Input(prompt);
     }
@@ -132,7 +132,7 @@ impl App {
     fn input_enter(&mut self, prompt: Prompt) {
         let text = self.input.text().to_string();
         match prompt {
-            Prompt::Filter => match Query::parse(&text, &self.info) {
+            Prompt::Filter => match Query::parse_spanned(&text, &self.info) {
                 Ok(q) => {
                     self.input_error = None;
                     self.input.remember(prompt);
@@ -174,7 +174,7 @@ impl App {
         self.input.open(text);
         self.input_error = None;
         if prompt == Prompt::Filter {
-            self.input_error = Query::parse(text, &self.info).err();
+            self.input_error = Query::parse_spanned(text, &self.info).err();
         }
         self.mode = Mode::Input(prompt);
     }

@@ -158,7 +158,7 @@ fn filter_validates_as_you_type() {
     keys(&mut a, "fdrop");
     assert!(a.input_error.is_none());
     keys(&mut a, " dur>1");
-    assert!(a.input_error.as_deref().unwrap().contains("unit"));
+    assert!(a.input_error.as_ref().unwrap().message.contains("unit"));
     keys(&mut a, "\n");
     assert!(
         a.mode == Mode::Input(Prompt::Filter),
@@ -348,7 +348,12 @@ fn input_bars_edit_like_readline_and_keep_a_history() {
     keys(&mut a, "fudp dport=7777");
     ctrl(&mut a, 'w');
     assert_eq!(a.input.text(), "udp dport=");
-    assert!(a.input_error.as_deref().unwrap().contains("missing value"));
+    assert!(a
+        .input_error
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("missing value"));
     ctrl(&mut a, 'u');
     assert_eq!(a.input.text(), "");
     assert_eq!(a.input_error, None);

@@ -2,6 +2,8 @@
 //! (`udp`, `dur>10ms`, `src=10.0.0.0/24`). Each token keeps where it starts, so that an error
 //! can point at it.
 
+use super::ParseError;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Tok {
     LParen,
@@ -20,12 +22,17 @@ pub(super) struct Token<'a> {
     pub at: usize,
 }
 
-/// `'text' (column N)`: how errors name the token they are about.
-pub(super) fn locate(src: &str, at: usize, text: &str) -> String {
-    format!("'{text}' (column {})", src[..at].chars().count() + 1)
+impl ParseError {
+    /// `'text' (column N): msg`, about `text` found at byte `at` of `src`.
+    pub(super) fn at(src: &str, at: usize, text: &str, msg: &str) -> ParseError {
+        ParseError {
+            message: format!("'{text}' (column {}): {msg}", src[..at].chars().count() + 1),
+            span: at..at + text.len(),
+        }
+    }
 }
 
-pub(super) fn lex(src: &str) -> Result<Vec<Token<'_>>, String> {
+pub(super) fn lex(src: &str) -> Result<Vec<Token<'_>>, ParseError> {
     let mut out = Vec::new();
     let bytes = src.as_bytes();
     let mut i = 0;
@@ -43,10 +50,8 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token<'_>>, String> {
             b'|' if pair(b'|') => (Tok::Or, 2),
             b'&' | b'|' => {
                 let op = if c == b'&' { "&& or and" } else { "|| or or" };
-                return Err(format!(
-                    "{}: not an operator, use {op}",
-                    locate(src, i, &src[i..i + 1])
-                ));
+                let msg = format!("not an operator, use {op}");
+                return Err(ParseError::at(src, i, &src[i..i + 1], &msg));
             }
             // `!` negates what follows; `key!=value` stays inside its word.
             b'!' => (Tok::Not, 1),
@@ -114,7 +119,8 @@ mod tests {
     #[test]
     fn a_single_ampersand_or_bar_is_an_error_with_its_column() {
         let e = lex("udp & tcp").unwrap_err();
-        assert_eq!(e, "'&' (column 5): not an operator, use && or and");
-        assert!(lex("udp|tcp").unwrap_err().contains("use || or or"));
+        assert_eq!(e.message, "'&' (column 5): not an operator, use && or and");
+        assert_eq!(e.span, 4..5);
+        assert!(lex("udp|tcp").unwrap_err().message.contains("use || or or"));
     }
 }

@@ -22,12 +22,27 @@ mod parse;
 mod term;
 
 use std::net::IpAddr;
+use std::ops::Range;
 
 use crate::model::Packet;
 use parse::Expr;
 pub use term::glob;
 use term::Term;
 use vrft_events::session::{Flow, SessionInfo};
+
+/// A filter that does not parse: one line saying what is wrong and how to fix it, and the
+/// bytes of the filter it is about (empty at the end when something is missing there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    pub span: Range<usize>,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
@@ -40,6 +55,11 @@ impl Query {
     /// Parses and resolves the filter against the session. The error is one line that
     /// quotes the offending token with its column, says what is wrong and how to fix it.
     pub fn parse(text: &str, info: &SessionInfo) -> Result<Query, String> {
+        Self::parse_spanned(text, info).map_err(|e| e.message)
+    }
+
+    /// [`Query::parse`] with where the error is, for the input bar to mark it.
+    pub fn parse_spanned(text: &str, info: &SessionInfo) -> Result<Query, ParseError> {
         let toks = lex::lex(text)?;
         let expr = if toks.is_empty() {
             None

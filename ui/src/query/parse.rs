@@ -7,8 +7,9 @@
 //! unary = ("not" | "!") unary | "(" or ")" | TERM
 //! ```
 
-use super::lex::{locate, Tok, Token};
+use super::lex::{Tok, Token};
 use super::term::{self, Term};
+use super::ParseError;
 use vrft_events::session::SessionInfo;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +27,11 @@ struct Parser<'a> {
     info: &'a SessionInfo,
 }
 
-pub(super) fn parse(src: &str, toks: Vec<Token<'_>>, info: &SessionInfo) -> Result<Expr, String> {
+pub(super) fn parse(
+    src: &str,
+    toks: Vec<Token<'_>>,
+    info: &SessionInfo,
+) -> Result<Expr, ParseError> {
     let mut p = Parser {
         src,
         toks,
@@ -47,19 +52,19 @@ impl<'a> Parser<'a> {
         self.toks.get(self.pos).copied()
     }
 
-    fn at(&self, t: Token<'_>, msg: &str) -> String {
-        format!("{}: {msg}", locate(self.src, t.at, t.text))
+    fn at(&self, t: Token<'_>, msg: &str) -> ParseError {
+        ParseError::at(self.src, t.at, t.text, msg)
     }
 
     /// The operand an operator wants is missing: say which operator, and where.
-    fn missing(&self, op: Token<'_>) -> String {
+    fn missing(&self, op: Token<'_>) -> ParseError {
         match self.peek() {
             Some(t) => self.at(t, &format!("expected a term after '{}'", op.text)),
             None => self.at(op, "needs a term after it"),
         }
     }
 
-    fn or(&mut self) -> Result<Expr, String> {
+    fn or(&mut self) -> Result<Expr, ParseError> {
         let mut all = vec![self.and()?];
         while let Some(op) = self.peek().filter(|t| t.tok == Tok::Or) {
             self.pos += 1;
@@ -80,11 +85,14 @@ impl<'a> Parser<'a> {
             .is_some_and(|t| matches!(t.tok, Tok::Not | Tok::LParen | Tok::Word))
     }
 
-    fn and(&mut self) -> Result<Expr, String> {
+    fn and(&mut self) -> Result<Expr, ParseError> {
         if !self.starts_unary() {
             return Err(match self.peek() {
                 Some(t) => self.at(t, "expected a term"),
-                None => "expected a term at the end".into(),
+                None => ParseError {
+                    message: "expected a term at the end".into(),
+                    span: self.src.len()..self.src.len(),
+                },
             });
         }
         let mut all = vec![self.unary()?];
@@ -109,7 +117,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn unary(&mut self) -> Result<Expr, String> {
+    fn unary(&mut self) -> Result<Expr, ParseError> {
         let t = self.peek().expect("starts_unary checked a token");
         self.pos += 1;
         match t.tok {

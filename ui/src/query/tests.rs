@@ -323,3 +323,13 @@ fn arbitrary_text_parses_or_errs() {
         }
     }
 }
+
+#[test]
+fn errors_carry_the_bytes_of_their_token() {
+    let span = |s: &str| Query::parse_spanned(s, &info()).unwrap_err().span;
+    assert_eq!(span("udp colr=red"), 4..12);
+    assert_eq!(span("udp and"), 4..7);
+    assert_eq!(span("(udp"), 0..1);
+    assert_eq!(span("tcp or )"), 7..8);
+    assert_eq!(span("udp & tcp"), 4..5);
+}

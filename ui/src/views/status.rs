@@ -7,6 +7,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::app::{App, Mode, Pane, Prompt, View};
+use crate::query::ParseError;
 
 fn count(label: &str, n: u64) -> Span<'static> {
     let style = if n > 0 {
@@ -118,21 +119,15 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
                 Prompt::Jump => "go to packet: ",
             };
             let error = app.input_error.as_ref().filter(|_| *prompt == Prompt::Filter);
-            let style = match error {
-                Some(_) => Style::new().fg(Color::White).bg(Color::Red),
-                None => Style::new(),
-            };
             let mut spans = vec![Span::styled(label, Style::new().add_modifier(Modifier::BOLD))];
-            let (at, line) = input_line(app, area.width.saturating_sub(label.len() as u16));
-            spans.extend(line.into_iter().map(|(s, cur)| {
-                if cur {
-                    Span::styled(s, style.add_modifier(Modifier::REVERSED))
-                } else {
-                    Span::styled(s, style)
-                }
-            }));
+            let width = area.width.saturating_sub(label.len() as u16);
+            let (at, line) = input_line(app, width, error);
+            spans.extend(line);
             if let Some(e) = error {
-                spans.push(Span::styled(format!("  {e}"), Style::new().fg(Color::Red)));
+                spans.push(Span::styled(
+                    format!("  {}", e.message),
+                    Style::new().fg(Color::Red),
+                ));
             } else {
                 spans.push(Span::raw("  Enter apply  Esc cancel  Up/Down history"));
             }
@@ -160,17 +155,39 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
     f.render_widget(Paragraph::new(line), area);
 }
 
-/// The input line cut to `width` columns around the cursor: the column of the cursor and the
-/// text as (part, is the cursor cell) pieces; past the end the cursor is a blank cell.
-fn input_line(app: &App, width: u16) -> (usize, Vec<(String, bool)>) {
-    let chars: Vec<char> = app.input.text().chars().collect();
+/// The input line cut to `width` columns around the cursor, as spans, and the cursor's column.
+/// While the filter is invalid the text is red and the token the error is about white on red;
+/// the cursor cell is reversed (a blank past the end).
+fn input_line(app: &App, width: u16, error: Option<&ParseError>) -> (usize, Vec<Span<'static>>) {
+    let text = app.input.text();
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let cursor = app.input.cursor().min(chars.len());
     // Keep the cursor on screen: scroll by whole characters (filters are ASCII).
-    let skip = (cursor + 1).saturating_sub(usize::from(width.max(1)));
-    let text = |r: std::ops::Range<usize>| chars[r].iter().collect::<String>();
-    let at = chars.get(cursor).map_or(" ".to_string(), char::to_string);
-    let end = chars.len().min(skip + usize::from(width));
-    let after = text((cursor + 1).min(end)..end);
-    let pieces = vec![(text(skip..cursor), false), (at, true), (after, false)];
-    (cursor - skip, pieces)
+    let width = usize::from(width.max(1));
+    let skip = (cursor + 1).saturating_sub(width);
+    let style_at = |byte: usize| match error {
+        Some(e) if e.span.contains(&byte) => Style::new()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD),
+        Some(_) => Style::new().fg(Color::Red),
+        None => Style::new(),
+    };
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for i in skip..chars.len().min(skip + width).max(cursor + 1) {
+        let (c, style) = match chars.get(i) {
+            Some(&(byte, c)) => (c, style_at(byte)),
+            None => (' ', style_at(text.len())),
+        };
+        let style = if i == cursor {
+            style.add_modifier(Modifier::REVERSED)
+        } else {
+            style
+        };
+        match spans.last_mut() {
+            Some(last) if last.style == style => last.content.to_mut().push(c),
+            _ => spans.push(Span::styled(c.to_string(), style)),
+        }
+    }
+    (cursor - skip, spans)
 }
