@@ -6,7 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Output, Stdio};
 
-use vrft_ui::testkit::REAL_RECORDING;
+use vrft_events::record::{Recording, Writer};
+use vrft_events::session::Namespace;
+use vrft_ui::testkit::{real_recording, REAL_RECORDING};
 
 fn vrft(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vrft-tui"))
@@ -51,13 +53,59 @@ fn dump_oneline_into_head_ends_quietly() {
         .collect();
     // The first line is a packet, not a comment: time, id, flow, interfaces, calls, dur.
     assert!(
-        lines[0].starts_with("181.381750 1 udp 10.11.0.1:59459>10.11.0.2:7777 eth0>eth0 calls "),
+        lines[0].starts_with("181.381750 1 udp 10.11.0.1:59459>10.11.0.2:7777")
+            && lines[0].contains(" eth0>eth0 calls 98 dur 34.999 ms"),
         "{lines:?}"
     );
     // `lines` dropped the reader: everything after the third line meets a closed pipe.
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert!(out.status.success(), "{:?}", out.status);
+}
+
+/// The issue's own command, `dump FILE 'icmp and netns=b' --oneline | head -3`, on the real
+/// recording given a namespace name and a wall clock (as format 7 recordings have them).
+#[test]
+fn dump_icmp_in_a_named_namespace_into_head() {
+    let rec = real_recording();
+    let mut header = rec.header.clone();
+    header.info.namespaces = vec![Namespace {
+        inode: 4026532193,
+        name: "b".into(),
+    }];
+    // Booted at 2026-12-04 09:59:59 UTC.
+    header.info.realtime_offset_ns = Some(1_796_378_399_000_000_000);
+    let path = std::env::temp_dir().join(format!("vrft-cli-test-{}.vrft", std::process::id()));
+    let mut w = Writer::create(&path, header).unwrap();
+    w.events(&rec.events).unwrap();
+    w.finish(rec.trailer.clone().unwrap_or_default()).unwrap();
+    assert_eq!(
+        Recording::read(&path).unwrap().events.len(),
+        rec.events.len()
+    );
+
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            "set -o pipefail; \"$0\" dump \"$1\" 'icmp and netns=b' --oneline | head -3",
+        ])
+        .arg(env!("CARGO_BIN_EXE_vrft-tui"))
+        .arg(&path)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert!(out.status.success(), "{:?}", out.status);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("2026-12-04 10:04:12.751140 69 ")
+            && lines[0].contains("10.52.0.1")
+            && lines[0].ends_with(" calls 155 dur 27.875 ms"),
+        "{text}"
+    );
 }
 
 #[test]
