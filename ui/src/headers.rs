@@ -104,24 +104,42 @@ fn ip(b: &[u8], out: &mut Vec<String>, depth: u8) {
             s += &format!(" len {len}");
             out.push(s);
         }
-        Some(TransportSlice::Icmpv4(i)) => out.push(icmp(
-            "icmp",
-            src,
-            dst,
-            icmp4_text(i.type_u8(), i.code_u8()),
-            i.type_u8() == 0 || i.type_u8() == 8,
-            i.bytes5to8(),
-            i.payload(),
-        )),
-        Some(TransportSlice::Icmpv6(i)) => out.push(icmp(
-            "icmp6",
-            src,
-            dst,
-            icmp6_text(i.type_u8(), i.code_u8()),
-            i.type_u8() == 128 || i.type_u8() == 129,
-            i.bytes5to8(),
-            i.payload(),
-        )),
+        Some(TransportSlice::Icmpv4(i)) => {
+            let t = i.type_u8();
+            let kind = match t {
+                0 | 8 => Icmp::Echo,
+                3 | 4 | 5 | 11 | 12 => Icmp::Error,
+                _ => Icmp::Other,
+            };
+            let text = icmp4_text(t, i.code_u8());
+            out.push(icmp(
+                "icmp",
+                src,
+                dst,
+                text,
+                kind,
+                i.bytes5to8(),
+                i.payload(),
+            ))
+        }
+        Some(TransportSlice::Icmpv6(i)) => {
+            let t = i.type_u8();
+            let kind = match t {
+                128 | 129 => Icmp::Echo,
+                1..=4 => Icmp::Error,
+                _ => Icmp::Other,
+            };
+            let text = icmp6_text(t, i.code_u8());
+            out.push(icmp(
+                "icmp6",
+                src,
+                dst,
+                text,
+                kind,
+                i.bytes5to8(),
+                i.payload(),
+            ))
+        }
         _ => {
             let name = match proto {
                 Some(n) => proto_name(n, v6),
@@ -203,13 +221,21 @@ fn tcp_flags(t: &etherparse::TcpSlice) -> String {
     s
 }
 
+/// What follows an ICMP type: an echo's id and seq, an error's quoted packet.
+#[derive(PartialEq)]
+enum Icmp {
+    Echo,
+    Error,
+    Other,
+}
+
 /// An ICMP line: type text, id and seq of echoes, and for errors what the quoted packet was.
 fn icmp(
     name: &str,
     src: IpAddr,
     dst: IpAddr,
     text: String,
-    echo: bool,
+    kind: Icmp,
     rest: [u8; 4],
     payload: &[u8],
 ) -> String {
@@ -218,12 +244,14 @@ fn icmp(
         endpoint(src, None),
         endpoint(dst, None)
     );
-    if echo {
+    if kind == Icmp::Echo {
         let id = u16::from_be_bytes([rest[0], rest[1]]);
         let seq = u16::from_be_bytes([rest[2], rest[3]]);
         s += &format!(" id {id} seq {seq}");
-    } else if let Some(q) = quoted(payload) {
-        s += &format!(" for {q}");
+    } else if kind == Icmp::Error {
+        if let Some(q) = quoted(payload) {
+            s += &format!(" for {q}");
+        }
     }
     s
 }
@@ -473,6 +501,22 @@ mod tests {
         let s = summary(&h).unwrap();
         assert!(s.starts_with("icmp6 [fdfd:"), "{s}");
         assert!(s.ends_with("echo request id 7 seq 1"), "{s}");
+    }
+
+    #[test]
+    fn only_errors_quote_a_packet() {
+        let h = Headers {
+            ethertype: 0x86dd,
+            net_offset: 0,
+            bytes: {
+                let b = PacketBuilder::ipv6([0xfe; 16], [0xff; 16], 255).icmpv6_raw(133, 0, [0; 4]);
+                let mut out = Vec::new();
+                b.write(&mut out, &[1, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+                out
+            },
+        };
+        let s = summary(&h).unwrap();
+        assert!(s.ends_with(" router solicitation"), "{s}");
     }
 
     #[test]
