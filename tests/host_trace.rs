@@ -348,6 +348,35 @@ fn flows_and_skb_fields_are_read_from_real_packets() {
         .filter_map(|p| queued_on_a(&p))
         .collect();
     assert_eq!(requests.len(), 3, "3 echo requests among {flows:?}");
+    // The list's summary decodes the headers the tracer sent: echo requests with ids and
+    // sequence numbers, told apart from their replies; ping is who sent them.
+    let summaries: Vec<String> = model
+        .packets()
+        .iter()
+        .map(vrft_ui::format::flow_text)
+        .collect();
+    for seq in 1..=3 {
+        let want = "icmp 10.77.0.1>10.77.0.2 echo request id ";
+        let found = summaries
+            .iter()
+            .any(|s| s.starts_with(want) && s.ends_with(&format!(" seq {seq}")));
+        assert!(found, "echo request seq {seq} among {summaries:?}");
+        let reply = summaries.iter().any(|s| {
+            s.starts_with("icmp 10.77.0.2>10.77.0.1 echo reply id ")
+                && s.ends_with(&format!(" seq {seq}"))
+        });
+        assert!(reply, "echo reply seq {seq} among {summaries:?}");
+    }
+    let senders: Vec<String> = model
+        .packets()
+        .iter()
+        .filter(|p| vrft_ui::format::flow_text(p).contains("echo request"))
+        .filter_map(vrft_ui::format::task_text)
+        .collect();
+    assert!(
+        senders.len() >= 3 && senders.iter().all(|t| t.starts_with("ping[")),
+        "ping sent the requests: {senders:?}"
+    );
     let gso: Vec<_> = model
         .packets()
         .iter()

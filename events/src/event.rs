@@ -144,11 +144,17 @@ impl Event {
 
     /// The key of the call stack this event belongs to (see [`Event::tid`]).
     pub fn stack_key(&self) -> u64 {
-        if self.tid == 0 {
-            (1u64 << 32) | self.cpu as u64
-        } else {
-            self.tid as u64
-        }
+        stack_key(self.tid, self.cpu)
+    }
+}
+
+/// The key of the call stack of thread `tid` on `cpu`: the thread, or for the idle
+/// tasks (tid 0) the CPU.
+pub fn stack_key(tid: u32, cpu: u16) -> u64 {
+    if tid == 0 {
+        (1u64 << 32) | cpu as u64
+    } else {
+        tid as u64
     }
 }
 

@@ -12,6 +12,7 @@ mod graph;
 mod identity;
 mod initramfs;
 mod kernel;
+mod lab;
 mod live;
 mod qemu;
 mod scenario;
@@ -50,6 +51,7 @@ fn main() {
         .into_iter()
         .chain(filtering::scenarios())
         .chain(live::scenarios())
+        .chain(lab::scenarios())
         .chain(tracing::scenarios())
         .chain(bench::scenarios())
         .map(Arc::new)

@@ -26,7 +26,7 @@ pub fn scenarios() -> Vec<Scenario> {
 
 /// Shell helpers: start `vrft-tui record` in the background, wait until it is
 /// armed, stop it with a signal and time how long the shell waits.
-const RECORD_HELPERS: &str = r#"
+pub const RECORD_HELPERS: &str = r#"
 start_record() {
   vrft-tui record -o "$OUT/rec.vrft" "$@" > "$OUT/stats.json" 2> "$OUT/record.err" &
   RPID=$!

@@ -9,6 +9,10 @@ enum vrft_kind {
 	VRFT_ENTRY = 0,
 	VRFT_EXIT = 1,
 	VRFT_TRACEPOINT = 2,
+	/* Notes: no node of the tree, but something about the next event of the
+	 * same packet and clone on the same stack (tid, or idle CPU). */
+	VRFT_NOTE_HEADERS = 3, /* a struct vrft_headers follows */
+	VRFT_NOTE_TASK = 4,    /* a struct vrft_task follows */
 };
 
 enum vrft_ctx {
@@ -27,6 +31,10 @@ enum vrft_ctx {
 /* An entry nested deeper than the BPF call stack holds: its exit is not
  * followed, so the call is shown as a leaf, flat under the deepest call kept. */
 #define VRFT_F_TOO_DEEP   (1 << 5)
+
+/* Bytes of a packet's headers one headers note carries: Ethernet, outer IPv4,
+ * UDP and VXLAN, inner Ethernet, IPv6 and TCP take 124. */
+#define VRFT_HDR_BYTES 128
 
 /* The most --skb-fields one event carries. */
 #define VRFT_MAX_FIELDS 8
@@ -84,6 +92,22 @@ struct vrft_flow {
 	__u16 ethertype; /* skb->protocol in host order; 0 when not set */
 	__u16 family;    /* skb->sk's address family (AF_*); 0 without a socket */
 	__u16 pad;
+};
+
+/* A packet's headers as the kernel holds them at one tracepoint: sent when
+ * first readable and again whenever its addresses or ports change. */
+struct vrft_headers {
+	__u16 ethertype;  /* skb->protocol in host order */
+	__u16 net_offset; /* where the network header starts in bytes (0: no link header) */
+	__u16 len;        /* bytes valid (the linear data may end before the window) */
+	__u16 pad;
+	__u8 bytes[VRFT_HDR_BYTES];
+};
+
+/* The process of the task a packet's event ran on, noted once per thread. */
+struct vrft_task {
+	__u32 pid;     /* thread group id */
+	__u8 comm[16];
 };
 
 /* Where one of --skb-fields lives: in struct sk_buff, or in the

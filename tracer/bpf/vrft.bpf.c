@@ -64,6 +64,9 @@ struct vrft_track {
 	 * free path's own functions still belong to the packet. */
 	__u8 freed;
 	__u8 pad[3];
+	/* Fingerprint of the headers last sent (0: none yet): see vrft_note_headers. */
+	__u32 hdr_fp;
+	__u32 pad2;
 };
 
 struct {
@@ -785,6 +788,8 @@ static __always_inline __u64 wake_flag(__u32 len)
  * meets one with its headers in place (a device queue or receive, or its
  * free), and the flow reader is then verified in those ten programs instead
  * of in every one of the thousands of function probe clones. */
+__noinline int vrft_note_task(__u32 packet, __u32 clone);
+
 static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clone,
 				 struct sk_buff *skb, __u8 flags, __s64 ret, struct vrft_track *t)
 {
@@ -792,6 +797,9 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 	struct vrft_flow fl = {};
 	struct vrft_event *e;
 	int flow = 0;
+
+	if (skb)
+		vrft_note_task(packet, clone);
 
 	if (skb && t && !t->flow_done) {
 		int r = vrft_read_flow((__u64)skb, &fl);
@@ -819,6 +827,133 @@ static __always_inline void emit(__u8 kind, __u32 func, __u32 packet, __u16 clon
 		e->flags |= VRFT_F_FLOW;
 	}
 	bpf_ringbuf_submit(e, wake_flag(base + (flow ? sizeof(fl) : 0)));
+}
+
+/* Threads whose process was noted, with the task's start time: a thread id
+ * reused by a new process is noted again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} tasks_noted SEC(".maps");
+
+/* The task whose process each CPU noted last: a run of one task's events
+ * costs one compare, not a hash lookup each. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_task SEC(".maps");
+
+/* Notes the process of the current task, once per thread, when the packet's
+ * event runs in process context: who sent (or received) it. Global, so the
+ * verifier checks it once per program, not at every call site. */
+__noinline int vrft_note_task(__u32 packet, __u32 clone)
+{
+	__u64 id = bpf_get_current_pid_tgid(), task = bpf_get_current_task(), start;
+	__u32 tid = (__u32)id, zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&last_task, &zero), *seen;
+	struct vrft_event *e;
+	struct vrft_task *tk;
+
+	if (!tid || !last || *last == task || context_level() != VRFT_CTX_PROCESS)
+		return 0;
+	start = BPF_CORE_READ((struct task_struct *)task, start_time);
+	seen = bpf_map_lookup_elem(&tasks_noted, &tid);
+	if (seen && *seen == start) {
+		*last = task;
+		return 0;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e) + sizeof(*tk), 0);
+	if (!e) {
+		count(CNT_RINGBUF_DROPS);
+		return 0;
+	}
+	fill(e, VRFT_NOTE_TASK, 0, packet, clone, 0, 0, 0);
+	tk = (void *)(e + 1);
+	tk->pid = id >> 32;
+	bpf_get_current_comm(tk->comm, sizeof(tk->comm));
+	bpf_ringbuf_submit(e, wake_flag(sizeof(*e) + sizeof(*tk)));
+	bpf_map_update_elem(&tasks_noted, &tid, &start, BPF_ANY);
+	*last = task;
+	return 0;
+}
+
+/* What identifies a packet's headers, from the first 48 bytes of its
+ * network header: addresses, protocol, ports, tunnel headers; not what every
+ * hop rewrites (TTL or hop limit, checksum, lengths). Never 0. */
+static __always_inline __u32 headers_fingerprint(__u64 *w, __u16 eth)
+{
+	__u64 h = eth;
+
+	if (eth == 0x0800) {
+		w[0] &= ~0xffff0000ULL;            /* total length */
+		w[1] &= ~0xffff00ffULL;            /* TTL, checksum */
+	} else if (eth == 0x86dd) {
+		w[0] &= ~0xff00ffff00000000ULL;    /* payload length, hop limit */
+	}
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
+	return (__u32)(h >> 32) | 1;
+}
+
+/* Sends the packet's headers (as a note before its next event) when they
+ * are first written and whenever they change: encapsulation, decapsulation,
+ * NAT. Called by the tracepoints, which every packet meets with its headers
+ * in place; global for the same reason as vrft_read_flow. */
+__noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
+{
+	struct sk_buff *skb = (struct sk_buff *)skb_addr;
+	__u16 eth, mac, net, start, net_offset = 0;
+	unsigned char *head;
+	struct vrft_headers *hd;
+	struct vrft_event *e;
+	__u64 w[6] = {};
+	__u32 fp, tail;
+
+	if (!t || !skb)
+		return 0;
+	eth = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	if (!eth)
+		return 0; /* not written yet (see vrft_read_flow) */
+	mac = BPF_CORE_READ(skb, mac_header);
+	net = BPF_CORE_READ(skb, network_header);
+	if (!net || net == (__u16)~0U) {
+		if (mac == (__u16)~0U)
+			return 0;
+		net = mac + 14;
+	}
+	start = net;
+	if (mac != (__u16)~0U && mac < net && net - mac <= 64) {
+		start = mac;
+		net_offset = net - mac;
+	}
+	head = BPF_CORE_READ(skb, head);
+	if (bpf_probe_read_kernel(w, sizeof(w), head + net))
+		return 0;
+	fp = headers_fingerprint(w, eth);
+	if (fp == t->hdr_fp)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e) + sizeof(*hd), 0);
+	if (!e) {
+		count(CNT_RINGBUF_DROPS);
+		return 0;
+	}
+	fill(e, VRFT_NOTE_HEADERS, 0, t->packet, t->clone, 0, 0, 0);
+	hd = (void *)(e + 1);
+	hd->ethertype = eth;
+	hd->net_offset = net_offset;
+	hd->pad = 0;
+	tail = BPF_CORE_READ(skb, tail);
+	hd->len = tail <= start ? 0 : tail - start > VRFT_HDR_BYTES ? VRFT_HDR_BYTES : tail - start;
+	if (bpf_probe_read_kernel(hd->bytes, sizeof(hd->bytes), head + start))
+		hd->len = 0;
+	bpf_ringbuf_submit(e, wake_flag(sizeof(*e) + sizeof(*hd)));
+	t->hdr_fp = fp;
+	return 0;
 }
 
 /* The packet this skb belongs to, starting to follow it if the filter
@@ -1280,6 +1415,7 @@ static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *typed,
 		return 0;
 	packet = t->packet;
 	clone = t->clone;
+	vrft_note_headers((__u64)skb, t);
 	emit(VRFT_TRACEPOINT, tp_func[tp & 15], packet, clone, skb, flags, value, t);
 	/* The last reference is gone. Inside a traced call on this skb (the
 	 * free function that fired the tracepoint), the rest of the free path

@@ -12,6 +12,7 @@ pub mod contract;
 pub mod error;
 pub mod interfaces;
 pub mod module_btf;
+pub mod notes;
 pub mod plan;
 pub mod privileges;
 pub mod reader;

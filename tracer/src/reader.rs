@@ -10,7 +10,8 @@ use crossbeam_channel::Sender;
 use libbpf_rs::{MapCore, RingBufferBuilder};
 use vrft_events::event::Event;
 
-use crate::wire;
+use crate::notes::Pending;
+use crate::wire::{self, Record};
 
 /// Events per batch: large enough to amortise channel costs, small enough to keep the UI live.
 const BATCH: usize = 4096;
@@ -34,11 +35,16 @@ pub fn run(
     stats: Arc<ReaderStats>,
 ) -> Result<()> {
     let batch = std::cell::RefCell::new(Vec::with_capacity(BATCH));
+    let mut notes = Pending::default();
     let mut builder = RingBufferBuilder::new();
     builder
         .add(ring, |data: &[u8]| {
-            match wire::decode(data) {
-                Some(e) => batch.borrow_mut().push(e),
+            match wire::decode_record(data) {
+                Some(Record::Event(mut e)) => {
+                    notes.attach(&mut e);
+                    batch.borrow_mut().push(e)
+                }
+                Some(Record::Note(n)) => notes.add(n),
                 None => {
                     stats.malformed.fetch_add(1, Ordering::Relaxed);
                 }

@@ -6,10 +6,12 @@
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use vrft_events::event::{flags, Context, Event, Extra, Kind};
+use vrft_events::event::{flags, Context, Event, Extra, Headers, Kind, Task};
 use vrft_events::session::{Flow, SkbClass};
 
-use crate::contract::{self as c, vrft_ctx, vrft_event, vrft_flow, vrft_kind};
+use crate::contract::{
+    self as c, vrft_ctx, vrft_event, vrft_flow, vrft_headers, vrft_kind, vrft_task,
+};
 
 /// Byte size of one ring-buffer record without a tail; the ring buffer adds an 8-byte header.
 pub const EVENT_SIZE: usize = size_of::<vrft_event>();
@@ -26,6 +28,8 @@ const _: () = {
     assert!(flags::DROP as u32 == c::VRFT_F_DROP);
     assert!(flags::TOO_DEEP as u32 == c::VRFT_F_TOO_DEEP);
     assert!(EVENT_SIZE == 48 && FLOW_SIZE == 44);
+    assert!(size_of::<vrft_headers>() == 8 + c::VRFT_HDR_BYTES as usize);
+    assert!(size_of::<vrft_task>() == 20);
 };
 
 /// A `T` read from the start of `b`, if `b` is long enough.
@@ -55,7 +59,63 @@ fn flow_from(f: &vrft_flow) -> Option<Flow> {
     })
 }
 
+/// One ring-buffer record: an event, or a note about the next event of its packet.
+#[derive(Debug, PartialEq)]
+pub enum Record {
+    Event(Event),
+    Note(Note),
+}
+
+/// Something the BPF side tells about the next event of `packet`/`clone` on the stack
+/// `stack` (see [`Event::stack_key`]): it is sent just before that event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    pub stack: u64,
+    pub packet: u32,
+    pub clone: u16,
+    pub what: NoteKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NoteKind {
+    Headers(Headers),
+    Task(Task),
+}
+
 /// Decodes one record, or `None` if it is too short or names an unknown kind.
+pub fn decode_record(b: &[u8]) -> Option<Record> {
+    let r: vrft_event = read(b)?;
+    let tail = &b[EVENT_SIZE..];
+    let what = match u32::from(r.kind) {
+        vrft_kind::VRFT_NOTE_HEADERS => {
+            let h: vrft_headers = read(tail)?;
+            let len = (h.len as usize).min(h.bytes.len());
+            NoteKind::Headers(Headers {
+                ethertype: h.ethertype,
+                net_offset: h.net_offset,
+                bytes: h.bytes[..len].to_vec(),
+            })
+        }
+        vrft_kind::VRFT_NOTE_TASK => {
+            let t: vrft_task = read(tail)?;
+            let end = t.comm.iter().position(|&c| c == 0).unwrap_or(t.comm.len());
+            NoteKind::Task(Task {
+                pid: t.pid,
+                comm: String::from_utf8_lossy(&t.comm[..end]).into_owned(),
+            })
+        }
+        _ => return decode(b).map(Record::Event),
+    };
+    let stack = vrft_events::event::stack_key(r.tid, r.cpu);
+    Some(Record::Note(Note {
+        stack,
+        packet: r.packet,
+        clone: r.clone,
+        what,
+    }))
+}
+
+/// Decodes one event record, or `None` if it is too short or names an unknown kind.
 pub fn decode(b: &[u8]) -> Option<Event> {
     let r: vrft_event = read(b)?;
     let kind = match u32::from(r.kind) {

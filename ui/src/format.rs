@@ -5,8 +5,9 @@
 
 use std::collections::HashSet;
 
+use crate::headers;
 use crate::model::{node_flags::*, Node, Packet};
-use vrft_events::event::{Context, Returns};
+use vrft_events::event::{Context, Headers, Returns};
 use vrft_events::session::{PacketKind, SessionInfo};
 
 /// Column header of [`row_text`] lines.
@@ -266,7 +267,9 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
                         info.drop_reason(node.ret)
                     )
                 } else {
-                    format!("/* {name} len={}{sep}{fields} */", node.len)
+                    let now = header_change(p, row.node)
+                        .map_or(String::new(), |h| format!("  headers now: {h}"));
+                    format!("/* {name} len={}{sep}{fields}{now} */", node.len)
                 }
             } else if node.has(NO_ENTRY) {
                 match returned(info, node) {
@@ -309,6 +312,9 @@ pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
         p.nodes.len(),
         human_ns(p.duration())
     );
+    if let Some(t) = task_text(p) {
+        s += &format!("  task {t}");
+    }
     if let Some(f) = fate(p, info) {
         s += &format!("  {f}");
     }
@@ -340,6 +346,9 @@ pub fn packet_title(p: &Packet, info: &SessionInfo) -> String {
         p.cpu,
         p.first_ts as f64 / 1e9,
     );
+    if let Some(t) = task_text(p) {
+        s += &format!("  task {t}");
+    }
     s
 }
 
@@ -354,14 +363,45 @@ pub fn fate(p: &Packet, info: &SessionInfo) -> Option<String> {
     })
 }
 
-/// The flow column: the packet's IP flow; for what is no network packet, its kind
-/// ("netlink", "unix", "other"); "-" for a network packet whose headers were never read.
+/// The flow column: what the packet's headers say (see [`list_headers`]), else its IP
+/// flow; for what is no network packet, its kind ("netlink", "unix", "other"); "-" for a
+/// network packet whose headers were never read.
 pub fn flow_text(p: &Packet) -> String {
+    if let Some(s) = list_headers(p).and_then(headers::summary) {
+        return s;
+    }
     match (&p.flow, p.kind()) {
         (Some(f), _) => f.to_string(),
         (None, PacketKind::Network) => "-".into(),
         (None, k) => k.name().into(),
     }
+}
+
+/// The header snapshot the packet list shows: the first that has a tunnel header (so an
+/// overlay packet shows its outer addresses and VNI whichever way it goes), else the first.
+/// The tree marks every change ([`header_change`]).
+pub fn list_headers(p: &Packet) -> Option<&Headers> {
+    let all = p.headers();
+    all.iter()
+        .find(|(_, h)| headers::is_tunnel(h))
+        .or(all.first())
+        .map(|(_, h)| h)
+}
+
+/// What the headers became at `node`, when the packet's headers changed there (a snapshot
+/// after the first: encapsulation, decapsulation, NAT).
+pub fn header_change(p: &Packet, node: u32) -> Option<String> {
+    let all = p.headers();
+    let i = all.iter().position(|(n, _)| *n == node)?;
+    if i == 0 {
+        return None;
+    }
+    Some(headers::summary(&all[i].1).unwrap_or_else(|| "unreadable".into()))
+}
+
+/// Who ran the packet: `ping[812]`, the process of its first call in process context.
+pub fn task_text(p: &Packet) -> Option<String> {
+    p.task().map(|(_, t)| format!("{}[{}]", t.comm, t.pid))
 }
 
 /// The interfaces the packet went through, in order: "veth0>veth1".

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod format;
+pub mod headers;
 pub mod input;
 pub mod keys;
 pub mod latency;

@@ -9,10 +9,10 @@ mod packet;
 
 use std::collections::HashMap;
 
-pub use packet::{node_flags, Node, Packet, L3, ROOT};
+pub use packet::{node_flags, Node, Packet, Seen, L3, ROOT};
 
 use node_flags::*;
-use vrft_events::event::{flags, Event, Kind};
+use vrft_events::event::{flags, Context, Event, Kind, Task};
 use vrft_events::session::SessionInfo;
 
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +37,9 @@ pub struct Model {
     touched: Vec<u32>,
     touched_mark: Vec<bool>,
     finished: bool,
+    /// The process of each thread, as the tracer noted it (once per thread, before its
+    /// first event), so a packet's first call in process context names who ran it.
+    tasks: HashMap<u32, Task>,
 }
 
 impl Model {
@@ -116,6 +119,18 @@ impl Model {
             p.flow = ev.flow().map(|f| Box::new(*f));
         }
         p.note(ev, self.delivers.get(f).copied().unwrap_or(false));
+        if let Some(t) = ev.task() {
+            self.tasks.insert(ev.tid, t.clone());
+        }
+        let node = p.nodes.len() as u32; // the node this event adds, if it adds one
+        if let Some(h) = ev.headers() {
+            p.add_headers(node, h);
+        }
+        if ev.ctx == Context::Process && ev.kind != Kind::Exit && p.task().is_none() {
+            if let Some(t) = self.tasks.get(&ev.tid) {
+                p.set_task(node, t);
+            }
+        }
         let stack = self.stacks.entry(ev.stack_key()).or_default();
 
         match ev.kind {

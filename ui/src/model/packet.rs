@@ -1,6 +1,6 @@
 //! One packet's calls, stored compactly (48 bytes per call, i.e. 24 per entry/exit event).
 
-use vrft_events::event::{flags as ev, Context, Event, Kind};
+use vrft_events::event::{flags as ev, Context, Event, Headers, Kind, Task};
 use vrft_events::session::{Flow, PacketKind, SessionInfo};
 
 /// Node flags: the low four bits are the event flags (ORed over entry and exit).
@@ -140,6 +140,18 @@ pub struct Packet {
     fields: Option<Box<FieldValues>>,
     /// Facts kept as they arrive, in the struct's padding: [`marks`].
     marks: u8,
+    /// Boxed, like the flow: what the list and the tree say about the packet besides calls.
+    seen: Option<Box<Seen>>,
+}
+
+/// What a packet carried besides its calls: its headers and who ran it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Seen {
+    /// Header snapshots with the node that carried each: when first readable, and again
+    /// wherever the addresses or ports changed (encapsulation, decapsulation, NAT).
+    pub headers: Vec<(u32, Headers)>,
+    /// The process of the first call in process context, with that call's node.
+    pub task: Option<(u32, Task)>,
 }
 
 /// Bits of [`Packet::marks`].
@@ -223,6 +235,29 @@ impl Packet {
             nodes: Vec::new(),
             fields: None,
             marks: 0,
+            seen: None,
+        }
+    }
+
+    /// Header snapshots, in arrival order, each with the node that carried it.
+    pub fn headers(&self) -> &[(u32, Headers)] {
+        self.seen.as_ref().map_or(&[], |s| &s.headers)
+    }
+
+    /// The process the packet first met in process context, and where.
+    pub fn task(&self) -> Option<&(u32, Task)> {
+        self.seen.as_ref()?.task.as_ref()
+    }
+
+    pub(crate) fn add_headers(&mut self, node: u32, h: &Headers) {
+        let seen = self.seen.get_or_insert_with(Box::default);
+        seen.headers.push((node, h.clone()));
+    }
+
+    pub(crate) fn set_task(&mut self, node: u32, t: &Task) {
+        let seen = self.seen.get_or_insert_with(Box::default);
+        if seen.task.is_none() {
+            seen.task = Some((node, t.clone()));
         }
     }
 
@@ -323,6 +358,14 @@ impl Packet {
                 .flow
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<Flow>())
+            + self.seen.as_ref().map_or(0, |s| {
+                std::mem::size_of::<Seen>()
+                    + s.headers
+                        .iter()
+                        .map(|(_, h)| 32 + h.bytes.len())
+                        .sum::<usize>()
+                    + s.task.as_ref().map_or(0, |(_, t)| t.comm.len())
+            })
     }
 
     /// Drops spare capacity once the packet is over (freed, or the stream ended).

@@ -62,6 +62,13 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         }
     }
     lines.push(format!("device    {}", dev_text(info, p.dev(node))));
+    if let Some((_, h)) = p.headers().iter().find(|(i, _)| *i == n) {
+        let text = crate::headers::summary(h).unwrap_or_else(|| "unreadable".into());
+        lines.push(format!("headers   {text}"));
+    }
+    if let Some((_, t)) = p.task().filter(|(i, _)| *i == n) {
+        lines.push(format!("process   {} (pid {})", t.comm, t.pid));
+    }
     lines.push(format!("len       {}", node.len));
     let fields = fields_text(p, info, node);
     if !fields.is_empty() {
