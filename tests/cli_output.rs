@@ -167,3 +167,38 @@ fn replay_without_a_terminal_or_with_a_bad_filter_explains() {
         "vrft-tui: --filter 'udp or': 'or' (column 5): needs a term after it\n"
     );
 }
+
+/// On the lab of issue 16 (VXLAN between 10.51.0.1 and 10.51.0.2, overlay 10.52.0.0/24): the
+/// underlay addresses find the overlay packets, as `vxlan` does.
+#[test]
+fn dump_finds_tunnel_packets_by_outer_address() {
+    let lab = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/lab-6.12-kprobe.vrft"
+    );
+    let lines = |f: &str| {
+        let out = vrft(&["dump", lab, f, "--oneline"]);
+        assert!(out.status.success(), "{f}: {out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let outer = lines("host=10.51.0.0/24");
+    assert_eq!(outer.len(), 8);
+    assert_eq!(outer, lines("vxlan"));
+    assert_eq!(lines("vxlan and src=10.51.0.2").len(), 4, "the replies");
+    for l in &outer {
+        assert!(l.contains(" vxlan 10.51.0."), "{l}");
+    }
+    assert!(lines("geneve").is_empty());
+    // netns by the names the lab recorded; an unknown one names them.
+    assert!(!lines("icmp and netns=b").is_empty());
+    let e = vrft(&["dump", lab, "netns=c"]);
+    assert_eq!(
+        String::from_utf8_lossy(&e.stderr),
+        "vrft-tui: filter 'netns=c': 'netns=c' (column 1): no namespace 'c' in this trace \
+         (known: a, b, br): use one of them or an inode\n"
+    );
+}

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::net::Net;
 use crate::model::{node_flags, Packet, L3};
+use vrft_events::event::Headers;
 use vrft_events::session::{PacketKind, SessionInfo};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +35,8 @@ pub(super) enum Term {
     Incomplete,
     Freed,
     Kind(PacketKind),
+    /// Some header snapshot's summary starts with this tunnel (`"vxlan "`, `"geneve "`).
+    Tunnel(&'static str),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,7 +67,7 @@ impl Cmp {
 pub(super) const KEYS: &str = "iface= (dev=) netns= func= cpu= proto= ipv= host= (net=) \
      src= (saddr=) dst= (daddr=) port= sport= dport= dur<> calls<> drop= reason= kind=";
 /// Every word that is a term by itself.
-pub(super) const WORDS: &str = "udp tcp icmp icmp6 arp ip ip6 drop incomplete freed";
+pub(super) const WORDS: &str = "udp tcp icmp icmp6 arp ip ip6 vxlan geneve drop incomplete freed";
 
 /// Shell-style glob with `*` only; without `*` the name must match exactly.
 pub fn glob(pat: &str, name: &str) -> bool {
@@ -242,6 +245,8 @@ pub(super) fn parse(word: &str, info: &SessionInfo) -> Result<(bool, Term), Stri
         "drop" => Some(Term::Drop),
         "incomplete" => Some(Term::Incomplete),
         "freed" => Some(Term::Freed),
+        "vxlan" => Some(Term::Tunnel("vxlan ")),
+        "geneve" => Some(Term::Tunnel("geneve ")),
         w => proto(w)
             .filter(|_| !w.starts_with(|c: char| c.is_ascii_digit()))
             .map(Term::Proto)
@@ -304,10 +309,32 @@ pub(super) fn parse(word: &str, info: &SessionInfo) -> Result<(bool, Term), Stri
     Ok((negate, term))
 }
 
+/// The source and destination of a header snapshot's outermost IP header: for a tunnel
+/// packet the outer (underlay) addresses, which its flow, read inside, does not have; after
+/// NAT the rewritten ones. Fixed offsets, as the tracer's window holds the header whole.
+fn outer_addrs(h: &Headers) -> Option<(IpAddr, IpAddr)> {
+    let b = h.bytes.get(usize::from(h.net_offset)..)?;
+    let v4 = |r: std::ops::Range<usize>| <[u8; 4]>::try_from(&b[r]).ok().map(IpAddr::from);
+    let v6 = |r: std::ops::Range<usize>| <[u8; 16]>::try_from(&b[r]).ok().map(IpAddr::from);
+    match h.ethertype {
+        0x0800 if b.len() >= 20 => Some((v4(12..16)?, v4(16..20)?)),
+        0x86dd if b.len() >= 40 => Some((v6(8..24)?, v6(24..40)?)),
+        _ => None,
+    }
+}
+
+/// Every (source, destination) the packet was seen with: its flow, and the outermost IP
+/// header of each header snapshot (so `host=` finds a tunnel packet by its underlay
+/// addresses and a NATed one by either side of the rewrite).
+fn addr_pairs(p: &Packet) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
+    let flow = p.flow.as_deref().map(|f| (f.src, f.dst));
+    flow.into_iter()
+        .chain(p.headers().iter().filter_map(|(_, h)| outer_addrs(h)))
+}
+
 impl Term {
     pub(super) fn matches(&self, p: &Packet, info: &SessionInfo) -> bool {
         let flow = p.flow.as_deref();
-        let addr = |net: &Net, a: IpAddr| net.contains(a);
         match self {
             Term::Iface(pat) => p.devs.iter().any(|&(ns, ifi)| {
                 ifi != 0 && (glob(pat, &info.ifname(ns, ifi)) || ifi.to_string() == *pat)
@@ -320,9 +347,9 @@ impl Term {
             Term::Cpu(c) => p.nodes.iter().any(|n| n.cpu == *c),
             Term::Proto(x) => flow.is_some_and(|f| f.proto == *x),
             Term::L3(x) => p.l3() == Some(*x),
-            Term::Host(n) => flow.is_some_and(|f| addr(n, f.src) || addr(n, f.dst)),
-            Term::Src(n) => flow.is_some_and(|f| addr(n, f.src)),
-            Term::Dst(n) => flow.is_some_and(|f| addr(n, f.dst)),
+            Term::Host(n) => addr_pairs(p).any(|(s, d)| n.contains(s) || n.contains(d)),
+            Term::Src(n) => addr_pairs(p).any(|(s, _)| n.contains(s)),
+            Term::Dst(n) => addr_pairs(p).any(|(_, d)| n.contains(d)),
             Term::Port(x) => flow.is_some_and(|f| f.sport == *x || f.dport == *x),
             Term::Sport(x) => flow.is_some_and(|f| f.sport == *x),
             Term::Dport(x) => flow.is_some_and(|f| f.dport == *x),
@@ -338,6 +365,10 @@ impl Term {
             Term::Incomplete => p.incomplete(),
             Term::Freed => p.flags & vrft_events::event::flags::FREED != 0,
             Term::Kind(k) => p.kind() == *k,
+            Term::Tunnel(prefix) => p
+                .headers()
+                .iter()
+                .any(|(_, h)| crate::headers::summary(h).is_some_and(|s| s.starts_with(prefix))),
         }
     }
 }

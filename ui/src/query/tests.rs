@@ -333,3 +333,39 @@ fn errors_carry_the_bytes_of_their_token() {
     assert_eq!(span("tcp or )"), 7..8);
     assert_eq!(span("udp & tcp"), 4..5);
 }
+
+/// A VXLAN packet's flow is its inner one; `host=`, `src=` and `dst=` also see the outer
+/// (underlay) addresses of its header snapshots.
+#[test]
+fn addresses_match_the_outer_headers_too() {
+    let mut p = packet(1, "10.52.0.1", "10.52.0.2", (0, 0), (NS_A, 2));
+    let mut bytes = vec![0u8; 14];
+    bytes.extend([0x45, 0, 0, 84, 0, 0, 0, 0, 64, 17, 0, 0]);
+    bytes.extend([10, 51, 0, 1, 10, 51, 0, 2]);
+    bytes.extend([0u8; 40]);
+    let outer = vrft_events::event::Headers {
+        ethertype: 0x0800,
+        net_offset: 14,
+        bytes,
+    };
+    assert!(!hits("host=10.51.0.0/24", &p));
+    p.add_headers(0, &outer);
+    assert!(hits("host=10.51.0.0/24", &p));
+    assert!(hits(
+        "src=10.51.0.1 and dst=10.51.0.2 and dst=10.52.0.2",
+        &p
+    ));
+    assert!(!hits("src=10.51.0.2", &p));
+    assert!(
+        hits("icmp and host=10.52.0.1", &p),
+        "the inner flow still counts"
+    );
+    // A window too short for the header says nothing.
+    let mut q = packet(1, "10.52.0.1", "10.52.0.2", (0, 0), (NS_A, 2));
+    let cut = vrft_events::event::Headers {
+        bytes: outer.bytes[..30].to_vec(),
+        ..outer
+    };
+    q.add_headers(0, &cut);
+    assert!(!hits("host=10.51.0.0/24", &q));
+}
