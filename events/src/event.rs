@@ -90,8 +90,10 @@ pub struct Extra {
     /// wherever its addresses or ports changed (encapsulation, decapsulation, NAT).
     /// Recordings before version 7 have none.
     pub headers: Option<Headers>,
-    /// The task that ran the probe, on the packet's first event in process context (who sent
-    /// it, or who received it). Recordings before version 7 have none.
+    /// The process of the thread that ran the probe: the tracer notes each thread once, on
+    /// its first tracepoint event in process context (the consumer keeps it per thread: a
+    /// packet's process is that of its first call in process context, who sent or read it).
+    /// Recordings before version 7 have none.
     pub task: Option<Task>,
 }
 

@@ -150,7 +150,8 @@ pub struct Seen {
     /// Header snapshots with the node that carried each: when first readable, and again
     /// wherever the addresses or ports changed (encapsulation, decapsulation, NAT).
     pub headers: Vec<(u32, Headers)>,
-    /// The process of the first call in process context, with that call's node.
+    /// The process of the first call in process context whose thread the tracer had noted
+    /// by then, with that call's node.
     pub task: Option<(u32, Task)>,
 }
 
