@@ -173,7 +173,7 @@ fn snapshot_filter_bar_valid_invalid_applied() {
 fn snapshot_status_line_with_message() {
     let mut a = app();
     keys(&mut a, ":999\n");
-    let s = screen(&mut a, 130, 8);
+    let s = screen(&mut a, 170, 8);
     assert!(s.contains("REPLAY"));
     let (att, skip, fail) = a.info.probe_counts();
     assert!(s.contains(&format!("probes {att}/{skip}/{fail} att/skip/fail")));

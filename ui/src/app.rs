@@ -51,6 +51,17 @@ pub enum Action {
     Quit,
 }
 
+/// How the packet list and the tree title show when a packet was first seen (`t` cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Seconds since the first packet of the session: `+0.019407`.
+    Relative,
+    /// Local wall-clock time, as `tcpdump -tttt` prints it, to line up with captures and logs.
+    Wall,
+    /// Seconds since boot (CLOCK_MONOTONIC, what the kernel's own logs and ftrace show).
+    Boot,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeSort {
     Name,
@@ -96,8 +107,10 @@ pub struct App {
     /// The kind of each packet (by slot) when the list last saw it, and how many of each.
     kinds: Vec<PacketKind>,
     kind_counts: [usize; 4],
-    /// Show absolute (monotonic) timestamps instead of times relative to the first packet.
-    pub abs_time: bool,
+    /// How first-seen times are shown (`t`).
+    pub time: TimeMode,
+    /// The user was told once why `t` skips the wall clock (the recording has no offset).
+    wall_skip_told: bool,
 
     pub folded: HashSet<u32>,
     pub tree_sel: usize,
@@ -119,6 +132,9 @@ pub struct App {
     /// Drop reason values whose names contain the search text.
     search_reasons: Vec<i64>,
     pub marks: HashMap<char, u32>,
+    /// Mark letters in the order they were last set, latest last: the two latest are the
+    /// cursors of the time delta the list title shows.
+    pub mark_order: Vec<char>,
     /// Packet ID selected before the last jump, for `''`.
     pub last_jump: Option<u32>,
 
@@ -162,7 +178,8 @@ impl App {
             list_offset: 0,
             follow: live,
             filter: None,
-            abs_time: false,
+            time: TimeMode::Relative,
+            wall_skip_told: false,
             folded: HashSet::new(),
             tree_sel: 0,
             tree_offset: 0,
@@ -175,6 +192,7 @@ impl App {
             search_funcs: Vec::new(),
             search_reasons: Vec::new(),
             marks: HashMap::new(),
+            mark_order: Vec::new(),
             last_jump: None,
             probe_sort: (ProbeSort::Name, false),
             probe_sel: 0,
@@ -476,6 +494,87 @@ impl App {
                 false
             }
         }
+    }
+
+    /// `t`: relative -> wall clock -> since boot -> relative. Without a wall-clock offset
+    /// (recordings before format 7) the wall clock is skipped, and the first time says why.
+    pub fn cycle_time(&mut self) {
+        let has_wall = self.info.realtime_offset_ns.is_some();
+        self.time = match self.time {
+            TimeMode::Relative if has_wall => TimeMode::Wall,
+            TimeMode::Relative => {
+                if !std::mem::replace(&mut self.wall_skip_told, true) {
+                    self.message = Some(
+                        "no wall clock: this recording has no boot-time offset (made before \
+                         format 7); showing time since boot"
+                            .into(),
+                    );
+                }
+                TimeMode::Boot
+            }
+            TimeMode::Wall => TimeMode::Boot,
+            TimeMode::Boot => TimeMode::Relative,
+        };
+    }
+
+    /// When a packet was first seen, as [`App::time`] says: relative to the first packet of
+    /// the session, wall clock, or since boot. `short` leaves out the wall clock's date.
+    pub fn time_text(&self, ts: u64, short: bool) -> String {
+        let base = self.model.packets().first().map_or(0, |p| p.first_ts);
+        match (self.time, self.info.realtime_offset_ns) {
+            (TimeMode::Wall, Some(off)) => {
+                let s = format::wall_clock(ts, off);
+                if short {
+                    s[11..].to_string()
+                } else {
+                    s
+                }
+            }
+            (TimeMode::Relative, _) => format!("+{:.6}", ts.saturating_sub(base) as f64 / 1e9),
+            _ => format!("{:.6}", ts as f64 / 1e9),
+        }
+    }
+
+    /// `m<letter>`: marks the selected packet.
+    pub fn set_mark(&mut self, c: char) {
+        let Some(s) = self.selected_slot() else {
+            return;
+        };
+        let id = self.model.packet(s).id;
+        self.marks.insert(c, id);
+        self.mark_order.retain(|&m| m != c);
+        self.mark_order.push(c);
+        self.message = Some(format!("mark {c} = packet {id}"));
+    }
+
+    /// The time between marks, like a scope's delta cursors: from the latest mark to the
+    /// selected packet, and between the two latest marks (first-seen times; `+` when the
+    /// later one is the second named). `None` without marks.
+    pub fn mark_delta(&self) -> Option<String> {
+        let ts_of = |c: &char| {
+            let slot = self.model.slot_of(*self.marks.get(c)?)?;
+            Some(self.model.packet(slot).first_ts)
+        };
+        let delta = |a: u64, b: u64| {
+            let sign = if b >= a { '+' } else { '-' };
+            format!("{sign}{}", format::human_ns(a.abs_diff(b)))
+        };
+        let mut marks = self.mark_order.iter().rev();
+        let last = marks.next()?;
+        let t_last = ts_of(last)?;
+        let mut parts = Vec::new();
+        if let Some(sel) = self.selected_slot() {
+            let t_sel = self.model.packet(sel).first_ts;
+            if self.marks.get(last) != Some(&self.model.packet(sel).id) {
+                parts.push(format!("'{last}→here {}", delta(t_last, t_sel)));
+            }
+        }
+        if let Some(prev) = marks.next() {
+            if let Some(t_prev) = ts_of(prev) {
+                parts.push(format!("'{prev}→'{last} {}", delta(t_prev, t_last)));
+            }
+        }
+        (!parts.is_empty()).then(|| format!("Δ {}", parts.join("  ")))
     }
 
     pub fn packets_total(&self) -> usize {

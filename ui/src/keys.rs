@@ -74,10 +74,8 @@ impl App {
                 }
             }
             Mode::SetMark => {
-                if let (KeyCode::Char(c @ 'a'..='z'), Some(s)) = (key.code, self.selected_slot()) {
-                    let id = self.model.packet(s).id;
-                    self.marks.insert(c, id);
-                    self.message = Some(format!("mark {c} = packet {id}"));
+                if let KeyCode::Char(c @ 'a'..='z') = key.code {
+                    self.set_mark(c);
                 }
             }
             Mode::JumpMark => match key.code {
@@ -175,7 +173,7 @@ impl App {
             KeyCode::Char('\'') => self.mode = Mode::JumpMark,
             KeyCode::Char('n') => self.search_next(true),
             KeyCode::Char('N') => self.search_next(false),
-            KeyCode::Char('t') => self.abs_time = !self.abs_time,
+            KeyCode::Char('t') => self.cycle_time(),
             KeyCode::Char('a') => self.toggle_kinds(),
             KeyCode::Char('<') => self.tree_hshift = self.tree_hshift.saturating_sub(HSHIFT_STEP),
             KeyCode::Char('>') => self.tree_hshift += HSHIFT_STEP,

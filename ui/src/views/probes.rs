@@ -28,7 +28,12 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     app.areas.probes = rows_area;
     let height = rows_area.height as usize;
     app.page = height.max(1);
-    app.probe_offset = scroll(app.probe_sel, app.probe_offset, height);
+    app.probe_offset = scroll(
+        app.probe_sel,
+        app.probe_offset,
+        height,
+        app.probe_order().len(),
+    );
     let end = (app.probe_offset + height).min(app.probe_order().len());
     let rows: Vec<Row> = (app.probe_offset..end)
         .map(|k| {
