@@ -139,6 +139,8 @@ pub struct App {
     pub last_jump: Option<u32>,
 
     pub probe_sort: (ProbeSort, bool),
+    /// `/` in the probes view: only probes whose name, module, status or reason contain it.
+    pub probe_filter: Option<String>,
     pub probe_sel: usize,
     pub probe_offset: usize,
     probe_order: Vec<u32>,
@@ -195,6 +197,7 @@ impl App {
             mark_order: Vec::new(),
             last_jump: None,
             probe_sort: (ProbeSort::Name, false),
+            probe_filter: None,
             probe_sel: 0,
             probe_offset: 0,
             probe_order: Vec::new(),
@@ -419,6 +422,42 @@ impl App {
         &self.probe_order
     }
 
+    /// The backend counted its probes' runs ([`Stats::probe_hits`]). None does today: the
+    /// tracer's counters are per loss, not per probe, so the probes view shows the events
+    /// recorded per function instead.
+    pub fn hits_counted(&self) -> bool {
+        !self.stats.probe_hits.is_empty()
+    }
+
+    /// `/` in the probes view: keep the probes that contain `text` (any case) in their
+    /// name, module, status or reason; empty shows them all.
+    pub fn set_probe_filter(&mut self, text: &str) {
+        self.probe_filter = (!text.is_empty()).then(|| text.to_lowercase());
+        self.sort_probes();
+        self.probe_sel = 0;
+        self.probe_offset = 0;
+        let n = self.probe_order.len();
+        self.message = Some(match &self.probe_filter {
+            Some(t) => format!("{n} probes match '{t}' (/ Enter shows all)"),
+            None => format!("all {n} probes"),
+        });
+    }
+
+    fn probe_matches(&self, i: u32) -> bool {
+        let Some(t) = &self.probe_filter else {
+            return true;
+        };
+        let p = &self.info.probes[i as usize];
+        [
+            p.name.to_lowercase(),
+            p.origin.to_string(),
+            p.status.label().to_string(),
+            p.status.reason().to_lowercase(),
+        ]
+        .iter()
+        .any(|f| f.contains(t.as_str()))
+    }
+
     pub fn probe_hits(&self, i: u32) -> Option<u64> {
         self.stats.probe_hits.get(i as usize).copied()
     }
@@ -430,7 +469,9 @@ impl App {
     }
 
     pub fn sort_probes(&mut self) {
-        let mut order: Vec<u32> = (0..self.info.probes.len() as u32).collect();
+        let mut order: Vec<u32> = (0..self.info.probes.len() as u32)
+            .filter(|&i| self.probe_matches(i))
+            .collect();
         let probes = &self.info.probes;
         let (col, rev) = self.probe_sort;
         order.sort_by(|&a, &b| {
@@ -454,6 +495,7 @@ impl App {
             }
         });
         self.probe_order = order;
+        self.probe_sel = self.probe_sel.min(self.probe_order.len().saturating_sub(1));
     }
 
     pub fn set_stats(&mut self, stats: Stats) {

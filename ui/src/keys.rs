@@ -116,6 +116,7 @@ impl App {
                             self.mode = Mode::Input(prompt, text);
                         }
                     },
+                    Prompt::Search if self.view == View::Probes => self.set_probe_filter(&text),
                     Prompt::Search if !text.is_empty() => {
                         self.set_search(&text);
                         self.search_next(true);
@@ -207,8 +208,9 @@ impl App {
                 self.probe_sort.0 = match self.probe_sort.0 {
                     ProbeSort::Name => ProbeSort::Module,
                     ProbeSort::Module => ProbeSort::Status,
-                    ProbeSort::Status => ProbeSort::Hits,
-                    ProbeSort::Hits => ProbeSort::Events,
+                    // Without hit counters there is nothing to sort by.
+                    ProbeSort::Status if self.hits_counted() => ProbeSort::Hits,
+                    ProbeSort::Status | ProbeSort::Hits => ProbeSort::Events,
                     ProbeSort::Events => ProbeSort::Name,
                 };
                 self.sort_probes();
@@ -254,7 +256,7 @@ impl App {
                 .clamp(0, len.saturating_sub(1) as isize) as usize
         };
         match (self.view, self.pane) {
-            (View::Probes, _) => self.probe_sel = clamp(self.probe_sel, self.info.probes.len()),
+            (View::Probes, _) => self.probe_sel = clamp(self.probe_sel, self.probe_order().len()),
             (View::Packets, Pane::Tree) => {
                 let len = self.tree_rows().len();
                 self.tree_sel = clamp(self.tree_sel, len);

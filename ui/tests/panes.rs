@@ -221,3 +221,67 @@ fn time_between_marks() {
     );
     insta::assert_snapshot!("time_between_marks", s);
 }
+
+/// The tracer counts no hits per probe (its BPF counters are per loss), so the probes view
+/// shows the events recorded per function, and says so, rather than a column of `-`.
+#[test]
+fn probes_show_events_per_function_without_hit_counters() {
+    let mut a = app();
+    assert!(!a.hits_counted());
+    keys(&mut a, "3/dev_hard_start_xmit\n");
+    assert_eq!(a.probe_order().len(), 1);
+    let i = a.probe_order()[0];
+    let events = a.probe_events(i);
+    assert!(events > 100, "{events}");
+    let s = screen(&mut a, 120, 12);
+    let rows = pane_rows(&s, "Probes");
+    assert!(
+        rows[0].contains("EVENTS SEEN") && !rows[0].contains("HITS"),
+        "{s}"
+    );
+    assert!(
+        rows[1].starts_with("dev_hard_start_xmit ") && rows[1].contains(&format!(" {events} ")),
+        "{s}"
+    );
+    insta::assert_snapshot!("probes_filtered", s);
+    // `/` Enter with nothing shows every probe again.
+    keys(&mut a, "/\n");
+    assert_eq!(a.probe_order().len(), a.info.probes.len());
+    // Sorting skips the missing hits.
+    keys(&mut a, "sss");
+    assert_eq!(a.probe_sort.0, vrft_ui::app::ProbeSort::Events);
+}
+
+/// Where the backend counts hits, they show beside the events; `/` matches reasons too.
+#[test]
+fn probes_show_hits_when_counted_and_filter_by_reason() {
+    let mut a = common::Synth::scenario().app(false);
+    assert!(a.hits_counted());
+    keys(&mut a, "3");
+    let s = screen(&mut a, 120, 20);
+    let rows = pane_rows(&s, "Probes");
+    assert!(
+        rows[0].contains("HITS") && rows[0].contains("EVENTS"),
+        "{s}"
+    );
+    assert!(!rows.iter().any(|r| r.contains(" - ")), "{s}");
+    keys(&mut a, "/enotsupp\n");
+    let names: Vec<&str> = a
+        .probe_order()
+        .iter()
+        .map(|&i| a.info.probes[i as usize].name.as_str())
+        .collect();
+    assert_eq!(names, ["skb_segment_list"]);
+}
+
+/// Function names are as wide as the longest on screen, not cut at 32 columns.
+#[test]
+fn probe_names_are_not_cut() {
+    let mut a = app();
+    keys(&mut a, "3/__bpf_trace_net_dev_rx_verbose_template\n");
+    let s = screen(&mut a, 120, 10);
+    assert!(
+        s.contains("│__bpf_trace_net_dev_rx_verbose_template "),
+        "{s}"
+    );
+}

@@ -273,7 +273,7 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
                 "q quit  ? help  j/k move  Enter fold  E/C all  u parent  L longest  J/K packet  / n N search  f filter  Tab list"
             }
             (View::Latency, _) => "q quit  ? help  1 packets  3 probes  f filter (latency covers the shown packets)",
-            (View::Probes, _) => "q quit  ? help  j/k move  s sort column  S reverse  1 packets  2 latency",
+            (View::Probes, _) => "q quit  ? help  j/k move  s sort column  S reverse  / filter  1 packets  2 latency",
         }),
     };
     f.render_widget(Paragraph::new(line), area);
