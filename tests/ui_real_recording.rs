@@ -114,7 +114,14 @@ fn snapshot_latency_view() {
     let mut a = app();
     keys(&mut a, "2");
     let s = screen(&mut a, 130, 24);
-    for h in ["P50", "P90", "P99", "MAX", "ip_rcv -> ip_local_deliver"] {
+    for h in [
+        "P50",
+        "P90",
+        "P99",
+        "MAX",
+        "Packet 1 per hop",
+        "app send -> L4 send",
+    ] {
         assert!(s.contains(h), "latency view shows {h}");
     }
     insta::assert_snapshot!(s);

@@ -150,7 +150,17 @@ pub struct App {
     latency_stale: bool,
     /// Frames drawn since `latency` was computed: a stale one is redone at most once a second.
     latency_age: u32,
-    latency_bounds: Vec<Option<(bool, u8)>>,
+    pub(crate) latency_roles: latency::Roles,
+    /// Selected line of the latency table, its first line on screen, and the selected
+    /// percentile column (0 P50, 1 P90, 2 P99, 3 MAX) that Enter jumps to.
+    pub lat_sel: usize,
+    pub lat_offset: usize,
+    pub lat_col: usize,
+    /// Tab in the latency view: the selected packet's hops have the focus (j/k, Enter goes
+    /// to the stage's call in its tree) instead of the table across packets.
+    pub lat_packet_focus: bool,
+    pub lat_hop_sel: usize,
+    pub lat_hop_offset: usize,
 
     /// Rows of the list and tree panes visible in the last frame (for PgUp/PgDn).
     pub page: usize,
@@ -159,7 +169,7 @@ pub struct App {
 
 impl App {
     pub fn new(info: SessionInfo, live: bool) -> Self {
-        let latency_bounds = latency::boundaries(&info);
+        let latency_roles = latency::Roles::new(&info);
         let model = Model::new(&info);
         let mut app = App {
             info,
@@ -204,7 +214,13 @@ impl App {
             latency: None,
             latency_stale: false,
             latency_age: 0,
-            latency_bounds,
+            latency_roles,
+            lat_sel: 0,
+            lat_offset: 0,
+            lat_col: 0,
+            lat_packet_focus: false,
+            lat_hop_sel: 0,
+            lat_hop_offset: 0,
             page: 10,
             areas: Areas::default(),
         };
@@ -512,10 +528,68 @@ impl App {
         if self.latency.is_none() || (self.latency_stale && self.latency_age >= 30) {
             self.latency_stale = false;
             self.latency_age = 0;
-            let packets = self.shown.iter().map(|&s| self.model.packet(s));
-            self.latency = Some(latency::compute(packets, &self.latency_bounds));
+            let packets = self.shown.iter().map(|&s| (s, self.model.packet(s)));
+            self.latency = Some(latency::compute(packets, &self.latency_roles, &self.info));
         }
         self.latency.as_ref().expect("computed above")
+    }
+
+    /// The selected packet's hops, for the latency view.
+    pub fn selected_hops(&self) -> Vec<latency::Hop> {
+        match self.selected_slot() {
+            Some(s) => latency::hops(self.model.packet(s), &self.latency_roles, &self.info),
+            None => Vec::new(),
+        }
+    }
+
+    /// Enter on a line of the selected packet's hops: its tree, at the hop's or stage's
+    /// first call.
+    pub fn hop_jump(&mut self) {
+        let hops = self.selected_hops();
+        let Some(&(h, stage)) = latency::packet_lines(&hops).get(self.lat_hop_sel) else {
+            return;
+        };
+        let node = match stage {
+            Some(i) => hops[h].bounds[i].node,
+            None => hops[h].first,
+        };
+        self.view = View::Packets;
+        self.pane = Pane::Tree;
+        self.focus_node(node);
+    }
+
+    /// The percentiles the latency table's columns show, in column order.
+    pub const LATENCY_QUANTILES: [(u32, &'static str); 4] =
+        [(50, "P50"), (90, "P90"), (99, "P99"), (100, "MAX")];
+
+    /// Enter in the latency view: the packet at the selected percentile of the selected
+    /// stage, selected in the list with its tree open at the stage's first call.
+    pub fn latency_jump(&mut self) {
+        let (q, label) = Self::LATENCY_QUANTILES[self.lat_col.min(3)];
+        let sel = self.lat_sel;
+        let lat = self.latency();
+        let Some(line) = lat.lines().get(sel).copied() else {
+            return;
+        };
+        let Some(stage) = lat.stage(line) else {
+            self.message = Some("select a stage (j/k), then Enter".into());
+            return;
+        };
+        let name = stage.name.clone();
+        let Some(sample) = stage.at(q).copied() else {
+            return;
+        };
+        let id = self.model.packet(sample.slot).id;
+        if !self.jump_to(id) {
+            return;
+        }
+        self.view = View::Packets;
+        self.pane = Pane::Tree;
+        self.focus_node(sample.node);
+        self.message = Some(format!(
+            "packet {id}: {label} of {name} ({})",
+            format::human_ns(sample.ns)
+        ));
     }
 
     /// Select a packet by ID; says why when it cannot.

@@ -196,6 +196,7 @@ impl App {
             KeyCode::Char('g') | KeyCode::Home => self.move_sel(isize::MIN / 2),
             KeyCode::Char('G') | KeyCode::End => self.move_sel(isize::MAX / 2),
             _ if self.view == View::Probes => self.probes_key(code),
+            _ if self.view == View::Latency => self.latency_key(code),
             _ if self.view == View::Packets => self.packets_key(code),
             _ => {}
         }
@@ -219,6 +220,20 @@ impl App {
                 self.probe_sort.1 = !self.probe_sort.1;
                 self.sort_probes();
             }
+            _ => {}
+        }
+    }
+
+    /// The latency table: h/l pick the percentile column, Enter jumps to its packet.
+    fn latency_key(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Tab | KeyCode::BackTab => self.lat_packet_focus = !self.lat_packet_focus,
+            KeyCode::Enter if self.lat_packet_focus => self.hop_jump(),
+            KeyCode::Char('h') | KeyCode::Left => self.lat_col = self.lat_col.saturating_sub(1),
+            KeyCode::Char('l') | KeyCode::Right => {
+                self.lat_col = (self.lat_col + 1).min(App::LATENCY_QUANTILES.len() - 1)
+            }
+            KeyCode::Enter => self.latency_jump(),
             _ => {}
         }
     }
@@ -257,6 +272,14 @@ impl App {
         };
         match (self.view, self.pane) {
             (View::Probes, _) => self.probe_sel = clamp(self.probe_sel, self.probe_order().len()),
+            (View::Latency, _) if self.lat_packet_focus => {
+                let len = crate::latency::packet_lines(&self.selected_hops()).len();
+                self.lat_hop_sel = clamp(self.lat_hop_sel, len);
+            }
+            (View::Latency, _) => {
+                let len = self.latency().lines().len();
+                self.lat_sel = clamp(self.lat_sel, len);
+            }
             (View::Packets, Pane::Tree) => {
                 let len = self.tree_rows().len();
                 self.tree_sel = clamp(self.tree_sel, len);
@@ -319,6 +342,24 @@ impl App {
         if let Some(root) = root {
             self.select_node(root);
         }
+    }
+
+    /// Selects `node` in the selected packet's tree, unfolding its callers, and scrolls it
+    /// to the upper third of the pane.
+    pub(crate) fn focus_node(&mut self, node: u32) {
+        let Some(slot) = self.selected_slot() else {
+            return;
+        };
+        self.tree_rows();
+        let p = self.model.packet(slot);
+        let mut a = p.nodes[node as usize].parent;
+        while a != ROOT {
+            self.folded.remove(&a);
+            a = p.nodes[a as usize].parent;
+        }
+        self.refold();
+        self.select_node(node);
+        self.tree_recenter = true;
     }
 
     /// Selects the line of `node` (its opening or only line).
