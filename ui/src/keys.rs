@@ -44,9 +44,25 @@ pub const HELP: &[(&str, &str)] = &[
         "m<a-z> / '<a-z>  ''",
         "set mark / jump to mark; back to before the last jump",
     ),
-    ("t", "relative / absolute time"),
+    (
+        "",
+        "list title: time from the latest mark to here, and between the last two",
+    ),
+    ("t", "time: relative -> wall clock -> since boot"),
     ("1 2 3", "views: packets, latency, probes"),
+    (
+        "latency: j/k h/l Enter",
+        "stage / percentile; Enter: a packet that took that long",
+    ),
+    (
+        "latency: Tab",
+        "the selected packet's hops; Enter opens its tree there",
+    ),
     ("s / S", "probes: next sort column / reverse order"),
+    (
+        "probes: /",
+        "keep probes containing the text (/ Enter: all)",
+    ),
     ("mouse", "wheel scrolls, click selects"),
     ("?", "this help"),
     ("q  Ctrl-c", "quit (asks first while live)"),
