@@ -621,8 +621,7 @@ impl App {
             TimeMode::Relative => {
                 if !std::mem::replace(&mut self.wall_skip_told, true) {
                     self.message = Some(
-                        "no wall clock: this recording has no boot-time offset (made before \
-                         format 7); showing time since boot"
+                        "no wall clock: recording predates format 7 (no boot offset); time since boot"
                             .into(),
                     );
                 }

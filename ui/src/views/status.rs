@@ -24,8 +24,7 @@ fn count(label: &str, n: u64) -> Span<'static> {
 /// leaves the part out.
 struct Part {
     forms: Vec<Vec<Span<'static>>>,
-    /// Text the user typed or was told (filters, messages): cut with `…` when nothing
-    /// else can give way.
+    /// Text the user typed (filters): cut with `…` when nothing else can give way.
     elastic: bool,
 }
 
@@ -52,7 +51,7 @@ fn width(spans: &[Span]) -> usize {
 /// The parts in display order, and the order in which they give way (indices; each turn
 /// moves one part to its next shorter form). The loss counters only ever get shorter
 /// labels: a narrow terminal must not hide a loss.
-fn parts(app: &mut App) -> (Vec<Part>, Vec<usize>) {
+fn parts(app: &App) -> (Vec<Part>, Vec<usize>, Option<usize>) {
     let (attached, skipped, failed) = app.info.probe_counts();
     let s = |t: String| vec![Span::raw(t)];
     let mut parts = vec![
@@ -102,13 +101,15 @@ fn parts(app: &mut App) -> (Vec<Part>, Vec<usize>) {
         parts.len() - 1
     });
     // The answer to the last key first, then the filters right after the counts they
-    // explain: they are cut only when nothing else can give way.
-    if let Some(m) = &app.message {
-        parts.push(Part::elastic(Span::styled(
-            m.clone(),
-            Style::new().fg(Color::Yellow),
-        )));
-    }
+    // explain: they are cut only when nothing else can give way. A message that does not
+    // fit moves to the footer instead (see `message_moves_down`).
+    let message = app.message.as_ref().map(|m| {
+        parts.push(Part::new(vec![
+            vec![Span::styled(m.clone(), Style::new().fg(Color::Yellow))],
+            vec![],
+        ]));
+        parts.len() - 1
+    });
     if let Some(q) = &app.filter {
         parts.push(Part::elastic(Span::styled(
             format!("filter: {}", q.text()),
@@ -168,14 +169,15 @@ fn parts(app: &mut App) -> (Vec<Part>, Vec<usize>) {
     order.extend(capture);
     order.extend(hidden);
     order.extend(hidden);
+    order.extend(message);
     order.extend([losses, packets]);
     order.extend(rare);
-    (parts, order)
+    (parts, order, message)
 }
 
-/// The status line: every part in its longest form that lets the whole line fit.
-pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
-    let (mut parts, order) = parts(app);
+/// The status line's spans at `width`, and whether the message (if any) is among them.
+fn status_line(app: &App, cols: u16) -> (Vec<Span<'static>>, bool) {
+    let (mut parts, order, message) = parts(app);
     let mut form = vec![0usize; parts.len()];
     let sep = 3; // " | "
                  // The mode badge and the backend (parts 0 and 1) need no bar before them.
@@ -191,13 +193,23 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
             })
             .sum()
     };
-    let room = usize::from(area.width);
+    let room = usize::from(cols);
     for &i in &order {
         if total(&form, &parts) <= room {
             break;
         }
         if form[i] + 1 < parts[i].forms.len() {
             form[i] += 1;
+        }
+    }
+    // A later step may have freed more than needed: give back what still fits, the most
+    // valued part first.
+    for &i in order.iter().rev() {
+        if form[i] > 0 {
+            form[i] -= 1;
+            if total(&form, &parts) > room {
+                form[i] += 1;
+            }
         }
     }
     // Still too wide: cut what was typed or said, the longest first, down to a stub that
@@ -229,10 +241,22 @@ pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
         }
         spans.extend(part.iter().cloned());
     }
+    let shown = message.is_some_and(|i| form[i] == 0);
+    (spans, shown)
+}
+
+/// The status line: every part in its longest form that lets the whole line fit.
+pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
+    let (spans, _) = status_line(app, area.width);
     f.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::new().add_modifier(Modifier::REVERSED)),
         area,
     );
+}
+
+/// The message did not fit on the status line: the footer shows it instead of key hints.
+fn message_moves_down(app: &App, width: u16) -> bool {
+    app.message.is_some() && !status_line(app, width).1
 }
 
 pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
@@ -265,6 +289,10 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
         Mode::SetMark => Line::raw("mark: press a letter a-z"),
         Mode::JumpMark => Line::raw("jump to mark: press a letter a-z, or ' for the previous position"),
         Mode::Help => Line::raw("any key closes the help"),
+        Mode::Normal if message_moves_down(app, area.width) => Line::styled(
+            app.message.clone().unwrap_or_default(),
+            Style::new().fg(Color::Yellow),
+        ),
         Mode::Normal => Line::raw(match (app.view, app.pane) {
             (View::Packets, Pane::List) => {
                 "q quit  ? help  j/k move  Enter/Tab tree  J/K packet  : go to  / search  f filter  a kinds  F follow  m/' marks  2 latency  3 probes"
