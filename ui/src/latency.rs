@@ -172,7 +172,7 @@ pub enum HopKind {
 impl HopKind {
     pub fn name(self) -> &'static str {
         match self {
-            HopKind::Socket => "socket (no device)",
+            HopKind::Socket => "socket",
             HopKind::Veth => "veth",
             HopKind::Bridge => "bridge",
             HopKind::Tunnel => "tunnel",
@@ -289,7 +289,8 @@ impl Hop {
     }
 }
 
-fn stage_name(a: u8, b: u8) -> String {
+/// "ip_rcv -> ip_local_deliver": the stage from a boundary of group `a` to one of `b`.
+pub fn stage_name(a: u8, b: u8) -> String {
     format!("{} -> {}", GROUPS[a as usize].0, GROUPS[b as usize].0)
 }
 
@@ -534,7 +535,7 @@ pub fn compute<'a>(
                 })
                 .collect(),
             total: Stage {
-                name: "whole hop (first to last boundary)".into(),
+                name: "whole hop".into(),
                 samples: sorted(acc.total),
             },
         })

@@ -4,7 +4,9 @@
 //! until the table fits. Squeezed columns share what is left; a cell is cut (with `…`) only
 //! when its column really got less than it needs.
 
+use ratatui::layout::Constraint;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Cell;
 
 /// How wide one column's content is.
 #[derive(Clone, Debug)]
@@ -84,6 +86,64 @@ pub fn fit(cols: &[Column], width: u16, spacing: u16, steps: &[Step]) -> Vec<Opt
         }
     }
     widths
+}
+
+/// A table's columns fitted to a width: build it from the header and the rows to draw,
+/// then turn each row into cells of those widths.
+pub struct Fitted {
+    widths: Vec<Option<u16>>,
+}
+
+impl Fitted {
+    /// `floors[c]`: how narrow column `c` may be squeezed; `steps`: see [`fit`].
+    pub fn new(
+        headers: &[String],
+        rows: &[Vec<Line<'static>>],
+        floors: &[u16],
+        steps: &[Step],
+        width: u16,
+        spacing: u16,
+    ) -> Self {
+        let cols: Vec<Column> = (0..headers.len())
+            .map(|c| {
+                let cells = rows.iter().filter_map(|r| r.get(c));
+                Column::new(&headers[c], cells, floors.get(c).copied().unwrap_or(0))
+            })
+            .collect();
+        Fitted {
+            widths: fit(&cols, width, spacing, steps),
+        }
+    }
+
+    /// The cells of the columns shown, cut to their widths.
+    pub fn cells(&self, row: Vec<Line<'static>>) -> Vec<Cell<'static>> {
+        row.into_iter()
+            .zip(&self.widths)
+            .filter_map(|(line, w)| w.map(|w| Cell::from(clip(line, w))))
+            .collect()
+    }
+
+    /// The header's cells.
+    pub fn header(&self, headers: &[String]) -> Vec<Cell<'static>> {
+        self.cells(headers.iter().map(|h| Line::from(h.clone())).collect())
+    }
+
+    pub fn constraints(&self) -> Vec<Constraint> {
+        self.widths
+            .iter()
+            .flatten()
+            .map(|&w| Constraint::Length(w))
+            .collect()
+    }
+
+    /// Gives the last shown column whatever is left of `width` (text that is cut rather
+    /// than wrapped, like a reason).
+    pub fn widen_last(&mut self, width: u16, spacing: u16) {
+        let used: u16 = self.widths.iter().flatten().map(|w| w + spacing).sum();
+        if let Some(w) = self.widths.iter_mut().rev().flatten().next() {
+            *w += (width + spacing).saturating_sub(used);
+        }
+    }
 }
 
 /// `line` cut to `width` columns, its last visible character replaced by `…` when cut.

@@ -4,13 +4,17 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::text::Line as TextLine;
+use ratatui::widgets::{Row, Table};
 use ratatui::Frame;
 
+use super::columns::{Fitted, Step};
 use super::{body, pane, scroll, selected_style};
 use crate::app::App;
 use crate::format::{dev_text, human_ns};
-use crate::latency::{packet_lines, Line, BUCKETS};
+use crate::latency::{packet_lines, stage_name, Line, BUCKETS};
+
+const SPACING: u16 = 1;
 
 const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -67,35 +71,51 @@ fn draw_packet(f: &mut Frame, app: &mut App, area: Rect) {
         .selected_slot()
         .map_or(0, |s| app.model.packet(s).first_ts);
     let rel = |ts: u64| format!("+{}", human_ns(ts.saturating_sub(first_ts)));
-    let rows: Vec<Row> = lines
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let visible = app.lat_hop_offset..(app.lat_hop_offset + height).min(lines.len());
+    let cells: Vec<Vec<TextLine<'static>>> = lines[visible.clone()]
         .iter()
-        .enumerate()
-        .skip(app.lat_hop_offset)
-        .take(height)
-        .map(|(k, &(h, stage))| {
+        .map(|&(h, stage)| {
             let hop = &hops[h];
-            let row = match stage {
-                None => Row::new(vec![
-                    format!("hop {}  {}", h + 1, dev_text(&app.info, hop.dev)),
-                    hop.kind.name().to_string(),
-                    rel(hop.start),
-                    human_ns(hop.end - hop.start),
-                ])
-                .style(Style::new().add_modifier(Modifier::BOLD)),
+            let (texts, style) = match stage {
+                None => (
+                    [
+                        format!("hop {}  {}", h + 1, dev_text(&app.info, hop.dev)),
+                        hop.kind.name().to_string(),
+                        rel(hop.start),
+                        human_ns(hop.end - hop.start),
+                    ],
+                    bold,
+                ),
                 Some(i) => {
                     let (a, b) = (hop.bounds[i], hop.bounds[i + 1]);
-                    Row::new(vec![
-                        format!(
-                            "    {} -> {}",
-                            crate::latency::GROUPS[a.group as usize].0,
-                            crate::latency::GROUPS[b.group as usize].0
-                        ),
-                        String::new(),
-                        rel(a.ts),
-                        human_ns(b.ts - a.ts),
-                    ])
+                    (
+                        [
+                            format!("    {}", stage_name(a.group, b.group)),
+                            String::new(),
+                            rel(a.ts),
+                            human_ns(b.ts - a.ts),
+                        ],
+                        Style::new(),
+                    )
                 }
             };
+            texts
+                .into_iter()
+                .map(|t| TextLine::from(t).style(style))
+                .collect()
+        })
+        .collect();
+    let headers: Vec<String> = ["HOP / STAGE", "KIND", "AT", "TOOK"]
+        .map(String::from)
+        .to_vec();
+    let steps = [Step::Squeeze(0), Step::Drop(1)];
+    let fitted = Fitted::new(&headers, &cells, &[20], &steps, inner.width, SPACING);
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .zip(visible)
+        .map(|(row, k)| {
+            let row = Row::new(fitted.cells(row));
             if focused && k == app.lat_hop_sel {
                 row.style(selected_style(true))
             } else {
@@ -103,16 +123,13 @@ fn draw_packet(f: &mut Frame, app: &mut App, area: Rect) {
             }
         })
         .collect();
-    let header = Row::new(vec!["HOP / STAGE", "KIND", "AT", "TOOK"])
-        .style(Style::new().add_modifier(Modifier::BOLD));
-    let widths = [
-        Constraint::Min(30),
-        Constraint::Length(28),
-        Constraint::Length(12),
-        Constraint::Length(11),
-    ];
     f.render_widget(block, area);
-    f.render_widget(Table::new(rows, widths).header(header), inner);
+    f.render_widget(
+        Table::new(rows, fitted.constraints())
+            .header(Row::new(fitted.header(&headers)).style(bold))
+            .column_spacing(SPACING),
+        inner,
+    );
 }
 
 /// Every stage across the shown packets, by kind of hop.
@@ -127,73 +144,71 @@ fn draw_across(f: &mut Frame, app: &mut App, area: Rect) {
     let sel = sel.min(lines.len().saturating_sub(1));
     let offset = scroll(sel, offset, height, lines.len());
     let opt = |v: Option<u64>| v.map_or("-".to_string(), human_ns);
-    let rows: Vec<Row> = lines
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let visible = offset..(offset + height).min(lines.len());
+    let cells: Vec<Vec<TextLine<'static>>> = lines[visible.clone()]
         .iter()
-        .enumerate()
-        .skip(offset)
-        .take(height)
-        .map(|(k, &line)| {
-            let selected = focused && k == sel;
+        .zip(visible.clone())
+        .map(|(&line, k)| {
             let Some(stage) = lat.stage(line) else {
-                let Line::Kind(i) = line else { unreachable!() };
+                let Line::Kind(i) = line else {
+                    unreachable!("only headings have no stage")
+                };
                 let ks = &lat.kinds[i];
                 // N of a heading: its hops with a stage (as the whole-hop line says).
-                let row = Row::new(vec![
-                    Cell::from(format!(
-                        "{}: {} hops in {} packets",
-                        ks.kind.name(),
-                        ks.hops,
-                        ks.packets
-                    )),
-                    Cell::from(ks.total.samples.len().to_string()),
-                ])
-                .style(Style::new().add_modifier(Modifier::BOLD));
-                return if selected {
-                    row.style(selected_style(true))
-                } else {
-                    row
-                };
+                let head = format!(
+                    "{}: {} hops, {} packets",
+                    ks.kind.name(),
+                    ks.hops,
+                    ks.packets
+                );
+                return vec![
+                    TextLine::from(head).style(bold),
+                    TextLine::from(ks.total.samples.len().to_string()).style(bold),
+                ];
             };
-            let mut cells = vec![
-                Cell::from(format!("  {}", stage.name)),
-                Cell::from(stage.samples.len().to_string()),
+            let mut row = vec![
+                TextLine::from(format!("  {}", stage.name)),
+                TextLine::from(stage.samples.len().to_string()),
             ];
             for (c, &(q, _)) in App::LATENCY_QUANTILES.iter().enumerate() {
-                let cell = Cell::from(opt(stage.percentile(q)));
+                let cell = TextLine::from(opt(stage.percentile(q)));
                 // The selected percentile is what Enter jumps to.
-                cells.push(if selected && c == col {
+                row.push(if focused && k == sel && c == col {
                     cell.style(selected_style(true))
                 } else {
                     cell
                 });
             }
-            cells.push(Cell::from(sparkline(&stage.histogram())));
-            let row = Row::new(cells);
-            if selected {
-                row.style(Style::new().add_modifier(Modifier::REVERSED))
-            } else {
-                row
-            }
+            row.push(TextLine::from(sparkline(&stage.histogram())));
+            row
         })
         .collect();
     let title = format!(
         " Across {} shown packets ({} with a stage), by kind of hop: j/k stage, h/l percentile, Enter: a packet that took that long ",
         lat.packets, lat.contributed
     );
-    let mut header = vec!["STAGE".to_string(), "N".into()];
-    header.extend(App::LATENCY_QUANTILES.iter().map(|(_, l)| l.to_string()));
-    header.push(format!("HISTOGRAM {}..{}", BUCKETS[0], BUCKETS[7]));
-    let widths = [
-        Constraint::Min(34),
-        Constraint::Length(6),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(18),
-    ];
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
+    let mut headers = vec!["STAGE".to_string(), "N".into()];
+    headers.extend(App::LATENCY_QUANTILES.iter().map(|(_, l)| l.to_string()));
+    headers.push(format!("HISTOGRAM {}..{}", BUCKETS[0], BUCKETS[7]));
+    // Narrow terminals lose the histogram first, then the P90 column.
+    let steps = [Step::Drop(6), Step::Squeeze(0), Step::Drop(3)];
+    let fitted = Fitted::new(&headers, &cells, &[24], &steps, block_inner.width, SPACING);
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .zip(visible)
+        .map(|(row, k)| {
+            let row = Row::new(fitted.cells(row));
+            if focused && k == sel {
+                row.style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
+        })
+        .collect();
+    let table = Table::new(rows, fitted.constraints())
+        .header(Row::new(fitted.header(&headers)).style(bold))
+        .column_spacing(SPACING)
         .block(pane(title, focused));
     app.lat_sel = sel;
     app.lat_offset = offset;

@@ -1,13 +1,13 @@
 //! The packet list. Columns are as wide as what the rows on screen hold (see `columns.rs`),
 //! so long interface paths and flow summaries get the room short ones leave.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Row, Table};
 use ratatui::Frame;
 
-use super::columns::{clip, fit, Column, Step};
+use super::columns::{Fitted, Step};
 use super::{body, pane, scroll, selected_style};
 use crate::app::{App, Pane, TimeMode};
 use crate::format::{dev_path, flow_text, human_ns};
@@ -65,7 +65,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     app.list_offset = scroll(app.sel, app.list_offset, height, app.shown.len());
 
     let end = (app.list_offset + height).min(app.shown.len());
-    let cells: Vec<[Line<'static>; 9]> = (app.list_offset..end)
+    let cells: Vec<Vec<Line<'static>>> = (app.list_offset..end)
         .map(|i| cells(app, app.model.packet(app.shown[i])))
         .collect();
     let time_header = match app.time {
@@ -73,7 +73,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         TimeMode::Wall => "WALL CLOCK",
         TimeMode::Boot => "SINCE BOOT",
     };
-    let headers = [
+    let headers: Vec<String> = [
         "ID",
         time_header,
         "CPU",
@@ -83,24 +83,17 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         "CALLS",
         "DURATION",
         "MARK",
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
     // How narrow a squeezed column may get: enough to recognise what it holds.
     let floors = [0, 0, 0, 9, 16, 0, 0, 0, 8];
-    let cols: Vec<Column> = (0..headers.len())
-        .map(|c| Column::new(headers[c], cells.iter().map(|r| &r[c]), floors[c]))
-        .collect();
-    let widths = fit(&cols, inner.width, SPACING, STEPS);
-    let keep = |row: [Line<'static>; 9]| -> Vec<Cell<'static>> {
-        row.into_iter()
-            .zip(&widths)
-            .filter_map(|(line, w)| w.map(|w| Cell::from(clip(line, w))))
-            .collect()
-    };
+    let fitted = Fitted::new(&headers, &cells, &floors, STEPS, inner.width, SPACING);
     let rows: Vec<Row> = cells
         .into_iter()
         .enumerate()
         .map(|(k, row)| {
-            let row = Row::new(keep(row));
+            let row = Row::new(fitted.cells(row));
             if app.list_offset + k == app.sel {
                 row.style(selected_style(focused))
             } else {
@@ -108,16 +101,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             }
         })
         .collect();
-    let header = Row::new(keep(headers.map(|h| Line::from(h.to_string()))))
-        .style(Style::new().add_modifier(Modifier::BOLD));
-    let constraints: Vec<Constraint> = widths
-        .iter()
-        .flatten()
-        .map(|&w| Constraint::Length(w))
-        .collect();
+    let header = Row::new(fitted.header(&headers)).style(Style::new().add_modifier(Modifier::BOLD));
     f.render_widget(block, area);
     f.render_widget(
-        Table::new(rows, constraints)
+        Table::new(rows, fitted.constraints())
             .header(header)
             .column_spacing(SPACING),
         inner,
@@ -125,7 +112,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
 }
 
 /// The cells of one packet's row, in column order.
-fn cells(app: &App, p: &Packet) -> [Line<'static>; 9] {
+fn cells(app: &App, p: &Packet) -> Vec<Line<'static>> {
     let netns = match p.devs.iter().find(|d| d.1 != 0) {
         Some(&(ns, _)) if p.devs.iter().any(|d| d.1 != 0 && d.0 != ns) => format!("{ns}+"),
         Some(&(ns, _)) => ns.to_string(),
@@ -153,7 +140,7 @@ fn cells(app: &App, p: &Packet) -> [Line<'static>; 9] {
         }
         mark.push(Span::styled("INCOMPLETE", Style::new().fg(Color::Yellow)));
     }
-    [
+    vec![
         // Counter IDs (top bit set, with --payload-id) have ten digits: the column is as
         // wide as the widest ID on screen.
         Line::from(p.id.to_string()),

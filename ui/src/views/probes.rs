@@ -1,13 +1,13 @@
 //! Every candidate probe with its status and how often it fired; sortable, and `/` keeps
 //! the probes that contain a text.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Row, Table};
 use ratatui::Frame;
 
-use super::columns::{clip, fit, Column, Step};
+use super::columns::{Fitted, Step};
 use super::{body, pane, scroll, selected_style};
 use crate::app::{App, ProbeSort};
 use vrft_events::session::ProbeStatus;
@@ -84,26 +84,11 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     ));
     headers.push("REASON".to_string());
     let n = headers.len();
-    let cols: Vec<Column> = (0..n)
-        .map(|c| {
-            // The function name and the reason may be cut on a narrow terminal; the counts not.
-            let floor = if c == 0 { 24 } else { 0 };
-            Column::new(&headers[c], cells.iter().map(|r| &r[c]), floor)
-        })
-        .collect();
+    // The function name and the reason may be cut on a narrow terminal; the counts not.
     let steps = [Step::Squeeze(n - 1), Step::Squeeze(0), Step::Drop(1)];
-    let mut widths = fit(&cols, inner.width, SPACING, &steps);
+    let mut fitted = Fitted::new(&headers, &cells, &[24], &steps, inner.width, SPACING);
     // The reason, last, takes whatever is left (it is cut rather than wrapped).
-    let used: u16 = widths.iter().flatten().map(|w| w + SPACING).sum();
-    if let Some(Some(w)) = widths.last_mut() {
-        *w += inner.width.saturating_sub(used);
-    }
-    let keep = |row: Vec<Line<'static>>| -> Vec<Cell<'static>> {
-        row.into_iter()
-            .zip(&widths)
-            .filter_map(|(line, w)| w.map(|w| Cell::from(clip(line, w))))
-            .collect()
-    };
+    fitted.widen_last(inner.width, SPACING);
     let rows: Vec<Row> = cells
         .into_iter()
         .zip(&visible)
@@ -114,7 +99,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 ProbeStatus::Skipped(_) => Color::Yellow,
                 ProbeStatus::Failed(_) => Color::Red,
             };
-            let row = Row::new(keep(row));
+            let row = Row::new(fitted.cells(row));
             if app.probe_offset + k == app.probe_sel {
                 row.style(selected_style(true))
             } else {
@@ -122,16 +107,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             }
         })
         .collect();
-    let header = Row::new(keep(headers.into_iter().map(Line::from).collect()))
-        .style(Style::new().add_modifier(Modifier::BOLD));
-    let constraints: Vec<Constraint> = widths
-        .iter()
-        .flatten()
-        .map(|&w| Constraint::Length(w))
-        .collect();
+    let header = Row::new(fitted.header(&headers)).style(Style::new().add_modifier(Modifier::BOLD));
     f.render_widget(block, area);
     f.render_widget(
-        Table::new(rows, constraints)
+        Table::new(rows, fitted.constraints())
             .header(header)
             .column_spacing(SPACING),
         inner,
