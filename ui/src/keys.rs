@@ -42,26 +42,17 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "m<a-z> / '<a-z>  ''",
-        "set mark / jump to mark; back to before the last jump",
-    ),
-    (
-        "",
-        "list title: time from the latest mark to here, and between the last two",
+        "set mark / jump to mark / back (title: time since marks)",
     ),
     ("t", "time: relative -> wall clock -> since boot"),
     ("1 2 3", "views: packets, latency, probes"),
     (
-        "latency: j/k h/l Enter",
-        "stage / percentile; Enter: a packet that took that long",
+        "latency: h/l Enter Tab",
+        "percentile; its packet; the selected packet's hops",
     ),
     (
-        "latency: Tab",
-        "the selected packet's hops; Enter opens its tree there",
-    ),
-    ("s / S", "probes: next sort column / reverse order"),
-    (
-        "probes: /",
-        "keep probes containing the text (/ Enter: all)",
+        "probes: s / S  /",
+        "sort column / reverse; keep probes matching",
     ),
     ("mouse", "wheel scrolls, click selects"),
     ("?", "this help"),
