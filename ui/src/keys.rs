@@ -47,8 +47,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("t", "time: relative -> wall clock -> since boot"),
     ("1 2 3", "views: packets, latency, probes"),
     (
-        "latency: h/l Enter Tab",
-        "percentile; its packet; the selected packet's hops",
+        "latency: h/l Enter Tab J/K",
+        "percentile; its packet; the packet's hops; next packet",
     ),
     (
         "probes: s / S  /",
@@ -298,11 +298,13 @@ impl App {
         }
     }
 
+    /// `J`/`K`: the next or previous packet, whatever pane or view (the latency view shows
+    /// the selected packet's hops) has the focus.
     fn move_packet(&mut self, delta: isize) {
-        let pane = self.pane;
-        self.pane = Pane::List;
+        let (pane, view) = (self.pane, self.view);
+        (self.pane, self.view) = (Pane::List, View::Packets);
         self.move_sel(delta);
-        self.pane = pane;
+        (self.pane, self.view) = (pane, view);
     }
 
     /// Folds (`Some(true)`), unfolds (`Some(false)`) or toggles (`None`) the selected call.

@@ -207,3 +207,13 @@ fn enter_on_a_hop_opens_its_tree() {
     assert_eq!(selected_id(&a), 57);
     assert_eq!(selected_func(&mut a), "nf_hook_slow");
 }
+
+/// J/K in the latency view walk the packets: the breakdown follows the selection.
+#[test]
+fn next_packet_in_the_latency_view() {
+    let mut a = real();
+    keys(&mut a, ":57\n2J");
+    assert_eq!(a.view, View::Latency);
+    assert_eq!(selected_id(&a), 58);
+    assert!(screen(&mut a, 140, 40).contains("Packet 58 per hop"));
+}

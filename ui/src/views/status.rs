@@ -300,7 +300,7 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
             (View::Packets, Pane::Tree) => {
                 "q quit  ? help  j/k move  Enter fold  E/C all  u parent  L longest  J/K packet  / n N search  f filter  Tab list"
             }
-            (View::Latency, _) => "q quit  ? help  j/k stage  h/l percentile  Enter its packet  Tab this packet's hops  1 packets  3 probes  f filter",
+            (View::Latency, _) => "q quit  ? help  j/k stage  h/l percentile  Enter its packet  Tab this packet's hops  J/K packet  1 packets  3 probes  f filter",
             (View::Probes, _) => "q quit  ? help  j/k move  s sort column  S reverse  / filter  1 packets  2 latency",
         }),
     };
