@@ -285,3 +285,25 @@ fn probe_names_are_not_cut() {
         "{s}"
     );
 }
+
+/// The older recording (format 5) fits 80x24 the same way.
+#[test]
+fn older_recording_at_80x24() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/v5-veth-udp-6.1-fentry.vrft"
+    );
+    let rec = vrft_events::record::Recording::read(std::path::Path::new(path)).unwrap();
+    let mut a = testkit::replay(rec);
+    keys(&mut a, "G");
+    let s = screen(&mut a, 80, 24);
+    let rows = pane_rows(&s, "Packets");
+    assert!(
+        rows[0].starts_with("ID ") && rows[0].contains("FLOW"),
+        "{s}"
+    );
+    let (filled, height) = filled(&rows);
+    assert_eq!(filled, height.min(a.shown.len()), "{s}");
+    assert!(!s.contains('…'), "nothing cut:\n{s}");
+    assert!(s.lines().nth(22).unwrap().contains("lost 0"), "{s}");
+}
