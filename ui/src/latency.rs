@@ -159,8 +159,9 @@ pub const GROUPS: &[(&str, &[&str])] = &[
 /// What a hop is, from what ran in it. Listed in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HopKind {
-    /// No device yet (or any more): the socket and the stack above routing.
-    Socket,
+    /// No device yet: the socket and the stack above routing on the sending side, or a
+    /// driver before it set the device (calls without a device later on stay in their hop).
+    NoDevice,
     Veth,
     Bridge,
     /// VXLAN, Geneve, GRE, IPIP: encapsulation or decapsulation ran in the hop, or its
@@ -172,7 +173,7 @@ pub enum HopKind {
 impl HopKind {
     pub fn name(self) -> &'static str {
         match self {
-            HopKind::Socket => "socket",
+            HopKind::NoDevice => "no device",
             HopKind::Veth => "veth",
             HopKind::Bridge => "bridge",
             HopKind::Tunnel => "tunnel",
@@ -222,7 +223,7 @@ impl HopKind {
             HopKind::Tunnel => 3,
             HopKind::Bridge => 2,
             HopKind::Veth => 1,
-            HopKind::Socket | HopKind::Other => 0,
+            HopKind::NoDevice | HopKind::Other => 0,
         }
     }
 }
@@ -311,7 +312,7 @@ pub fn hops(p: &Packet, roles: &Roles, info: &SessionInfo) -> Vec<Hop> {
             hops.push(Hop {
                 dev: (netns, ifindex),
                 kind: if ifindex == 0 {
-                    HopKind::Socket
+                    HopKind::NoDevice
                 } else {
                     HopKind::of_ifname(&info.ifname(netns, ifindex)).unwrap_or(HopKind::Other)
                 },

@@ -114,7 +114,7 @@ fn a_vxlan_packet_per_hop() {
     use HopKind::*;
     assert_eq!(
         kinds,
-        [Socket, Tunnel, Veth, Bridge, Bridge, Tunnel, Tunnel],
+        [NoDevice, Tunnel, Veth, Bridge, Bridge, Tunnel, Tunnel],
         "packet {}",
         p.id
     );
