@@ -217,3 +217,33 @@ fn next_packet_in_the_latency_view() {
     assert_eq!(selected_id(&a), 58);
     assert!(screen(&mut a, 140, 40).contains("Packet 58 per hop"));
 }
+
+/// The table across packets keeps its scroll within its lines when a filter shrinks it.
+#[test]
+fn the_table_fills_after_a_filter() {
+    let mut a = real();
+    keys(&mut a, "2G");
+    screen(&mut a, 120, 30);
+    assert!(a.lat_offset > 0, "scrolled to the end");
+    let before = a.latency().lines().len();
+    keys(&mut a, "fproto=icmp\n");
+    let s = screen(&mut a, 120, 30);
+    let lines = a.latency().lines().len();
+    assert!(lines < before);
+    // Below the header, every row of the pane holds a line.
+    let rows: Vec<&str> = s
+        .lines()
+        .skip_while(|l| !l.contains("┌ Across"))
+        .skip(2)
+        .take_while(|l| !l.contains('└'))
+        .collect();
+    let blank = rows
+        .iter()
+        .filter(|r| {
+            r.trim_matches(|c| c == '"' || c == '│' || c == ' ')
+                .is_empty()
+        })
+        .count();
+    assert_eq!(blank, 0, "{s}");
+    assert_eq!(a.lat_offset, lines - rows.len(), "{s}");
+}

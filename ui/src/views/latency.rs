@@ -65,6 +65,9 @@ fn draw_packet(f: &mut Frame, app: &mut App, area: Rect) {
     let block = pane(title, focused);
     let inner = block.inner(area);
     let height = body(inner).height as usize;
+    if focused {
+        app.page = height.max(1);
+    }
     app.lat_hop_sel = app.lat_hop_sel.min(lines.len().saturating_sub(1));
     app.lat_hop_offset = scroll(app.lat_hop_sel, app.lat_hop_offset, height, lines.len());
     let first_ts = app
@@ -139,6 +142,9 @@ fn draw_across(f: &mut Frame, app: &mut App, area: Rect) {
     let offset = app.lat_offset;
     let block_inner = pane(String::new(), false).inner(area);
     let height = body(block_inner).height as usize;
+    if !app.lat_packet_focus {
+        app.page = height.max(1);
+    }
     let lat = app.latency();
     let lines = lat.lines();
     let sel = sel.min(lines.len().saturating_sub(1));
