@@ -196,9 +196,9 @@ fn replay_in_tmux_jump_fold_filter_latency_quit() {
     // The latency view covers the shown (filtered) packets.
     t.type_text("2");
     let s = t.wait("the latency view", |s| {
-        s.contains("Receive latency over 85 shown packets")
+        s.contains("Across 85 shown packets")
     });
-    for h in ["STAGE", "P50", "P90", "P99", "MAX", "Transmit latency"] {
+    for h in ["STAGE", "P50", "P90", "P99", "MAX", "Packet 13 per hop"] {
         assert!(s.contains(h), "latency view lacks {h}:\n{s}");
     }
     assert!(s.contains("ip_rcv -> ip_local_deliver"), "{s}");

@@ -52,6 +52,17 @@ pub enum Action {
     Quit,
 }
 
+/// How the packet list and the tree title show when a packet was first seen (`t` cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Seconds since the first packet of the session: `+0.019407`.
+    Relative,
+    /// Local wall-clock time, as `tcpdump -tttt` prints it, to line up with captures and logs.
+    Wall,
+    /// Seconds since boot (CLOCK_MONOTONIC, what the kernel's own logs and ftrace show).
+    Boot,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeSort {
     Name,
@@ -99,8 +110,10 @@ pub struct App {
     /// The kind of each packet (by slot) when the list last saw it, and how many of each.
     kinds: Vec<PacketKind>,
     kind_counts: [usize; 4],
-    /// Show absolute (monotonic) timestamps instead of times relative to the first packet.
-    pub abs_time: bool,
+    /// How first-seen times are shown (`t`).
+    pub time: TimeMode,
+    /// The user was told once why `t` skips the wall clock (the recording has no offset).
+    wall_skip_told: bool,
 
     pub folded: HashSet<u32>,
     pub tree_sel: usize,
@@ -122,10 +135,15 @@ pub struct App {
     /// Drop reason values whose names contain the search text.
     search_reasons: Vec<i64>,
     pub marks: HashMap<char, u32>,
+    /// Mark letters in the order they were last set, latest last: the two latest are the
+    /// cursors of the time delta the list title shows.
+    pub mark_order: Vec<char>,
     /// Packet ID selected before the last jump, for `''`.
     pub last_jump: Option<u32>,
 
     pub probe_sort: (ProbeSort, bool),
+    /// `/` in the probes view: only probes whose name, module, status or reason contain it.
+    pub probe_filter: Option<String>,
     pub probe_sel: usize,
     pub probe_offset: usize,
     probe_order: Vec<u32>,
@@ -135,7 +153,17 @@ pub struct App {
     latency_stale: bool,
     /// Frames drawn since `latency` was computed: a stale one is redone at most once a second.
     latency_age: u32,
-    latency_bounds: Vec<Option<(bool, u8)>>,
+    pub(crate) latency_roles: latency::Roles,
+    /// Selected line of the latency table, its first line on screen, and the selected
+    /// percentile column (0 P50, 1 P90, 2 P99, 3 MAX) that Enter jumps to.
+    pub lat_sel: usize,
+    pub lat_offset: usize,
+    pub lat_col: usize,
+    /// Tab in the latency view: the selected packet's hops have the focus (j/k, Enter goes
+    /// to the stage's call in its tree) instead of the table across packets.
+    pub lat_packet_focus: bool,
+    pub lat_hop_sel: usize,
+    pub lat_hop_offset: usize,
 
     /// Rows of the list and tree panes visible in the last frame (for PgUp/PgDn).
     pub page: usize,
@@ -144,7 +172,7 @@ pub struct App {
 
 impl App {
     pub fn new(info: SessionInfo, live: bool) -> Self {
-        let latency_bounds = latency::boundaries(&info);
+        let latency_roles = latency::Roles::new(&info);
         let model = Model::new(&info);
         let mut app = App {
             info,
@@ -166,7 +194,8 @@ impl App {
             list_offset: 0,
             follow: live,
             filter: None,
-            abs_time: false,
+            time: TimeMode::Relative,
+            wall_skip_told: false,
             folded: HashSet::new(),
             tree_sel: 0,
             tree_offset: 0,
@@ -179,15 +208,23 @@ impl App {
             search_funcs: Vec::new(),
             search_reasons: Vec::new(),
             marks: HashMap::new(),
+            mark_order: Vec::new(),
             last_jump: None,
             probe_sort: (ProbeSort::Name, false),
+            probe_filter: None,
             probe_sel: 0,
             probe_offset: 0,
             probe_order: Vec::new(),
             latency: None,
             latency_stale: false,
             latency_age: 0,
-            latency_bounds,
+            latency_roles,
+            lat_sel: 0,
+            lat_offset: 0,
+            lat_col: 0,
+            lat_packet_focus: false,
+            lat_hop_sel: 0,
+            lat_hop_offset: 0,
             page: 10,
             areas: Areas::default(),
         };
@@ -405,6 +442,42 @@ impl App {
         &self.probe_order
     }
 
+    /// The backend counted its probes' runs ([`Stats::probe_hits`]). None does today: the
+    /// tracer's counters are per loss, not per probe, so the probes view shows the events
+    /// recorded per function instead.
+    pub fn hits_counted(&self) -> bool {
+        !self.stats.probe_hits.is_empty()
+    }
+
+    /// `/` in the probes view: keep the probes that contain `text` (any case) in their
+    /// name, module, status or reason; empty shows them all.
+    pub fn set_probe_filter(&mut self, text: &str) {
+        self.probe_filter = (!text.is_empty()).then(|| text.to_lowercase());
+        self.sort_probes();
+        self.probe_sel = 0;
+        self.probe_offset = 0;
+        let n = self.probe_order.len();
+        self.message = Some(match &self.probe_filter {
+            Some(t) => format!("{n} probes match '{t}' (/ Enter shows all)"),
+            None => format!("all {n} probes"),
+        });
+    }
+
+    fn probe_matches(&self, i: u32) -> bool {
+        let Some(t) = &self.probe_filter else {
+            return true;
+        };
+        let p = &self.info.probes[i as usize];
+        [
+            p.name.to_lowercase(),
+            p.origin.to_string(),
+            p.status.label().to_string(),
+            p.status.reason().to_lowercase(),
+        ]
+        .iter()
+        .any(|f| f.contains(t.as_str()))
+    }
+
     pub fn probe_hits(&self, i: u32) -> Option<u64> {
         self.stats.probe_hits.get(i as usize).copied()
     }
@@ -416,7 +489,9 @@ impl App {
     }
 
     pub fn sort_probes(&mut self) {
-        let mut order: Vec<u32> = (0..self.info.probes.len() as u32).collect();
+        let mut order: Vec<u32> = (0..self.info.probes.len() as u32)
+            .filter(|&i| self.probe_matches(i))
+            .collect();
         let probes = &self.info.probes;
         let (col, rev) = self.probe_sort;
         order.sort_by(|&a, &b| {
@@ -440,6 +515,7 @@ impl App {
             }
         });
         self.probe_order = order;
+        self.probe_sel = self.probe_sel.min(self.probe_order.len().saturating_sub(1));
     }
 
     pub fn set_stats(&mut self, stats: Stats) {
@@ -456,10 +532,68 @@ impl App {
         if self.latency.is_none() || (self.latency_stale && self.latency_age >= 30) {
             self.latency_stale = false;
             self.latency_age = 0;
-            let packets = self.shown.iter().map(|&s| self.model.packet(s));
-            self.latency = Some(latency::compute(packets, &self.latency_bounds));
+            let packets = self.shown.iter().map(|&s| (s, self.model.packet(s)));
+            self.latency = Some(latency::compute(packets, &self.latency_roles, &self.info));
         }
         self.latency.as_ref().expect("computed above")
+    }
+
+    /// The selected packet's hops, for the latency view.
+    pub fn selected_hops(&self) -> Vec<latency::Hop> {
+        match self.selected_slot() {
+            Some(s) => latency::hops(self.model.packet(s), &self.latency_roles, &self.info),
+            None => Vec::new(),
+        }
+    }
+
+    /// Enter on a line of the selected packet's hops: its tree, at the hop's or stage's
+    /// first call.
+    pub fn hop_jump(&mut self) {
+        let hops = self.selected_hops();
+        let Some(&(h, stage)) = latency::packet_lines(&hops).get(self.lat_hop_sel) else {
+            return;
+        };
+        let node = match stage {
+            Some(i) => hops[h].bounds[i].node,
+            None => hops[h].first,
+        };
+        self.view = View::Packets;
+        self.pane = Pane::Tree;
+        self.focus_node(node);
+    }
+
+    /// The percentiles the latency table's columns show, in column order.
+    pub const LATENCY_QUANTILES: [(u32, &'static str); 4] =
+        [(50, "P50"), (90, "P90"), (99, "P99"), (100, "MAX")];
+
+    /// Enter in the latency view: the packet at the selected percentile of the selected
+    /// stage, selected in the list with its tree open at the stage's first call.
+    pub fn latency_jump(&mut self) {
+        let (q, label) = Self::LATENCY_QUANTILES[self.lat_col.min(3)];
+        let sel = self.lat_sel;
+        let lat = self.latency();
+        let Some(line) = lat.lines().get(sel).copied() else {
+            return;
+        };
+        let Some(stage) = lat.stage(line) else {
+            self.message = Some("select a stage (j/k), then Enter".into());
+            return;
+        };
+        let name = stage.name.clone();
+        let Some(sample) = stage.at(q).copied() else {
+            return;
+        };
+        let id = self.model.packet(sample.slot).id;
+        if !self.jump_to(id) {
+            return;
+        }
+        self.view = View::Packets;
+        self.pane = Pane::Tree;
+        self.focus_node(sample.node);
+        self.message = Some(format!(
+            "packet {id}: {label} of {name} ({})",
+            format::human_ns(sample.ns)
+        ));
     }
 
     /// Select a packet by ID; says why when it cannot.
@@ -480,6 +614,86 @@ impl App {
                 false
             }
         }
+    }
+
+    /// `t`: relative -> wall clock -> since boot -> relative. Without a wall-clock offset
+    /// (recordings before format 7) the wall clock is skipped, and the first time says why.
+    pub fn cycle_time(&mut self) {
+        let has_wall = self.info.realtime_offset_ns.is_some();
+        self.time = match self.time {
+            TimeMode::Relative if has_wall => TimeMode::Wall,
+            TimeMode::Relative => {
+                if !std::mem::replace(&mut self.wall_skip_told, true) {
+                    self.message = Some(
+                        "no wall clock: recording predates format 7 (no boot offset); time since boot"
+                            .into(),
+                    );
+                }
+                TimeMode::Boot
+            }
+            TimeMode::Wall => TimeMode::Boot,
+            TimeMode::Boot => TimeMode::Relative,
+        };
+    }
+
+    /// When a packet was first seen, as [`App::time`] says: relative to the first packet of
+    /// the session, wall clock, or since boot. `short` leaves out the wall clock's date.
+    pub fn time_text(&self, ts: u64, short: bool) -> String {
+        let base = self.model.packets().first().map_or(0, |p| p.first_ts);
+        match (self.time, self.info.realtime_offset_ns) {
+            (TimeMode::Wall, Some(off)) => {
+                let s = format::wall_clock(ts, off);
+                if short {
+                    s[11..].to_string()
+                } else {
+                    s
+                }
+            }
+            (TimeMode::Relative, _) => format!("+{:.6}", ts.saturating_sub(base) as f64 / 1e9),
+            _ => format!("{:.6}", ts as f64 / 1e9),
+        }
+    }
+
+    /// `m<letter>`: marks the selected packet.
+    pub fn set_mark(&mut self, c: char) {
+        let Some(s) = self.selected_slot() else {
+            return;
+        };
+        let id = self.model.packet(s).id;
+        self.marks.insert(c, id);
+        self.mark_order.retain(|&m| m != c);
+        self.mark_order.push(c);
+        self.message = Some(format!("mark {c} = packet {id}"));
+    }
+
+    /// The time between marks, like a scope's delta cursors: from the latest mark to the
+    /// selected packet, and between the two latest marks (first-seen times; `+` when the
+    /// later one is the second named). `None` without marks.
+    pub fn mark_delta(&self) -> Option<String> {
+        let ts_of = |c: &char| {
+            let slot = self.model.slot_of(*self.marks.get(c)?)?;
+            Some(self.model.packet(slot).first_ts)
+        };
+        let delta = |a: u64, b: u64| {
+            let sign = if b >= a { '+' } else { '-' };
+            format!("{sign}{}", format::human_ns(a.abs_diff(b)))
+        };
+        let mut marks = self.mark_order.iter().rev();
+        let last = marks.next()?;
+        let t_last = ts_of(last)?;
+        let mut parts = Vec::new();
+        if let Some(sel) = self.selected_slot() {
+            let t_sel = self.model.packet(sel).first_ts;
+            if self.marks.get(last) != Some(&self.model.packet(sel).id) {
+                parts.push(format!("'{last}→here {}", delta(t_last, t_sel)));
+            }
+        }
+        if let Some(prev) = marks.next() {
+            if let Some(t_prev) = ts_of(prev) {
+                parts.push(format!("'{prev}→'{last} {}", delta(t_prev, t_last)));
+            }
+        }
+        (!parts.is_empty()).then(|| format!("Δ {}", parts.join("  ")))
     }
 
     pub fn packets_total(&self) -> usize {

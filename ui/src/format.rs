@@ -325,8 +325,9 @@ pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
 }
 
 /// The tree pane's title: the same facts as [`packet_summary`], what became of the packet
-/// first, so a pane narrower than the whole line still shows it.
-pub fn packet_title(p: &Packet, info: &SessionInfo) -> String {
+/// first, so a pane narrower than the whole line still shows it. `first_seen` is the time
+/// as the list shows it (relative, wall clock or since boot).
+pub fn packet_title(p: &Packet, info: &SessionInfo, first_seen: &str) -> String {
     let mut s = format!("packet {}", p.id);
     if let Some(f) = fate(p, info) {
         s += &format!("  {f}");
@@ -339,12 +340,11 @@ pub fn packet_title(p: &Packet, info: &SessionInfo) -> String {
         s += &format!("  {flow}");
     }
     s += &format!(
-        "  {}  calls {}  dur {}  cpu {}  first seen {:.6} s",
+        "  {}  calls {}  dur {}  cpu {}  first seen {first_seen}",
         dev_path(p, info),
         p.nodes.len(),
         human_ns(p.duration()),
         p.cpu,
-        p.first_ts as f64 / 1e9,
     );
     if let Some(t) = task_text(p) {
         s += &format!("  task {t}");

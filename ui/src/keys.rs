@@ -51,11 +51,18 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "m<a-z> / '<a-z>  ''",
-        "set mark / jump to mark; back to before the last jump",
+        "set mark / jump to mark / back (title: time since marks)",
     ),
-    ("t", "relative / absolute time"),
+    ("t", "time: relative -> wall clock -> since boot"),
     ("1 2 3", "views: packets, latency, probes"),
-    ("s / S", "probes: next sort column / reverse order"),
+    (
+        "latency: h/l Enter Tab J/K",
+        "percentile; its packet; the packet's hops; next packet",
+    ),
+    (
+        "probes: s / S  /",
+        "sort column / reverse; keep probes matching",
+    ),
     ("mouse", "wheel scrolls, click selects"),
     ("?", "this help"),
     ("q  Ctrl-c", "quit (asks first while live)"),
@@ -83,10 +90,8 @@ impl App {
                 }
             }
             Mode::SetMark => {
-                if let (KeyCode::Char(c @ 'a'..='z'), Some(s)) = (key.code, self.selected_slot()) {
-                    let id = self.model.packet(s).id;
-                    self.marks.insert(c, id);
-                    self.message = Some(format!("mark {c} = packet {id}"));
+                if let KeyCode::Char(c @ 'a'..='z') = key.code {
+                    self.set_mark(c);
                 }
             }
             Mode::JumpMark => match key.code {
@@ -143,6 +148,10 @@ impl App {
                     self.mode = Mode::Input(prompt);
                 }
             },
+            Prompt::Search if self.view == View::Probes => {
+                self.input.remember(prompt);
+                self.set_probe_filter(&text);
+            }
             Prompt::Search if !text.is_empty() => {
                 self.input.remember(prompt);
                 self.set_search(&text);
@@ -207,7 +216,7 @@ impl App {
             KeyCode::Char('\'') => self.mode = Mode::JumpMark,
             KeyCode::Char('n') => self.search_next(true),
             KeyCode::Char('N') => self.search_next(false),
-            KeyCode::Char('t') => self.abs_time = !self.abs_time,
+            KeyCode::Char('t') => self.cycle_time(),
             KeyCode::Char('a') => self.toggle_kinds(),
             KeyCode::Char('<') => self.tree_hshift = self.tree_hshift.saturating_sub(HSHIFT_STEP),
             KeyCode::Char('>') => self.tree_hshift += HSHIFT_STEP,
@@ -229,6 +238,7 @@ impl App {
             KeyCode::Char('g') | KeyCode::Home => self.move_sel(isize::MIN / 2),
             KeyCode::Char('G') | KeyCode::End => self.move_sel(isize::MAX / 2),
             _ if self.view == View::Probes => self.probes_key(code),
+            _ if self.view == View::Latency => self.latency_key(code),
             _ if self.view == View::Packets => self.packets_key(code),
             _ => {}
         }
@@ -241,8 +251,9 @@ impl App {
                 self.probe_sort.0 = match self.probe_sort.0 {
                     ProbeSort::Name => ProbeSort::Module,
                     ProbeSort::Module => ProbeSort::Status,
-                    ProbeSort::Status => ProbeSort::Hits,
-                    ProbeSort::Hits => ProbeSort::Events,
+                    // Without hit counters there is nothing to sort by.
+                    ProbeSort::Status if self.hits_counted() => ProbeSort::Hits,
+                    ProbeSort::Status | ProbeSort::Hits => ProbeSort::Events,
                     ProbeSort::Events => ProbeSort::Name,
                 };
                 self.sort_probes();
@@ -251,6 +262,20 @@ impl App {
                 self.probe_sort.1 = !self.probe_sort.1;
                 self.sort_probes();
             }
+            _ => {}
+        }
+    }
+
+    /// The latency table: h/l pick the percentile column, Enter jumps to its packet.
+    fn latency_key(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Tab | KeyCode::BackTab => self.lat_packet_focus = !self.lat_packet_focus,
+            KeyCode::Enter if self.lat_packet_focus => self.hop_jump(),
+            KeyCode::Char('h') | KeyCode::Left => self.lat_col = self.lat_col.saturating_sub(1),
+            KeyCode::Char('l') | KeyCode::Right => {
+                self.lat_col = (self.lat_col + 1).min(App::LATENCY_QUANTILES.len() - 1)
+            }
+            KeyCode::Enter => self.latency_jump(),
             _ => {}
         }
     }
@@ -313,7 +338,15 @@ impl App {
                 .clamp(0, len.saturating_sub(1) as isize) as usize
         };
         match (self.view, self.pane) {
-            (View::Probes, _) => self.probe_sel = clamp(self.probe_sel, self.info.probes.len()),
+            (View::Probes, _) => self.probe_sel = clamp(self.probe_sel, self.probe_order().len()),
+            (View::Latency, _) if self.lat_packet_focus => {
+                let len = crate::latency::packet_lines(&self.selected_hops()).len();
+                self.lat_hop_sel = clamp(self.lat_hop_sel, len);
+            }
+            (View::Latency, _) => {
+                let len = self.latency().lines().len();
+                self.lat_sel = clamp(self.lat_sel, len);
+            }
             (View::Packets, Pane::Tree) => {
                 let len = self.tree_rows().len();
                 self.tree_sel = clamp(self.tree_sel, len);
@@ -325,11 +358,13 @@ impl App {
         }
     }
 
+    /// `J`/`K`: the next or previous packet, whatever pane or view (the latency view shows
+    /// the selected packet's hops) has the focus.
     fn move_packet(&mut self, delta: isize) {
-        let pane = self.pane;
-        self.pane = Pane::List;
+        let (pane, view) = (self.pane, self.view);
+        (self.pane, self.view) = (Pane::List, View::Packets);
         self.move_sel(delta);
-        self.pane = pane;
+        (self.pane, self.view) = (pane, view);
     }
 
     /// Folds (`Some(true)`), unfolds (`Some(false)`) or toggles (`None`) the selected call.
@@ -376,6 +411,24 @@ impl App {
         if let Some(root) = root {
             self.select_node(root);
         }
+    }
+
+    /// Selects `node` in the selected packet's tree, unfolding its callers, and scrolls it
+    /// to the upper third of the pane.
+    pub(crate) fn focus_node(&mut self, node: u32) {
+        let Some(slot) = self.selected_slot() else {
+            return;
+        };
+        self.tree_rows();
+        let p = self.model.packet(slot);
+        let mut a = p.nodes[node as usize].parent;
+        while a != ROOT {
+            self.folded.remove(&a);
+            a = p.nodes[a as usize].parent;
+        }
+        self.refold();
+        self.select_node(node);
+        self.tree_recenter = true;
     }
 
     /// Selects the line of `node` (its opening or only line).

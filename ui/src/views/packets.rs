@@ -1,14 +1,45 @@
-//! The packet list.
+//! The packet list. Columns are as wide as what the rows on screen hold (see `columns.rs`),
+//! so long interface paths and flow summaries get the room short ones leave.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Row, Table};
 use ratatui::Frame;
 
+use super::columns::{Fitted, Step};
 use super::{body, pane, scroll, selected_style};
-use crate::app::{App, Pane};
+use crate::app::{App, Pane, TimeMode};
 use crate::format::{dev_path, flow_text, human_ns};
+use crate::model::Packet;
+
+/// Column order of the list (the ID is column 0).
+const TIME: usize = 1;
+const CPU: usize = 2;
+const IFACES: usize = 3;
+const NETNS: usize = 4;
+const FLOW: usize = 5;
+const CALLS: usize = 6;
+const DURATION: usize = 7;
+const MARK: usize = 8;
+
+/// What the list gives up on a narrow terminal, first to last: the ID, the flow and the
+/// marks stay (they tell packets apart and say what became of them; the tree's title
+/// repeats the duration).
+const STEPS: &[Step] = &[
+    Step::Drop(CPU),
+    Step::Drop(CALLS),
+    Step::Drop(NETNS),
+    Step::Squeeze(IFACES),
+    Step::Drop(DURATION),
+    Step::Squeeze(FLOW),
+    Step::Drop(TIME),
+    Step::Squeeze(MARK),
+    Step::Drop(IFACES),
+];
+
+/// Space between columns.
+const SPACING: u16 = 1;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.pane == Pane::List;
@@ -17,9 +48,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     } else {
         ""
     };
+    let delta = app.mark_delta().map_or(String::new(), |d| format!("  {d}"));
     let block = pane(
         format!(
-            " Packets {}/{}{follow} ",
+            " Packets {}/{}{follow}{delta} ",
             app.shown.len(),
             app.packets_total()
         ),
@@ -30,63 +62,20 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let height = rows_area.height as usize;
     app.page = height.max(1);
     app.areas.list = rows_area;
-    app.list_offset = scroll(app.sel, app.list_offset, height);
-    let base = app.model.packets().first().map_or(0, |p| p.first_ts);
+    app.list_offset = scroll(app.sel, app.list_offset, height, app.shown.len());
 
     let end = (app.list_offset + height).min(app.shown.len());
-    let rows: Vec<Row> = (app.list_offset..end)
-        .map(|i| {
-            let p = app.model.packet(app.shown[i]);
-            let time = if app.abs_time {
-                format!("{:.6}", p.first_ts as f64 / 1e9)
-            } else {
-                format!("+{:.6}", p.first_ts.saturating_sub(base) as f64 / 1e9)
-            };
-            let netns = match p.devs.iter().find(|d| d.1 != 0) {
-                Some(&(ns, _)) if p.devs.iter().any(|d| d.1 != 0 && d.0 != ns) => format!("{ns}+"),
-                Some(&(ns, _)) => ns.to_string(),
-                None => "-".into(),
-            };
-            let mut mark = Vec::new();
-            if p.lost() {
-                // The reason names the fix; "DROP" alone says nothing.
-                let text = match p.drop_reason {
-                    Some(r) => format!("DROP {} ", app.info.drop_reason(r.into())),
-                    None => "DROP ".to_string(),
-                };
-                mark.push(Span::styled(
-                    text,
-                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-                ));
-            } else if p.dropped() {
-                // Freed with a reason after a clone reached a socket (a ping's reply): no
-                // loss, but its tree shows a kfree_skb, so the list says how it ended.
-                mark.push(Span::styled("delivered ", Style::new().fg(Color::Green)));
-            }
-            if p.incomplete() {
-                mark.push(Span::styled("INCOMPLETE", Style::new().fg(Color::Yellow)));
-            }
-            let row = Row::new(vec![
-                Cell::from(p.id.to_string()),
-                Cell::from(time),
-                Cell::from(p.cpu.to_string()),
-                Cell::from(dev_path(p, &app.info)),
-                Cell::from(netns),
-                Cell::from(flow_text(p)),
-                Cell::from(p.nodes.len().to_string()),
-                Cell::from(human_ns(p.duration())),
-                Cell::from(Line::from(mark)),
-            ]);
-            if i == app.sel {
-                row.style(selected_style(focused))
-            } else {
-                row
-            }
-        })
+    let cells: Vec<Vec<Line<'static>>> = (app.list_offset..end)
+        .map(|i| cells(app, app.model.packet(app.shown[i])))
         .collect();
-    let header = Row::new([
+    let time_header = match app.time {
+        TimeMode::Relative => "FIRST SEEN",
+        TimeMode::Wall => "WALL CLOCK",
+        TimeMode::Boot => "SINCE BOOT",
+    };
+    let headers: Vec<String> = [
         "ID",
-        "FIRST SEEN",
+        time_header,
         "CPU",
         "INTERFACES",
         "NETNS",
@@ -94,21 +83,74 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         "CALLS",
         "DURATION",
         "MARK",
-    ])
-    .style(Style::new().add_modifier(Modifier::BOLD));
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Length(if app.abs_time { 16 } else { 11 }),
-        Constraint::Length(3),
-        Constraint::Length(18),
-        Constraint::Length(11),
-        // The flow gives way first on narrow terminals (a Min would squeeze the time column).
-        Constraint::Fill(1),
-        Constraint::Length(5),
-        Constraint::Length(10),
-        // "DROP " and the reason: most reasons fit, the flow gives way first.
-        Constraint::Length(22),
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
+    // How narrow a squeezed column may get: enough to recognise what it holds.
+    let floors = [0, 0, 0, 9, 16, 0, 0, 0, 8];
+    let fitted = Fitted::new(&headers, &cells, &floors, STEPS, inner.width, SPACING);
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .enumerate()
+        .map(|(k, row)| {
+            let row = Row::new(fitted.cells(row));
+            if app.list_offset + k == app.sel {
+                row.style(selected_style(focused))
+            } else {
+                row
+            }
+        })
+        .collect();
+    let header = Row::new(fitted.header(&headers)).style(Style::new().add_modifier(Modifier::BOLD));
     f.render_widget(block, area);
-    f.render_widget(Table::new(rows, widths).header(header), inner);
+    f.render_widget(
+        Table::new(rows, fitted.constraints())
+            .header(header)
+            .column_spacing(SPACING),
+        inner,
+    );
+}
+
+/// The cells of one packet's row, in column order.
+fn cells(app: &App, p: &Packet) -> Vec<Line<'static>> {
+    let netns = match p.devs.iter().find(|d| d.1 != 0) {
+        Some(&(ns, _)) if p.devs.iter().any(|d| d.1 != 0 && d.0 != ns) => format!("{ns}+"),
+        Some(&(ns, _)) => ns.to_string(),
+        None => "-".into(),
+    };
+    let mut mark = Vec::new();
+    if p.lost() {
+        // The reason names the fix; "DROP" alone says nothing.
+        let text = match p.drop_reason {
+            Some(r) => format!("DROP {}", app.info.drop_reason(r.into())),
+            None => "DROP".to_string(),
+        };
+        mark.push(Span::styled(
+            text,
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    } else if p.dropped() {
+        // Freed with a reason after a clone reached a socket (a ping's reply): no
+        // loss, but its tree shows a kfree_skb, so the list says how it ended.
+        mark.push(Span::styled("delivered", Style::new().fg(Color::Green)));
+    }
+    if p.incomplete() {
+        if !mark.is_empty() {
+            mark.push(Span::raw(" "));
+        }
+        mark.push(Span::styled("INCOMPLETE", Style::new().fg(Color::Yellow)));
+    }
+    vec![
+        // Counter IDs (top bit set, with --payload-id) have ten digits: the column is as
+        // wide as the widest ID on screen.
+        Line::from(p.id.to_string()),
+        Line::from(app.time_text(p.first_ts, true)),
+        Line::from(p.cpu.to_string()),
+        Line::from(dev_path(p, &app.info)),
+        Line::from(netns),
+        Line::from(flow_text(p)),
+        Line::from(p.nodes.len().to_string()),
+        Line::from(human_ns(p.duration())),
+        Line::from(mark),
+    ]
 }

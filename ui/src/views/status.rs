@@ -21,93 +21,243 @@ fn count(label: &str, n: u64) -> Span<'static> {
     Span::styled(format!("{label} {n}"), style)
 }
 
-pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
+/// One part of the status line: its forms from the longest to the shortest; an empty form
+/// leaves the part out.
+struct Part {
+    forms: Vec<Vec<Span<'static>>>,
+    /// Text the user typed (filters): cut with `…` when nothing else can give way.
+    elastic: bool,
+}
+
+impl Part {
+    fn new(forms: Vec<Vec<Span<'static>>>) -> Self {
+        Part {
+            forms,
+            elastic: false,
+        }
+    }
+
+    fn elastic(span: Span<'static>) -> Self {
+        Part {
+            forms: vec![vec![span]],
+            elastic: true,
+        }
+    }
+}
+
+fn width(spans: &[Span]) -> usize {
+    spans.iter().map(Span::width).sum()
+}
+
+/// The parts in display order, and the order in which they give way (indices; each turn
+/// moves one part to its next shorter form). The loss counters only ever get shorter
+/// labels: a narrow terminal must not hide a loss.
+fn parts(app: &App) -> (Vec<Part>, Vec<usize>, Option<usize>) {
     let (attached, skipped, failed) = app.info.probe_counts();
-    let sep = || Span::raw(" | ");
-    let mut spans = vec![
-        Span::styled(
+    let s = |t: String| vec![Span::raw(t)];
+    let mut parts = vec![
+        Part::new(vec![vec![Span::styled(
             if app.live { " LIVE " } else { " REPLAY " },
             Style::new()
                 .bg(if app.live { Color::Green } else { Color::Blue })
                 .fg(Color::Black),
-        ),
-        Span::raw(format!(" {} ", app.info.backend.map_or("-", |b| b.name()))),
+        )]]),
+        Part::new(vec![
+            s(format!(" {} ", app.info.backend.map_or("-", |b| b.name()))),
+            vec![],
+        ]),
     ];
     // A damaged recording says so before anything it shows can be trusted.
     if let Some(n) = &app.notice {
-        spans.extend([
-            sep(),
-            Span::styled(
-                n.clone(),
-                Style::new()
-                    .fg(Color::White)
-                    .bg(Color::Red)
-                    .add_modifier(Modifier::BOLD),
-            ),
-        ]);
+        parts.push(Part::elastic(Span::styled(
+            n.clone(),
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        )));
     }
-    spans.extend([
-        sep(),
-        Span::raw(format!(
+    let probes = parts.len();
+    parts.push(Part::new(vec![
+        s(format!(
             "probes {attached}/{skipped}/{failed} att/skip/fail"
         )),
-        sep(),
-        Span::raw(format!(
-            "packets {} shown {}",
-            app.packets_total(),
-            app.shown.len()
-        )),
-    ]);
+        s(format!("probes {attached}/{skipped}/{failed}")),
+        vec![],
+    ]));
+    let (total, shown) = (app.packets_total(), app.shown.len());
+    let packets = parts.len();
+    parts.push(Part::new(vec![
+        s(format!("packets {total} shown {shown}")),
+        s(format!("pkts {shown}/{total}")),
+    ]));
     // What the list leaves out by kind (netlink, unix, ...) right after the counts.
-    if let Some(h) = app.hidden_kinds() {
-        spans.push(sep());
-        spans.push(Span::raw(format!("{h} (a)")));
-    }
+    let hidden = app.hidden_kinds().map(|h| {
+        let n: usize = app.kind_counts()[1..].iter().sum();
+        parts.push(Part::new(vec![
+            s(format!("{h} (a)")),
+            s(format!("{n} hidden (a)")),
+            vec![],
+        ]));
+        parts.len() - 1
+    });
     // The answer to the last key first, then the filters right after the counts they
-    // explain, so a narrow terminal cuts the rates rather than either.
-    if let Some(m) = &app.message {
-        spans.push(sep());
-        spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow)));
-    }
+    // explain: they are cut only when nothing else can give way. A message that does not
+    // fit moves to the footer instead (see `message_moves_down`).
+    let message = app.message.as_ref().map(|m| {
+        parts.push(Part::new(vec![
+            vec![Span::styled(m.clone(), Style::new().fg(Color::Yellow))],
+            vec![],
+        ]));
+        parts.len() - 1
+    });
     if let Some(q) = &app.filter {
-        spans.push(sep());
-        spans.push(Span::styled(
+        parts.push(Part::elastic(Span::styled(
             format!("filter: {}", q.text()),
             Style::new().fg(Color::Cyan),
-        ));
+        )));
     }
-    if !app.info.filter.is_empty() {
-        spans.push(sep());
-        spans.push(Span::raw(format!("capture: {}", app.info.filter)));
-    }
-    spans.extend([
-        sep(),
-        // A rate means something only while events arrive; a replay shows how many there are.
-        Span::raw(if app.live {
+    let capture = (!app.info.filter.is_empty()).then(|| {
+        parts.push(Part::new(vec![
+            s(format!("capture: {}", app.info.filter)),
+            vec![],
+        ]));
+        parts.len() - 1
+    });
+    let rate = parts.len();
+    // A rate means something only while events arrive; a replay shows how many there are.
+    parts.push(Part::new(vec![
+        s(if app.live {
             format!("{:.0} ev/s", app.stats.events_per_sec)
         } else {
             format!("{} events", app.model.events())
         }),
-        sep(),
-        count("lost", app.stats.lost),
-        sep(),
-        count("recursion", app.stats.recursion_misses),
-        sep(),
-        count("overflow", app.stats.stack_overflows),
-    ]);
+        vec![],
+    ]));
+    let st = &app.stats;
+    let losses = parts.len();
+    parts.push(Part::new(vec![
+        vec![
+            count("lost", st.lost),
+            Span::raw(" | "),
+            count("recursion", st.recursion_misses),
+            Span::raw(" | "),
+            count("overflow", st.stack_overflows),
+        ],
+        vec![
+            count("lost", st.lost),
+            Span::raw(" "),
+            count("rec", st.recursion_misses),
+            Span::raw(" "),
+            count("ovf", st.stack_overflows),
+        ],
+    ]));
     // Losses that are never expected get room only when they happen.
-    for (label, n) in [
-        ("no stack", app.stats.stack_missing),
-        ("undecodable", app.stats.malformed),
+    let mut rare = Vec::new();
+    for (label, short, n) in [
+        ("no stack", "nostk", st.stack_missing),
+        ("undecodable", "undec", st.malformed),
     ] {
         if n > 0 {
-            spans.extend([sep(), count(label, n)]);
+            rare.push(parts.len());
+            parts.push(Part::new(vec![
+                vec![count(label, n)],
+                vec![count(short, n)],
+            ]));
         }
     }
+    let mut order = vec![rate, 1, probes, probes];
+    order.extend(capture);
+    order.extend(hidden);
+    order.extend(hidden);
+    order.extend(message);
+    order.extend([losses, packets]);
+    order.extend(rare);
+    (parts, order, message)
+}
+
+/// The status line's spans at `width`, and whether the message (if any) is among them.
+fn status_line(app: &App, cols: u16) -> (Vec<Span<'static>>, bool) {
+    let (mut parts, order, message) = parts(app);
+    let mut form = vec![0usize; parts.len()];
+    let sep = 3; // " | "
+                 // The mode badge and the backend (parts 0 and 1) need no bar before them.
+    let total = |form: &[usize], parts: &[Part]| -> usize {
+        parts
+            .iter()
+            .zip(form)
+            .enumerate()
+            .map(|(k, (p, &f))| match width(&p.forms[f]) {
+                0 => 0,
+                w if k >= 2 => w + sep,
+                w => w,
+            })
+            .sum()
+    };
+    let room = usize::from(cols);
+    for &i in &order {
+        if total(&form, &parts) <= room {
+            break;
+        }
+        if form[i] + 1 < parts[i].forms.len() {
+            form[i] += 1;
+        }
+    }
+    // A later step may have freed more than needed: give back what still fits, the most
+    // valued part first.
+    for &i in order.iter().rev() {
+        if form[i] > 0 {
+            form[i] -= 1;
+            if total(&form, &parts) > room {
+                form[i] += 1;
+            }
+        }
+    }
+    // Still too wide: cut what was typed or said, the longest first, down to a stub that
+    // says something is there.
+    const STUB: usize = 4;
+    let mut over = total(&form, &parts).saturating_sub(room);
+    while over > 0 {
+        let Some(i) = (0..parts.len())
+            .filter(|&i| parts[i].elastic && width(&parts[i].forms[0]) > STUB)
+            .max_by_key(|&i| width(&parts[i].forms[0]))
+        else {
+            break;
+        };
+        let w = width(&parts[i].forms[0]);
+        let cut = over.min(w - STUB);
+        let span = parts[i].forms[0][0].clone();
+        let text: String = span.content.chars().take(w - cut - 1).collect();
+        parts[i].forms[0] = vec![Span::styled(format!("{text}…"), span.style)];
+        over -= cut;
+    }
+    let mut spans = Vec::new();
+    for (k, (p, &f)) in parts.iter().zip(&form).enumerate() {
+        let part = &p.forms[f];
+        if part.is_empty() {
+            continue;
+        }
+        if k >= 2 {
+            spans.push(Span::raw(" | "));
+        }
+        spans.extend(part.iter().cloned());
+    }
+    let shown = message.is_some_and(|i| form[i] == 0);
+    (spans, shown)
+}
+
+/// The status line: every part in its longest form that lets the whole line fit.
+pub fn draw_status(f: &mut Frame, app: &mut App, area: Rect) {
+    let (spans, _) = status_line(app, area.width);
     f.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::new().add_modifier(Modifier::REVERSED)),
         area,
     );
+}
+
+/// The message did not fit on the status line: the footer shows it instead of key hints.
+fn message_moves_down(app: &App, width: u16) -> bool {
+    app.message.is_some() && !status_line(app, width).1
 }
 
 pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
@@ -141,6 +291,10 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
         Mode::SetMark => Line::raw("mark: press a letter a-z"),
         Mode::JumpMark => Line::raw("jump to mark: press a letter a-z, or ' for the previous position"),
         Mode::Help => Line::raw("any key closes the help"),
+        Mode::Normal if message_moves_down(app, area.width) => Line::styled(
+            app.message.clone().unwrap_or_default(),
+            Style::new().fg(Color::Yellow),
+        ),
         Mode::Normal => Line::raw(match (app.view, app.pane) {
             (View::Packets, Pane::List) => {
                 "q quit  ? help  j/k move  Enter/Tab tree  J/K packet  : go to  / search  f filter  a kinds  F follow  m/' marks  2 latency  3 probes"
@@ -148,8 +302,8 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
             (View::Packets, Pane::Tree) => {
                 "q quit  ? help  j/k move  Enter fold  E/C all  u parent  L longest  J/K packet  / n N search  f filter  Tab list"
             }
-            (View::Latency, _) => "q quit  ? help  1 packets  3 probes  f filter (latency covers the shown packets)",
-            (View::Probes, _) => "q quit  ? help  j/k move  s sort column  S reverse  1 packets  2 latency",
+            (View::Latency, _) => "q quit  ? help  j/k stage  h/l percentile  Enter its packet  Tab this packet's hops  J/K packet  1 packets  3 probes  f filter",
+            (View::Probes, _) => "q quit  ? help  j/k move  s sort column  S reverse  / filter  1 packets  2 latency",
         }),
     };
     f.render_widget(Paragraph::new(line), area);

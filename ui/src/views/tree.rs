@@ -15,7 +15,11 @@ use crate::model::node_flags::*;
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.pane == Pane::Tree;
     let title = match app.selected_slot() {
-        Some(s) => format!(" {} ", packet_title(app.model.packet(s), &app.info)),
+        Some(s) => {
+            let p = app.model.packet(s);
+            let seen = app.time_text(p.first_ts, false);
+            format!(" {} ", packet_title(p, &app.info, &seen))
+        }
         None => " Call tree ".to_string(),
     };
     let block = pane(title, focused);
@@ -31,7 +35,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             .saturating_sub(height / 3)
             .min(len.saturating_sub(height));
     }
-    app.tree_offset = scroll(app.tree_sel, app.tree_offset, height);
+    app.tree_offset = scroll(app.tree_sel, app.tree_offset, height, len);
     let Some(slot) = app.selected_slot() else {
         f.render_widget(Paragraph::new("no packet selected"), inner);
         return;
