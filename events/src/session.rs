@@ -317,6 +317,14 @@ impl SessionInfo {
         (n("attached"), n("skipped"), n("failed"))
     }
 
+    /// A network namespace for display: its `ip netns` name when it has one, else its inode.
+    pub fn netns_name(&self, inode: u32) -> String {
+        self.namespaces
+            .iter()
+            .find(|n| n.inode == inode)
+            .map_or_else(|| inode.to_string(), |n| n.name.clone())
+    }
+
     /// Interface name for display, falling back to the index ("if7"); "-" for no device.
     pub fn ifname(&self, netns: u32, ifindex: u32) -> String {
         if ifindex == 0 {

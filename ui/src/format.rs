@@ -123,7 +123,11 @@ pub fn dev_text(info: &SessionInfo, (netns, ifindex): (u32, u32)) -> String {
     if (netns, ifindex) == (0, 0) {
         return "-".into();
     }
-    format!("{} (netns {netns})", info.ifname(netns, ifindex))
+    format!(
+        "{} (netns {})",
+        info.ifname(netns, ifindex),
+        info.netns_name(netns)
+    )
 }
 
 /// Rows of `p` in display order; calls in `folded` show as one line.

@@ -114,8 +114,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
 /// The cells of one packet's row, in column order.
 fn cells(app: &App, p: &Packet) -> Vec<Line<'static>> {
     let netns = match p.devs.iter().find(|d| d.1 != 0) {
-        Some(&(ns, _)) if p.devs.iter().any(|d| d.1 != 0 && d.0 != ns) => format!("{ns}+"),
-        Some(&(ns, _)) => ns.to_string(),
+        Some(&(ns, _)) if p.devs.iter().any(|d| d.1 != 0 && d.0 != ns) => {
+            format!("{}+", app.info.netns_name(ns))
+        }
+        Some(&(ns, _)) => app.info.netns_name(ns),
         None => "-".into(),
     };
     let mut mark = Vec::new();
