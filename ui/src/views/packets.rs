@@ -25,15 +25,16 @@ const MARK: usize = 8;
 
 /// What the list gives up on a narrow terminal, first to last: the ID, the flow and the
 /// marks stay (they tell packets apart and say what became of them; the tree's title
-/// repeats the duration).
+/// repeats the duration and the time). The time goes before the flow is cut: a decoded
+/// summary (`... echo request id 247 seq 1`) ends in what tells packets apart.
 const STEPS: &[Step] = &[
     Step::Drop(CPU),
     Step::Drop(CALLS),
     Step::Drop(NETNS),
     Step::Squeeze(IFACES),
     Step::Drop(DURATION),
-    Step::Squeeze(FLOW),
     Step::Drop(TIME),
+    Step::Squeeze(FLOW),
     Step::Squeeze(MARK),
     Step::Drop(IFACES),
 ];
