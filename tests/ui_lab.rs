@@ -148,8 +148,15 @@ fn filter_bar_expressions_on_the_lab() {
 
     // `b` is an `ip netns` name the recording carries; replies start there.
     let replies_in_b = ids_where(&a, |f, _| f.starts_with("icmp 10.11.0.2>10.11.0.1"));
-    assert_eq!(filter(&mut a, "icmp and netns=b and src=10.11.0.2"), replies_in_b);
-    assert_eq!(replies_in_b.len(), 3, "two echo replies and a port unreachable");
+    assert_eq!(
+        filter(&mut a, "icmp and netns=b and src=10.11.0.2"),
+        replies_in_b
+    );
+    assert_eq!(
+        replies_in_b.len(),
+        3,
+        "two echo replies and a port unreachable"
+    );
 
     // The underlay prefix matches the overlay packets by their outer header (ARP on the
     // underlay has no IP header: host= does not name it).
@@ -179,11 +186,18 @@ fn panes_clamp_after_filter_and_collapse() {
         .lines()
         .filter(|l| l.contains("tcp 10.11.0.2:7778>") && !l.contains("packet "))
         .collect();
-    assert_eq!(rows.len(), shown_ids(&a).len(), "every match on screen:\n{s}");
+    assert_eq!(
+        rows.len(),
+        shown_ids(&a).len(),
+        "every match on screen:\n{s}"
+    );
     // The tree of a long packet, scrolled down, then collapsed: the root calls fill it.
     testkit::keys(&mut a, "\tGC");
     let s = testkit::screen(&mut a, 120, 40);
-    let calls = s.lines().filter(|l| l.contains("() {") || l.contains("();")).count();
+    let calls = s
+        .lines()
+        .filter(|l| l.contains("() {") || l.contains("();"))
+        .count();
     assert!(calls >= 3, "collapsed roots on screen:\n{s}");
 }
 
@@ -193,14 +207,25 @@ fn panes_clamp_after_filter_and_collapse() {
 fn snapshot_lab_layouts() {
     let mut a = app();
     let small = testkit::screen(&mut a, 80, 24);
-    for want in ["ID", "FLOW", "echo reply", "delivered", "lost 0", "recursion 0", "overflow 0"] {
+    for want in [
+        "ID",
+        "FLOW",
+        "echo reply",
+        "delivered",
+        "lost 0",
+        "recursion 0",
+        "overflow 0",
+    ] {
         assert!(small.contains(want), "'{want}' at 80x24:\n{small}");
     }
     insta::assert_snapshot!("lab_80x24", small);
     let mut a = app();
     testkit::keys(&mut a, ":9\n");
     let wide = testkit::screen(&mut a, 200, 50);
-    assert!(wide.contains("vxlan0>eth1>port-a>port-b>eth1>vxlan0 "), "{wide}");
+    assert!(
+        wide.contains("vxlan0>eth1>port-a>port-b>eth1>vxlan0 "),
+        "{wide}"
+    );
     assert!(
         wide.contains("vxlan 10.51.0.1>10.51.0.2 vni 44 | icmp 10.52.0.1>10.52.0.2 echo request id 248 seq 1 "),
         "{wide}"
@@ -216,7 +241,13 @@ fn snapshot_per_hop_latency_of_a_vxlan_packet() {
     let mut a = app();
     testkit::keys(&mut a, ":9\n2");
     let s = testkit::screen(&mut a, 140, 72);
-    for want in ["Packet 9 per hop", "vxlan0", "port-a", "port-b", "tunnel encap"] {
+    for want in [
+        "Packet 9 per hop",
+        "vxlan0",
+        "port-a",
+        "port-b",
+        "tunnel encap",
+    ] {
         assert!(s.contains(want), "'{want}' missing:\n{s}");
     }
     insta::assert_snapshot!("lab_latency_vxlan_packet", s);

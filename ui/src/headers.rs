@@ -268,12 +268,22 @@ fn quoted(b: &[u8]) -> Option<String> {
     })
 }
 
+/// `port unreachable`, or the code's number when it has no name here.
+fn unreachable(code: u8, what: &str) -> String {
+    if what.is_empty() {
+        format!("unreachable code {code}")
+    } else {
+        format!("{what} unreachable")
+    }
+}
+
 fn icmp4_text(t: u8, code: u8) -> String {
     match (t, code) {
         (0, _) => "echo reply".into(),
         (8, _) => "echo request".into(),
-        (3, c) => {
-            let what = match c {
+        (3, c) => unreachable(
+            c,
+            match c {
                 0 => "net",
                 1 => "host",
                 2 => "protocol",
@@ -281,13 +291,8 @@ fn icmp4_text(t: u8, code: u8) -> String {
                 4 => "need to frag",
                 9 | 10 | 13 => "admin prohibited",
                 _ => "",
-            };
-            if what.is_empty() {
-                format!("unreachable code {c}")
-            } else {
-                format!("{what} unreachable")
-            }
-        }
+            },
+        ),
         (5, _) => "redirect".into(),
         (11, 0) => "time exceeded in transit".into(),
         (11, _) => "time exceeded in reassembly".into(),
@@ -298,20 +303,16 @@ fn icmp4_text(t: u8, code: u8) -> String {
 
 fn icmp6_text(t: u8, code: u8) -> String {
     match (t, code) {
-        (1, c) => {
-            let what = match c {
+        (1, c) => unreachable(
+            c,
+            match c {
                 0 => "no route",
                 1 => "admin prohibited",
                 3 => "address",
                 4 => "port",
                 _ => "",
-            };
-            if what.is_empty() {
-                format!("unreachable code {c}")
-            } else {
-                format!("{what} unreachable")
-            }
-        }
+            },
+        ),
         (2, _) => "packet too big".into(),
         (3, _) => "time exceeded".into(),
         (4, _) => "parameter problem".into(),

@@ -35,9 +35,15 @@ pub mod v5 {
         fields: Vec<u64>,
     }
 
+    /// Through version 6, whose events differ only in having the class.
     impl From<Event5> for Event {
         fn from(e: Event5) -> Event {
-            Event {
+            let extra = e.extra.map(|x| super::v6::Extra6 {
+                flow: x.flow,
+                fields: x.fields,
+                class: None,
+            });
+            super::v6::Event6 {
                 ts_ns: e.ts_ns,
                 packet: e.packet,
                 clone: e.clone,
@@ -51,16 +57,9 @@ pub mod v5 {
                 netns: e.netns,
                 len: e.len,
                 ret: e.ret,
-                extra: e.extra.map(|x| {
-                    Box::new(Extra {
-                        flow: x.flow,
-                        fields: x.fields,
-                        class: None,
-                        headers: None,
-                        task: None,
-                    })
-                }),
+                extra: extra.map(Box::new),
             }
+            .into()
         }
     }
 }
@@ -71,27 +70,27 @@ pub mod v6 {
 
     #[derive(Deserialize)]
     pub struct Event6 {
-        ts_ns: u64,
-        packet: u32,
-        clone: u16,
-        cpu: u16,
-        func: u32,
-        tid: u32,
-        kind: Kind,
-        ctx: Context,
-        flags: u8,
-        ifindex: u32,
-        netns: u32,
-        len: u32,
-        ret: i64,
-        extra: Option<Box<Extra6>>,
+        pub(super) ts_ns: u64,
+        pub(super) packet: u32,
+        pub(super) clone: u16,
+        pub(super) cpu: u16,
+        pub(super) func: u32,
+        pub(super) tid: u32,
+        pub(super) kind: Kind,
+        pub(super) ctx: Context,
+        pub(super) flags: u8,
+        pub(super) ifindex: u32,
+        pub(super) netns: u32,
+        pub(super) len: u32,
+        pub(super) ret: i64,
+        pub(super) extra: Option<Box<Extra6>>,
     }
 
     #[derive(Deserialize)]
-    struct Extra6 {
-        flow: Option<Flow>,
-        fields: Vec<u64>,
-        class: Option<SkbClass>,
+    pub(super) struct Extra6 {
+        pub(super) flow: Option<Flow>,
+        pub(super) fields: Vec<u64>,
+        pub(super) class: Option<SkbClass>,
     }
 
     impl From<Event6> for Event {
