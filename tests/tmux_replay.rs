@@ -223,7 +223,7 @@ fn bar(screen: &str) -> &str {
     screen.lines().last().unwrap_or("").trim_end()
 }
 
-/// The filter bar edits like a shell: Ctrl-W deletes the last word, Ctrl-U the line,
+/// The filter bar edits like a shell: Ctrl-W deletes the last term, Ctrl-U the line,
 /// Home/End move, and Up recalls what Enter applied before.
 #[test]
 fn filter_bar_editing_and_history_in_tmux() {
@@ -237,7 +237,11 @@ fn filter_bar_editing_and_history_in_tmux() {
         bar(s).starts_with("filter: udp dport=7777 ")
     });
     t.key("C-w");
-    let s = t.wait("the last word deleted", |s| {
+    t.wait("the last term deleted", |s| {
+        bar(s).starts_with("filter: udp  ")
+    });
+    t.type_text("dport=");
+    let s = t.wait("a term without value", |s| {
         bar(s).starts_with("filter: udp dport= ")
     });
     assert!(bar(&s).contains("missing value"), "validated live:\n{s}");

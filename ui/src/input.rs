@@ -55,7 +55,6 @@ fn request(key: KeyEvent) -> Option<InputRequest> {
             'f' => GoToNextChar,
             'u' => DeleteFromStart,
             'k' => DeleteTillEnd,
-            'w' => DeletePrevWord,
             'h' => DeletePrevChar,
             'd' => DeleteNextChar,
             'y' => Yank,
@@ -100,6 +99,9 @@ impl LineEditor {
             KeyCode::Char('n') if key.modifiers.contains(KeyModifiers::CONTROL) => {
                 return self.recall(prompt, false)
             }
+            KeyCode::Char('w') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                return self.rubout_word();
+            }
             _ => {}
         }
         let Some(req) = request(key) else {
@@ -116,6 +118,27 @@ impl LineEditor {
             }
             _ => Edit::Unchanged,
         }
+    }
+
+    /// Ctrl-W as readline's unix-word-rubout: back to the previous blank, so `netns=b`
+    /// goes as one term (Alt-Backspace deletes by words, stopping at `=`).
+    fn rubout_word(&mut self) -> Edit {
+        let chars: Vec<char> = self.line.value().chars().collect();
+        let cur = self.line.cursor();
+        let mut start = cur;
+        while start > 0 && chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        while start > 0 && !chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        if start == cur {
+            return Edit::Unchanged;
+        }
+        let text: String = chars[..start].iter().chain(&chars[cur..]).collect();
+        self.line = Input::new(text).with_cursor(start);
+        self.walk = None;
+        Edit::Changed
     }
 
     /// Up (`older`) or Down through the prompt's history, skipping entries equal to the
@@ -194,7 +217,10 @@ mod tests {
         key(&mut e, KeyCode::Char('e'), CTRL);
         typed(&mut e, " dport=53");
         key(&mut e, KeyCode::Char('w'), CTRL);
-        assert_eq!(e.text(), "!udp dport=");
+        assert_eq!(e.text(), "!udp ", "Ctrl-W: back to the blank, a whole term");
+        typed(&mut e, "dport=53");
+        key(&mut e, KeyCode::Backspace, ALT);
+        assert_eq!(e.text(), "!udp dport=", "Alt-Backspace: one word");
         key(&mut e, KeyCode::Char('b'), ALT);
         assert_eq!(e.cursor(), 5);
         key(&mut e, KeyCode::Char('k'), CTRL);

@@ -347,7 +347,14 @@ fn input_bars_edit_like_readline_and_keep_a_history() {
     let mut a = app(false);
     keys(&mut a, "fudp dport=7777");
     ctrl(&mut a, 'w');
-    assert_eq!(a.input.text(), "udp dport=");
+    assert_eq!(a.input.text(), "udp ", "Ctrl-W deletes back to the blank");
+    keys(&mut a, "dport=7777");
+    a.on_key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::ALT));
+    assert_eq!(
+        a.input.text(),
+        "udp dport=",
+        "Alt-Backspace deletes one word"
+    );
     assert!(a
         .input_error
         .as_ref()
