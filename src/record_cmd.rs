@@ -119,8 +119,10 @@ pub fn run(args: &RecordArgs) -> Result<()> {
             "backend": tracer_info.backend,
             "kernel": tracer_info.kernel,
             "filter": tracer_info.filter,
-            "probes": tracer_info.probes.iter().map(|p| serde_json::json!({
+            // With --count-hits, each probe's runs (rejected packets included).
+            "probes": tracer_info.probes.iter().enumerate().map(|(i, p)| serde_json::json!({
                 "name": p.name, "module": p.origin.to_string(), "status": p.status.label(), "reason": p.status.reason(),
+                "hits": s.probe_hits.get(i),
             })).collect::<Vec<_>>(),
             "events": s.events, "packets": packets, "lost": s.lost,
             "recursion_misses": s.recursion_misses, "stack_overflows": s.stack_overflows,

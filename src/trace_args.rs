@@ -37,6 +37,10 @@ pub struct TraceArgs {
     /// releasing them in a background process.
     #[arg(long)]
     pub wait_detach: bool,
+    /// Count every run of every probe per function, packets the filter rejects included (the
+    /// probes view's HITS column, `record --json`'s probe_hits): a per-CPU counter per run.
+    #[arg(long)]
+    pub count_hits: bool,
 
     /// Only packets on this interface (name or index, in each --netns namespace, or ours);
     /// repeat to allow several.
@@ -145,6 +149,7 @@ impl TraceArgs {
             filter: self.filter()?,
             skb_fields: self.skb_fields()?,
             libbpf_debug: std::env::var_os("VRFT_DEBUG").is_some(),
+            count_hits: self.count_hits,
         })
     }
 

@@ -711,3 +711,63 @@ fn packets_know_their_kind() {
     };
     assert!(by_kind(PacketKind::Unix) > 0 && by_kind(PacketKind::Netlink) > 0);
 }
+
+/// `--count-hits` counts every run of a probe, the packets the filter turns down included:
+/// with a filter that only takes UDP to 7777, the pings are counted at each tracepoint they
+/// pass but recorded nowhere, so a tracepoint's hits exceed the events the recording holds.
+#[test]
+fn count_hits_counts_rejected_packets_too() {
+    require_root();
+    let veth = VethPair::new("h");
+    let out = out_file("hits.vrft");
+    let mut child = Command::new(BIN)
+        .args(["record", "--json", "--count-hits", "-o"])
+        .arg(&out)
+        .args(["udp dst port 7777"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start vrft-tui");
+    let mut err = child.stderr.take().unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 256];
+    while !text.contains("armed:") {
+        let n = err.read(&mut buf).unwrap();
+        assert!(n > 0, "vrft-tui record exited before arming:\n{text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    sh(&format!(
+        "ip netns exec {} ping -q -c 5 -i 0.1 -W 2 10.77.0.2 >/dev/null",
+        veth.a
+    ));
+    // SAFETY: plain kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let run = child.wait_with_output().unwrap();
+    assert!(run.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON on stdout");
+    let rec = Recording::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let info = &rec.header.info;
+    let queue = info
+        .functions
+        .iter()
+        .position(|f| f.name == "net:net_dev_queue")
+        .unwrap() as u32;
+    let recorded = rec.events.iter().filter(|e| e.func == queue).count() as u64;
+    let hits = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "net:net_dev_queue")
+        .and_then(|p| p["hits"].as_u64())
+        .unwrap_or_else(|| panic!("net_dev_queue has a hit count: {v}"));
+    assert!(
+        hits >= 10 + recorded,
+        "5 echo requests and 5 replies queued, none recorded: {hits} hits, {recorded} events"
+    );
+    assert_eq!(
+        rec.trailer.unwrap().stats.probe_hits.len(),
+        info.probes.len()
+    );
+}

@@ -30,7 +30,7 @@ fn lab() -> Scenario {
     };
     let script = format!(
         r#"{RECORD_HELPERS}{setup}{overlay_setup}
-start_record --json --backend kprobe
+start_record --json --count-hits --backend kprobe
 wait_armed 300
 at a ping -c 2 -i 0.3 {b} > "$OUT/ping.txt"
 at a ping -c 2 -i 0.3 {overlay_b} > "$OUT/ping_vxlan.txt"
@@ -52,6 +52,7 @@ stop_record INT
         out.expect_ids("tcp", 3)?;
         let rec = Recording::read(&out.path("rec.vrft")).map_err(|e| format!("{e:#}"))?;
         check_summaries(&rec)?;
+        check_hits(out, &rec)?;
         if let Ok(keep) = std::env::var("VRFT_VM_SAVE_LAB") {
             std::fs::copy(out.path("rec.vrft"), &keep).map_err(|e| format!("{keep}: {e}"))?;
             eprintln!("[{}] lab: recording kept as {keep}", out.kernel);
@@ -60,6 +61,51 @@ stop_record INT
     })
     .timeout(600)
     .only_on(&["6.12"])
+}
+
+/// `--count-hits`: every probe ran at least as often as it recorded an entry (it also ran
+/// for what nobody followed), and the veth driver's transmit was counted.
+fn check_hits(out: &Outcome, rec: &Recording) -> Result<(), String> {
+    let info = &rec.header.info;
+    let stats = &rec.trailer.as_ref().ok_or("no trailer")?.stats;
+    if stats.probe_hits.len() != info.probes.len() {
+        return Err(format!(
+            "{} hit counts for {} probes",
+            stats.probe_hits.len(),
+            info.probes.len()
+        ));
+    }
+    let mut entries = vec![0u64; info.functions.len()];
+    for e in rec
+        .events
+        .iter()
+        .filter(|e| e.kind != vrft_events::Kind::Exit)
+    {
+        entries[e.func as usize] += 1;
+    }
+    for (p, &hits) in info.probes.iter().zip(&stats.probe_hits) {
+        let Some(f) = p.func else { continue };
+        if hits < entries[f as usize] {
+            return Err(format!(
+                "{}: {hits} hits but {} entries recorded",
+                p.name, entries[f as usize]
+            ));
+        }
+    }
+    let veth = info
+        .probes
+        .iter()
+        .position(|p| p.name == "veth_xmit")
+        .ok_or("veth_xmit not a probe")?;
+    let total: u64 = stats.probe_hits.iter().sum();
+    eprintln!(
+        "[{}] lab: veth_xmit ran {} times; {total} probe runs in all",
+        out.kernel, stats.probe_hits[veth]
+    );
+    if stats.probe_hits[veth] == 0 {
+        return Err("veth_xmit was never counted".into());
+    }
+    Ok(())
 }
 
 /// Each kind of packet of the lab has its line in the list: what `tcpdump` would tell apart.

@@ -37,6 +37,29 @@ __u32 frees_probed;
  * (a stack evicted with frames on it), which costs lookups, never pairings. */
 __u64 frames_live;
 
+/* --count-hits: every run of a function probe or tracepoint is counted in
+ * its function's slot of `hits`, rejected packets included (what the probes
+ * view shows). Off by default: read-only, so the verifier drops the code. */
+const volatile __u8 count_hits = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1); /* one slot per function id, sized by user space */
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+static __always_inline void count_hit(__u32 func)
+{
+	__u64 *c;
+
+	if (!count_hits)
+		return;
+	c = bpf_map_lookup_elem(&hits, &func);
+	if (c)
+		*c += 1;
+}
+
 /* Counters user space reads at the end, summed over CPUs. */
 
 struct {
@@ -1123,6 +1146,8 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src
 	__u32 packet, d;
 	__u16 clone;
 
+	count_hit(func);
+
 	if (role == VRFT_ROLE_BIRTH)
 		on_birth((__u64)skb);
 	else if (role == VRFT_ROLE_COPY_INTO && src)
@@ -1426,6 +1451,7 @@ static __always_inline int on_tracepoint(enum vrft_tp tp, struct sk_buff *typed,
 
 	if (!armed || !typed)
 		return 0;
+	count_hit(tp_func[tp & 15]);
 	bpf_probe_read_kernel(&skb, sizeof(skb), &typed);
 	/* An skb first seen as it is consumed is no packet worth a row: its
 	 * life happened where nothing looked (a drop still is: why it died). */

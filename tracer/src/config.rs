@@ -23,6 +23,8 @@ pub struct Config {
     pub skb_fields: Vec<vrft_btf::SkbField>,
     /// Show libbpf's own messages (`VRFT_DEBUG=1`, read by the binary).
     pub libbpf_debug: bool,
+    /// Count every probe run per function, rejected packets included (`--count-hits`).
+    pub count_hits: bool,
 }
 
 /// The most interfaces and namespaces one filter holds (`VRFT_MAX_FILTER_DEVS`).

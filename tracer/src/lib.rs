@@ -63,6 +63,8 @@ pub struct Tracer {
     reader: Option<JoinHandle<Result<()>>>,
     reader_stats: Arc<reader::ReaderStats>,
     wait_detach: bool,
+    /// `--count-hits`: the `hits` map counts every probe run.
+    count_hits: bool,
     pub attach_time: Duration,
 }
 
@@ -201,6 +203,12 @@ impl Tracer {
             .events
             .set_max_entries(cfg.ring_bytes)
             .map_err(Error::bpf("sizing the ring buffer"))?;
+        // A slot per function id: the targets, then the tracepoints appended after them.
+        let funcs = targets.len() + crate::contract::vrft_tp::TP_COUNT as usize;
+        open.maps
+            .hits
+            .set_max_entries(funcs as u32)
+            .map_err(Error::bpf("sizing the hit counters"))?;
         let ro = open
             .maps
             .rodata_data
@@ -226,6 +234,7 @@ impl Tracer {
             reader: None,
             reader_stats: Arc::default(),
             wait_detach: cfg.wait_detach,
+            count_hits: cfg.count_hits,
             attach_time: Duration::ZERO,
         };
         for a in &attachers {
@@ -334,6 +343,14 @@ impl Tracer {
             progs: progs.map(|f| f.as_raw_fd()).collect(),
             func_progs: a.func_progs.len(),
             reader: self.reader_stats.clone(),
+            hits: match self.count_hits {
+                true => Some(
+                    libbpf_rs::MapHandle::try_from(&self.skel.maps.hits)
+                        .map_err(Error::bpf("opening the hit counters"))?,
+                ),
+                false => None,
+            },
+            probe_funcs: self.info.probes.iter().map(|p| p.func).collect(),
         })
     }
 

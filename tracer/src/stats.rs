@@ -39,19 +39,27 @@ pub struct StatsProbe {
     pub(crate) progs: Vec<RawFd>,
     pub(crate) func_progs: usize,
     pub(crate) reader: Arc<ReaderStats>,
+    /// The per-function run counters, with `--count-hits`.
+    pub(crate) hits: Option<libbpf_rs::MapHandle>,
+    /// The function id of each row of the session's probe table (`None`: not attached).
+    pub(crate) probe_funcs: Vec<Option<u32>>,
 }
 
 impl StatsProbe {
     /// A per-CPU counter of `enum vrft_counter`, summed over CPUs.
     fn counter(&self, which: vrft_counter::Type) -> u64 {
-        let key = which.to_ne_bytes();
-        match self.counters.lookup_percpu(&key, MapFlags::ANY) {
-            Ok(Some(per_cpu)) => per_cpu
-                .iter()
-                .filter_map(|v| Some(u64::from_ne_bytes(v.get(..8)?.try_into().ok()?)))
-                .sum(),
-            _ => 0,
-        }
+        percpu_sum(&self.counters, which)
+    }
+
+    /// Runs per row of the probe table, with `--count-hits` (else empty: not counted).
+    fn probe_hits(&self) -> Vec<u64> {
+        let Some(hits) = &self.hits else {
+            return Vec::new();
+        };
+        self.probe_funcs
+            .iter()
+            .map(|f| f.map_or(0, |f| percpu_sum(hits, f)))
+            .collect()
     }
 
     /// One pass over every program's kernel info: recursion misses (changing
@@ -90,8 +98,20 @@ impl StatsProbe {
             stack_overflows: self.counter(vrft_counter::CNT_STACK_OVERFLOW),
             stack_missing: self.counter(vrft_counter::CNT_STACK_MISSING),
             malformed: self.reader.malformed.load(Ordering::Relaxed),
+            probe_hits: self.probe_hits(),
             ..Default::default()
         }
+    }
+}
+
+/// Slot `key` of a per-CPU array of u64, summed over CPUs (0 when unreadable).
+fn percpu_sum(map: &libbpf_rs::MapHandle, key: u32) -> u64 {
+    match map.lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY) {
+        Ok(Some(per_cpu)) => per_cpu
+            .iter()
+            .filter_map(|v| Some(u64::from_ne_bytes(v.get(..8)?.try_into().ok()?)))
+            .sum(),
+        _ => 0,
     }
 }
 
