@@ -186,9 +186,18 @@ fn dump_finds_tunnel_packets_by_outer_address() {
             .collect::<Vec<_>>()
     };
     let outer = lines("host=10.51.0.0/24");
-    assert_eq!(outer.len(), 8);
+    assert!(outer.len() >= 6, "two pings and an ARP exchange: {outer:?}");
     assert_eq!(outer, lines("vxlan"));
-    assert_eq!(lines("vxlan and src=10.51.0.2").len(), 4, "the replies");
+    let from_b = outer
+        .iter()
+        .filter(|l| l.contains(" vxlan 10.51.0.2>"))
+        .count();
+    assert!(from_b >= 3, "{outer:?}");
+    assert_eq!(
+        lines("vxlan and src=10.51.0.2").len(),
+        from_b,
+        "what b sent"
+    );
     for l in &outer {
         assert!(l.contains(" vxlan 10.51.0."), "{l}");
     }

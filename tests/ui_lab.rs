@@ -24,6 +24,16 @@ fn app() -> App {
     testkit::replay(lab())
 }
 
+/// The first VXLAN echo request of the list.
+fn vxlan_request(app: &App) -> u32 {
+    app.shown
+        .iter()
+        .map(|&s| app.model.packet(s))
+        .find(|p| flow_text(p).starts_with("vxlan 10.51.0.1>10.51.0.2 vni 44 | icmp"))
+        .expect("a VXLAN echo request")
+        .id
+}
+
 /// The packet list as a user reads it: id, interfaces, what the headers say, who ran it.
 fn list(app: &App) -> String {
     app.shown
@@ -206,6 +216,15 @@ fn panes_clamp_after_filter_and_collapse() {
 #[test]
 fn snapshot_lab_layouts() {
     let mut a = app();
+    // The first ping on the veth path, with its reply below.
+    let ping = a
+        .shown
+        .iter()
+        .map(|&s| a.model.packet(s))
+        .find(|p| flow_text(p).starts_with("icmp 10.11.0.1>10.11.0.2 echo request"))
+        .expect("an echo request")
+        .id;
+    testkit::keys(&mut a, &format!(":{ping}\n"));
     let small = testkit::screen(&mut a, 80, 24);
     for want in [
         "ID",
@@ -220,14 +239,17 @@ fn snapshot_lab_layouts() {
     }
     insta::assert_snapshot!("lab_80x24", small);
     let mut a = app();
-    testkit::keys(&mut a, ":9\n");
+    let id = vxlan_request(&a);
+    testkit::keys(&mut a, &format!(":{id}\n"));
     let wide = testkit::screen(&mut a, 200, 50);
     assert!(
         wide.contains("vxlan0>eth1>port-a>port-b>eth1>vxlan0 "),
         "{wide}"
     );
     assert!(
-        wide.contains("vxlan 10.51.0.1>10.51.0.2 vni 44 | icmp 10.52.0.1>10.52.0.2 echo request id 248 seq 1 "),
+        wide.contains(
+            "vxlan 10.51.0.1>10.51.0.2 vni 44 | icmp 10.52.0.1>10.52.0.2 echo request id "
+        ),
         "{wide}"
     );
     assert!(!wide.contains('…'), "nothing cut at 200 columns:\n{wide}");
@@ -239,15 +261,11 @@ fn snapshot_lab_layouts() {
 #[test]
 fn snapshot_per_hop_latency_of_a_vxlan_packet() {
     let mut a = app();
-    testkit::keys(&mut a, ":9\n2");
+    let id = vxlan_request(&a);
+    testkit::keys(&mut a, &format!(":{id}\n2"));
     let s = testkit::screen(&mut a, 140, 72);
-    for want in [
-        "Packet 9 per hop",
-        "vxlan0",
-        "port-a",
-        "port-b",
-        "tunnel encap",
-    ] {
+    let title = format!("Packet {id} per hop");
+    for want in [title.as_str(), "vxlan0", "port-a", "port-b", "tunnel encap"] {
         assert!(s.contains(want), "'{want}' missing:\n{s}");
     }
     insta::assert_snapshot!("lab_latency_vxlan_packet", s);

@@ -83,7 +83,8 @@ EOF
 tm new-session -d -s live -x {COLS} -y {ROWS} "sh $OUT/run.sh"
 
 # The attach progress bar on the normal screen, before the UI: poll fast, it may not last.
-shot attach 120 'functions|LIVE'
+# Its message too: the bar's first frame can show before it says what it is doing.
+shot attach 120 '(verifying|attaching).* functions|LIVE'
 tm display-message -p -t live '#{{alternate_on}}' > "$OUT/attach.alternate"
 # The UI opens in the alternate screen, live, with nothing traced yet.
 shot ui_open 120 ' LIVE ' 'packets 0 shown 0'

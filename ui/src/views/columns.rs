@@ -1,7 +1,8 @@
 //! Table columns sized from what they hold: every column gets the width of its widest cell
 //! among the rows on screen (and its header) when the terminal has room; when it has not,
 //! the view's own order of steps leaves columns out or squeezes them, one step at a time,
-//! until the table fits. Squeezed columns share what is left; a cell is cut (with `…`) only
+//! until the table fits. Squeezed columns get back what is left, the one squeezed last
+//! first; a cell is cut (with `…`) only
 //! when its column really got less than it needs.
 
 use ratatui::layout::Constraint;
@@ -43,6 +44,8 @@ pub enum Step {
 pub fn fit(cols: &[Column], width: u16, spacing: u16, steps: &[Step]) -> Vec<Option<u16>> {
     let mut shown = vec![true; cols.len()];
     let mut squeezed = vec![false; cols.len()];
+    // In the order they were squeezed: the last one squeezed is the one given up last.
+    let mut order = Vec::new();
     let need = |shown: &[bool], squeezed: &[bool]| -> u32 {
         let mut n = 0u32;
         let mut count = 0u32;
@@ -60,7 +63,10 @@ pub fn fit(cols: &[Column], width: u16, spacing: u16, steps: &[Step]) -> Vec<Opt
         }
         match step {
             Step::Drop(i) => shown[i] = false,
-            Step::Squeeze(i) => squeezed[i] = true,
+            Step::Squeeze(i) => {
+                squeezed[i] = true;
+                order.push(i);
+            }
         }
     }
     let mut widths: Vec<Option<u16>> = cols
@@ -68,22 +74,17 @@ pub fn fit(cols: &[Column], width: u16, spacing: u16, steps: &[Step]) -> Vec<Opt
         .enumerate()
         .map(|(i, c)| shown[i].then_some(if squeezed[i] { c.floor } else { c.natural }))
         .collect();
-    // Squeezed columns share what is left, evenly, each up to its natural width.
+    // What is left goes back to the squeezed columns, up to their natural widths, the one
+    // squeezed last (the view's most important) first: at 80 columns the flow summary is
+    // whole before the interface path gets a character back.
     let mut left = u32::from(width).saturating_sub(need(&shown, &squeezed));
-    loop {
-        let hungry: Vec<usize> = (0..cols.len())
-            .filter(|&i| widths[i].is_some_and(|w| w < cols[i].natural))
-            .collect();
-        if hungry.is_empty() || left == 0 {
-            break;
-        }
-        let share = (left / hungry.len() as u32).max(1);
-        for i in hungry {
-            let w = widths[i].as_mut().expect("shown");
-            let add = share.min(u32::from(cols[i].natural - *w)).min(left);
-            *w += add as u16;
-            left -= add;
-        }
+    for &i in order.iter().rev() {
+        let Some(w) = widths[i].as_mut() else {
+            continue;
+        };
+        let add = u32::from(cols[i].natural - *w).min(left);
+        *w += add as u16;
+        left -= add;
     }
     widths
 }
@@ -204,15 +205,14 @@ mod tests {
     }
 
     #[test]
-    fn squeezed_columns_share_the_rest_evenly() {
+    fn the_column_squeezed_last_gets_the_rest_first() {
         let cols = [col(30, 10), col(30, 10)];
         let steps = [Step::Squeeze(0), Step::Squeeze(1)];
         // Squeezing the first is enough at 41: the second keeps its width.
         assert_eq!(fit(&cols, 41, 1, &steps), [Some(10), Some(30)]);
-        assert_eq!(fit(&cols, 31, 1, &steps), [Some(15), Some(15)]);
-        // A column that needs less leaves the rest to the other.
-        let cols = [col(12, 10), col(30, 10)];
-        assert_eq!(fit(&cols, 31, 1, &steps), [Some(12), Some(18)]);
+        // Both squeezed: the second (given up last) is whole before the first grows.
+        assert_eq!(fit(&cols, 31, 1, &steps), [Some(10), Some(20)]);
+        assert_eq!(fit(&cols, 51, 1, &steps), [Some(20), Some(30)]);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let counted = if hits {
         ""
     } else {
-        "; no hit counters: EVENTS SEEN are the events recorded"
+        "; hits not counted (--count-hits): EVENTS SEEN are the events recorded"
     };
     let block = pane(
         format!(
