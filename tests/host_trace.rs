@@ -367,16 +367,27 @@ fn flows_and_skb_fields_are_read_from_real_packets() {
         });
         assert!(reply, "echo reply seq {seq} among {summaries:?}");
     }
+    let tasks: Vec<String> = model
+        .packets()
+        .iter()
+        .filter_map(vrft_ui::format::task_text)
+        .collect();
     let senders: Vec<String> = model
         .packets()
         .iter()
         .filter(|p| vrft_ui::format::flow_text(p).contains("echo request"))
         .filter_map(vrft_ui::format::task_text)
         .collect();
-    assert!(
-        senders.len() >= 3 && senders.iter().all(|t| t.starts_with("ping[")),
-        "ping sent the requests: {senders:?}"
-    );
+    if contexts_known() {
+        assert!(
+            senders.len() >= 3 && senders.iter().all(|t| t.starts_with("ping[")),
+            "ping sent the requests: {senders:?}"
+        );
+    } else {
+        // Without the kernel's data symbols every context reads as process: a reply
+        // made in a softirq would be named after the task it interrupted, so none is.
+        assert!(tasks.is_empty(), "no process named blind: {tasks:?}");
+    }
     let gso: Vec<_> = model
         .packets()
         .iter()
@@ -770,4 +781,15 @@ fn count_hits_counts_rejected_packets_too() {
         rec.trailer.unwrap().stats.probe_hits.len(),
         info.probes.len()
     );
+}
+
+/// The tracer tells contexts apart where the kernel lists `__per_cpu_offset` and the
+/// preempt count among its symbols (CONFIG_KALLSYMS_ALL).
+fn contexts_known() -> bool {
+    let syms = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+    let has = |name: &str| {
+        syms.lines()
+            .any(|l| l.split_whitespace().nth(2) == Some(name))
+    };
+    has("__per_cpu_offset") && (has("__preempt_count") || has("pcpu_hot"))
 }

@@ -165,6 +165,13 @@ static __always_inline __u8 context_level(void)
 	return VRFT_CTX_PROCESS;
 }
 
+/* Whether context_level() can tell: the kernel lists its data symbols. */
+static __always_inline int context_known(void)
+{
+	return (&__preempt_count || (&pcpu_hot && bpf_core_type_exists(struct pcpu_hot))) &&
+	       &__per_cpu_offset;
+}
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
@@ -900,7 +907,10 @@ __noinline int vrft_note_task(__u32 packet, __u32 clone)
 	struct vrft_event *e;
 	struct vrft_task *tk;
 
-	if (!tid || !last || *last == task || context_level() != VRFT_CTX_PROCESS)
+	/* Where every context reads as process, a softirq's packet would be
+	 * named after whatever task it interrupted: name none. */
+	if (!tid || !last || *last == task || !context_known() ||
+	    context_level() != VRFT_CTX_PROCESS)
 		return 0;
 	start = BPF_CORE_READ((struct task_struct *)task, start_time);
 	seen = bpf_map_lookup_elem(&tasks_noted, &tid);
