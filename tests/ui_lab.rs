@@ -270,3 +270,23 @@ fn snapshot_per_hop_latency_of_a_vxlan_packet() {
     }
     insta::assert_snapshot!("lab_latency_vxlan_packet", s);
 }
+
+/// At 80x24 the `?` overlay cannot hold every key: it scrolls to the last one, and any
+/// other key closes it.
+#[test]
+fn the_help_scrolls_on_a_short_terminal() {
+    let mut a = app();
+    testkit::keys(&mut a, "?");
+    let s = testkit::screen(&mut a, 80, 24);
+    assert!(s.contains("Keys 1-"), "{s}");
+    let last = vrft_ui::keys::HELP.last().unwrap().1;
+    assert!(!s.contains(last), "the last key is below:\n{s}");
+    for _ in 0..vrft_ui::keys::HELP.len() {
+        testkit::keys(&mut a, "j");
+    }
+    let s = testkit::screen(&mut a, 80, 24);
+    let shown: String = last.chars().take(30).collect();
+    assert!(s.contains(&shown), "scrolled to the last key:\n{s}");
+    testkit::keys(&mut a, "x");
+    assert_eq!(a.mode, vrft_ui::app::Mode::Normal);
+}

@@ -88,6 +88,8 @@ pub struct App {
     pub view: View,
     pub pane: Pane,
     pub mode: Mode,
+    /// First line of the `?` overlay shown (it scrolls when the terminal is short).
+    pub help_scroll: usize,
     /// The line of the input bar and each prompt's history.
     pub input: LineEditor,
     /// Error of the filter being typed (shown red while invalid, the token it is about marked).
@@ -185,6 +187,7 @@ impl App {
             view: View::Packets,
             pane: Pane::List,
             mode: Mode::Normal,
+            help_scroll: 0,
             input: LineEditor::default(),
             input_error: None,
             message: None,

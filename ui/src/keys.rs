@@ -83,7 +83,24 @@ impl App {
         self.message = None;
         match std::mem::replace(&mut self.mode, Mode::Normal) {
             Mode::Normal => return self.normal_key(key.code, ctrl),
-            Mode::Help => {}
+            // The overlay scrolls on a short terminal; any other key closes it.
+            Mode::Help => match key.code {
+                KeyCode::Char('j') | KeyCode::Down | KeyCode::PageDown | KeyCode::Char(' ') => {
+                    let step = if key.code == KeyCode::Char('j') || key.code == KeyCode::Down {
+                        1
+                    } else {
+                        10
+                    };
+                    self.help_scroll = (self.help_scroll + step).min(HELP.len() - 1);
+                    self.mode = Mode::Help;
+                }
+                KeyCode::Char('k') | KeyCode::Up | KeyCode::PageUp => {
+                    let step = if key.code == KeyCode::PageUp { 10 } else { 1 };
+                    self.help_scroll = self.help_scroll.saturating_sub(step);
+                    self.mode = Mode::Help;
+                }
+                _ => {}
+            },
             Mode::ConfirmQuit => {
                 if matches!(key.code, KeyCode::Char('y' | 'q') | KeyCode::Enter) {
                     return Action::Quit;
@@ -198,7 +215,10 @@ impl App {
                     return Action::Quit;
                 }
             }
-            KeyCode::Char('?') | KeyCode::F(1) => self.mode = Mode::Help,
+            KeyCode::Char('?') | KeyCode::F(1) => {
+                self.help_scroll = 0;
+                self.mode = Mode::Help;
+            }
             KeyCode::Char('1') => self.view = View::Packets,
             KeyCode::Char('2') => self.view = View::Latency,
             KeyCode::Char('3') => self.view = View::Probes,

@@ -63,7 +63,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     status::draw_status(f, app, status);
     status::draw_footer(f, app, footer);
     if app.mode == Mode::Help {
-        help::draw(f, main);
+        help::draw(f, app, main);
     }
 }
 

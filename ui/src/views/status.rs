@@ -290,7 +290,7 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
         ),
         Mode::SetMark => Line::raw("mark: press a letter a-z"),
         Mode::JumpMark => Line::raw("jump to mark: press a letter a-z, or ' for the previous position"),
-        Mode::Help => Line::raw("any key closes the help"),
+        Mode::Help => Line::raw("j/k PgDn/PgUp scroll the help, any other key closes it"),
         Mode::Normal if message_moves_down(app, area.width) => Line::styled(
             app.message.clone().unwrap_or_default(),
             Style::new().fg(Color::Yellow),
