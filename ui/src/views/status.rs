@@ -297,7 +297,7 @@ pub fn draw_footer(f: &mut Frame, app: &mut App, area: Rect) {
         ),
         Mode::Normal => Line::raw(match (app.view, app.pane) {
             (View::Packets, Pane::List) => {
-                "q quit  ? help  j/k move  Enter/Tab tree  J/K packet  : go to  / search  f filter  a kinds  F follow  m/' marks  2 latency  3 probes"
+                "q quit  ? help  j/k move  Enter/Tab tree  J/K packet  : go to  / search  f filter  = flow  a kinds  F follow  m/' marks  2 latency  3 probes"
             }
             (View::Packets, Pane::Tree) => {
                 "q quit  ? help  j/k move  Enter fold  E/C all  u parent  L longest  J/K packet  / n N search  f filter  Tab list"
