@@ -387,7 +387,7 @@ pub fn flow_text(p: &Packet) -> String {
 pub fn list_headers(p: &Packet) -> Option<&Headers> {
     let all = p.headers();
     all.iter()
-        .find(|(_, h)| headers::is_tunnel(h))
+        .find(|(_, h)| headers::tunnel(h).is_some())
         .or(all.first())
         .map(|(_, h)| h)
 }

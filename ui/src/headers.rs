@@ -23,9 +23,50 @@ pub fn summary(h: &Headers) -> Option<String> {
     (!layers.is_empty()).then(|| layers.join(" | "))
 }
 
-/// The snapshot has a tunnel header (its summary starts with the outer one).
-pub fn is_tunnel(h: &Headers) -> bool {
-    summary(h).is_some_and(|s| s.starts_with("vxlan ") || s.starts_with("geneve "))
+/// The outermost IP header of the snapshot.
+fn outer_ip(h: &Headers) -> Option<LaxSlicedPacket<'_>> {
+    if !matches!(h.ethertype, 0x0800 | 0x86dd) {
+        return None;
+    }
+    LaxSlicedPacket::from_ip(h.bytes.get(usize::from(h.net_offset)..)?).ok()
+}
+
+/// Source and destination of the snapshot's outermost IP header: a tunnel packet's
+/// underlay addresses, a NATed packet's addresses at that point.
+pub fn outer_addrs(h: &Headers) -> Option<(IpAddr, IpAddr)> {
+    match outer_ip(h)?.net? {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            Some((h.source_addr().into(), h.destination_addr().into()))
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            Some((h.source_addr().into(), h.destination_addr().into()))
+        }
+        LaxNetSlice::Arp(_) => None,
+    }
+}
+
+/// The tunnel the snapshot carries, `"vxlan"` or `"geneve"`, read from its outer UDP header
+/// without writing the summary.
+pub fn tunnel(h: &Headers) -> Option<&'static str> {
+    match outer_ip(h)?.transport? {
+        TransportSlice::Udp(u) => tunnel_name(u.destination_port(), u.payload()),
+        _ => None,
+    }
+}
+
+/// Which tunnel a UDP destination port and payload are, if the tunnel header is whole.
+fn tunnel_name(dport: u16, payload: &[u8]) -> Option<&'static str> {
+    if payload.len() < 8 {
+        None
+    } else if VXLAN_PORTS.contains(&dport) {
+        Some("vxlan")
+    } else if dport == GENEVE_PORT {
+        Some("geneve")
+    } else {
+        None
+    }
 }
 
 fn network(ethertype: u16, b: &[u8], out: &mut Vec<String>, depth: u8) {
@@ -79,7 +120,7 @@ fn ip(b: &[u8], out: &mut Vec<String>, depth: u8) {
         Some(TransportSlice::Udp(u)) => {
             let (sp, dp) = (u.source_port(), u.destination_port());
             let outer = format!("{}>{}", endpoint(src, None), endpoint(dst, None));
-            if depth == 0 && tunnel(dp, u.payload(), &outer, out) {
+            if depth == 0 && tunnel_layers(dp, u.payload(), &outer, out) {
                 return;
             }
             out.push(format!(
@@ -173,15 +214,15 @@ fn proto_name(n: u8, v6: bool) -> String {
 
 /// A VXLAN or GENEVE header with its inner frame, as two layers; false if `dport` is no
 /// tunnel port or the header is cut.
-fn tunnel(dport: u16, payload: &[u8], outer: &str, out: &mut Vec<String>) -> bool {
-    let (name, inner_at, proto) = if VXLAN_PORTS.contains(&dport) && payload.len() >= 8 {
-        ("vxlan", 8, 0x6558)
-    } else if dport == GENEVE_PORT && payload.len() >= 8 {
-        let opts = usize::from(payload[0] & 0x3f) * 4;
-        let proto = u16::from_be_bytes([payload[2], payload[3]]);
-        ("geneve", 8 + opts, proto)
-    } else {
+fn tunnel_layers(dport: u16, payload: &[u8], outer: &str, out: &mut Vec<String>) -> bool {
+    let Some(name) = tunnel_name(dport, payload) else {
         return false;
+    };
+    let (inner_at, proto) = if name == "vxlan" {
+        (8, 0x6558)
+    } else {
+        let opts = usize::from(payload[0] & 0x3f) * 4;
+        (8 + opts, u16::from_be_bytes([payload[2], payload[3]]))
     };
     let vni = u32::from_be_bytes([0, payload[4], payload[5], payload[6]]);
     out.push(format!("{name} {outer} vni {vni}"));
@@ -441,7 +482,11 @@ mod tests {
             summary(&h).unwrap(),
             "vxlan 10.0.0.1>10.0.0.2 vni 42 | icmp 192.168.42.2>192.168.42.1 echo request id 1 seq 3"
         );
-        assert!(is_tunnel(&h));
+        assert_eq!(tunnel(&h), Some("vxlan"));
+        assert_eq!(
+            outer_addrs(&h),
+            Some(([10, 0, 0, 1].into(), [10, 0, 0, 2].into()))
+        );
     }
 
     #[test]

@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use super::net::Net;
 use crate::model::{node_flags, Packet, L3};
-use vrft_events::event::Headers;
 use vrft_events::session::{PacketKind, SessionInfo};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +34,7 @@ pub(super) enum Term {
     Incomplete,
     Freed,
     Kind(PacketKind),
-    /// Some header snapshot's summary starts with this tunnel (`"vxlan "`, `"geneve "`).
+    /// Some header snapshot carries this tunnel (`"vxlan"`, `"geneve"`: [`crate::headers::tunnel`]).
     Tunnel(&'static str),
 }
 
@@ -245,8 +244,8 @@ pub(super) fn parse(word: &str, info: &SessionInfo) -> Result<(bool, Term), Stri
         "drop" => Some(Term::Drop),
         "incomplete" => Some(Term::Incomplete),
         "freed" => Some(Term::Freed),
-        "vxlan" => Some(Term::Tunnel("vxlan ")),
-        "geneve" => Some(Term::Tunnel("geneve ")),
+        "vxlan" => Some(Term::Tunnel("vxlan")),
+        "geneve" => Some(Term::Tunnel("geneve")),
         w => proto(w)
             .filter(|_| !w.starts_with(|c: char| c.is_ascii_digit()))
             .map(Term::Proto)
@@ -309,27 +308,16 @@ pub(super) fn parse(word: &str, info: &SessionInfo) -> Result<(bool, Term), Stri
     Ok((negate, term))
 }
 
-/// The source and destination of a header snapshot's outermost IP header: for a tunnel
-/// packet the outer (underlay) addresses, which its flow, read inside, does not have; after
-/// NAT the rewritten ones. Fixed offsets, as the tracer's window holds the header whole.
-fn outer_addrs(h: &Headers) -> Option<(IpAddr, IpAddr)> {
-    let b = h.bytes.get(usize::from(h.net_offset)..)?;
-    let v4 = |r: std::ops::Range<usize>| <[u8; 4]>::try_from(&b[r]).ok().map(IpAddr::from);
-    let v6 = |r: std::ops::Range<usize>| <[u8; 16]>::try_from(&b[r]).ok().map(IpAddr::from);
-    match h.ethertype {
-        0x0800 if b.len() >= 20 => Some((v4(12..16)?, v4(16..20)?)),
-        0x86dd if b.len() >= 40 => Some((v6(8..24)?, v6(24..40)?)),
-        _ => None,
-    }
-}
-
 /// Every (source, destination) the packet was seen with: its flow, and the outermost IP
 /// header of each header snapshot (so `host=` finds a tunnel packet by its underlay
 /// addresses and a NATed one by either side of the rewrite).
 fn addr_pairs(p: &Packet) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
     let flow = p.flow.as_deref().map(|f| (f.src, f.dst));
-    flow.into_iter()
-        .chain(p.headers().iter().filter_map(|(_, h)| outer_addrs(h)))
+    flow.into_iter().chain(
+        p.headers()
+            .iter()
+            .filter_map(|(_, h)| crate::headers::outer_addrs(h)),
+    )
 }
 
 impl Term {
@@ -365,10 +353,10 @@ impl Term {
             Term::Incomplete => p.incomplete(),
             Term::Freed => p.flags & vrft_events::event::flags::FREED != 0,
             Term::Kind(k) => p.kind() == *k,
-            Term::Tunnel(prefix) => p
+            Term::Tunnel(name) => p
                 .headers()
                 .iter()
-                .any(|(_, h)| crate::headers::summary(h).is_some_and(|s| s.starts_with(prefix))),
+                .any(|(_, h)| crate::headers::tunnel(h) == Some(*name)),
         }
     }
 }
