@@ -6,9 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Output, Stdio};
 
-use vrft_events::record::{Recording, Writer};
-use vrft_events::session::Namespace;
-use vrft_ui::testkit::{real_recording, REAL_RECORDING};
+use vrft_ui::testkit::REAL_RECORDING;
+
+/// The lab recording of issue 16 (tests/vm/lab.rs).
+const LAB: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/lab-6.12-kprobe.vrft"
+);
 
 fn vrft(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vrft-tui"))
@@ -63,49 +67,29 @@ fn dump_oneline_into_head_ends_quietly() {
     assert!(out.status.success(), "{:?}", out.status);
 }
 
-/// The issue's own command, `dump FILE 'icmp and netns=b' --oneline | head -3`, on the real
-/// recording given a namespace name and a wall clock (as format 7 recordings have them).
+/// The issue's own command, `dump FILE 'icmp and netns=b' --oneline | head -3`, on the lab
+/// recording, which names its namespaces and carries the wall clock (format 7).
 #[test]
 fn dump_icmp_in_a_named_namespace_into_head() {
-    let rec = real_recording();
-    let mut header = rec.header.clone();
-    header.info.namespaces = vec![Namespace {
-        inode: 4026532193,
-        name: "b".into(),
-    }];
-    // Booted at 2026-12-04 09:59:59 UTC.
-    header.info.realtime_offset_ns = Some(1_796_378_399_000_000_000);
-    let path = std::env::temp_dir().join(format!("vrft-cli-test-{}.vrft", std::process::id()));
-    let mut w = Writer::create(&path, header).unwrap();
-    w.events(&rec.events).unwrap();
-    w.finish(rec.trailer.clone().unwrap_or_default()).unwrap();
-    assert_eq!(
-        Recording::read(&path).unwrap().events.len(),
-        rec.events.len()
-    );
-
     let out = Command::new("bash")
         .args([
             "-c",
             "set -o pipefail; \"$0\" dump \"$1\" 'icmp and netns=b' --oneline | head -3",
         ])
         .arg(env!("CARGO_BIN_EXE_vrft-tui"))
-        .arg(&path)
+        .arg(LAB)
         .env("TZ", "UTC")
         .output()
         .unwrap();
-    std::fs::remove_file(&path).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert!(out.status.success(), "{:?}", out.status);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
-    assert!(
-        lines[0].starts_with("2026-12-04 10:04:12.751140 69 ")
-            && lines[0].contains("10.52.0.1")
-            && lines[0].ends_with(" calls 155 dur 27.875 ms"),
-        "{text}"
-    );
+    for l in &lines {
+        // Wall clock, id, then what the headers say: ICMP seen in namespace b.
+        assert!(l.starts_with("2026-12-04 ") && l.contains("icmp"), "{text}");
+    }
 }
 
 #[test]
@@ -172,10 +156,7 @@ fn replay_without_a_terminal_or_with_a_bad_filter_explains() {
 /// underlay addresses find the overlay packets, as `vxlan` does.
 #[test]
 fn dump_finds_tunnel_packets_by_outer_address() {
-    let lab = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/lab-6.12-kprobe.vrft"
-    );
+    let lab = LAB;
     let lines = |f: &str| {
         let out = vrft(&["dump", lab, f, "--oneline"]);
         assert!(out.status.success(), "{f}: {out:?}");
