@@ -203,11 +203,15 @@ impl Tracer {
             .events
             .set_max_entries(cfg.ring_bytes)
             .map_err(Error::bpf("sizing the ring buffer"))?;
-        // A slot per function id: the targets, then the tracepoints appended after them.
-        let funcs = targets.len() + crate::contract::vrft_tp::TP_COUNT as usize;
+        // With --count-hits, a slot per function id: the targets, then the tracepoints
+        // appended after them; else the one slot the map must have.
+        let slots = match cfg.count_hits {
+            true => targets.len() + crate::contract::vrft_tp::TP_COUNT as usize,
+            false => 1,
+        };
         open.maps
             .hits
-            .set_max_entries(funcs as u32)
+            .set_max_entries(slots as u32)
             .map_err(Error::bpf("sizing the hit counters"))?;
         let ro = open
             .maps

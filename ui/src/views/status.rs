@@ -136,21 +136,19 @@ fn parts(app: &App) -> (Vec<Part>, Vec<usize>, Option<usize>) {
     ]));
     let st = &app.stats;
     let losses = parts.len();
+    // The loss counters, in full and with short labels: never dropped, only shortened.
+    let losses_as = |sep: &'static str, [lost, rec, ovf]: [&'static str; 3]| {
+        vec![
+            count(lost, st.lost),
+            Span::raw(sep),
+            count(rec, st.recursion_misses),
+            Span::raw(sep),
+            count(ovf, st.stack_overflows),
+        ]
+    };
     parts.push(Part::new(vec![
-        vec![
-            count("lost", st.lost),
-            Span::raw(" | "),
-            count("recursion", st.recursion_misses),
-            Span::raw(" | "),
-            count("overflow", st.stack_overflows),
-        ],
-        vec![
-            count("lost", st.lost),
-            Span::raw(" "),
-            count("rec", st.recursion_misses),
-            Span::raw(" "),
-            count("ovf", st.stack_overflows),
-        ],
+        losses_as(" | ", ["lost", "recursion", "overflow"]),
+        losses_as(" ", ["lost", "rec", "ovf"]),
     ]));
     // Losses that are never expected get room only when they happen.
     let mut rare = Vec::new();
