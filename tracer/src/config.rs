@@ -25,6 +25,10 @@ pub struct Config {
     pub libbpf_debug: bool,
     /// Count every probe run per function, rejected packets included (`--count-hits`).
     pub count_hits: bool,
+    /// Most bytes of decoded events waiting for the consumer; when it lags further the ring
+    /// buffer fills and the kernel side counts what it cannot write (`None`: the default,
+    /// 256 batches; live mode's memory budget sets less).
+    pub queue_bytes: Option<usize>,
 }
 
 /// The most interfaces and namespaces one filter holds (`VRFT_MAX_FILTER_DEVS`).

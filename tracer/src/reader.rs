@@ -14,7 +14,7 @@ use crate::notes::Pending;
 use crate::wire::{self, Record};
 
 /// Events per batch: large enough to amortise channel costs, small enough to keep the UI live.
-const BATCH: usize = 4096;
+pub(crate) const BATCH: usize = 4096;
 
 /// How long events may wait in the ring: the UI's refresh granularity.
 const POLL: Duration = Duration::from_millis(50);

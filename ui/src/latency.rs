@@ -368,7 +368,8 @@ pub const BUCKETS: [&str; 8] = ["<1u", "<10u", "<100u", "<1m", "<10m", "<100m", 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
     pub ns: u64,
-    pub slot: u32,
+    /// The packet's ID (not its slot: slots move when a memory budget evicts packets).
+    pub packet: u32,
     /// The call the stage starts at.
     pub node: u32,
 }
@@ -463,9 +464,9 @@ impl Latency {
     }
 }
 
-/// Latency over `packets` (slot, packet).
+/// Latency over `packets`.
 pub fn compute<'a>(
-    packets: impl Iterator<Item = (u32, &'a Packet)>,
+    packets: impl Iterator<Item = &'a Packet>,
     roles: &Roles,
     info: &SessionInfo,
 ) -> Latency {
@@ -478,7 +479,7 @@ pub fn compute<'a>(
     }
     let mut kinds: BTreeMap<HopKind, Acc> = BTreeMap::new();
     let mut out = Latency::default();
-    for (slot, p) in packets {
+    for p in packets {
         out.packets += 1;
         let mut seen: Vec<HopKind> = Vec::new();
         let mut any = false;
@@ -501,7 +502,7 @@ pub fn compute<'a>(
                     .or_default()
                     .push(Sample {
                         ns: b.ts - a.ts,
-                        slot,
+                        packet: p.id,
                         node: a.node,
                     });
             }
@@ -509,7 +510,7 @@ pub fn compute<'a>(
                 if hop.bounds.len() >= 2 {
                     acc.total.push(Sample {
                         ns: b.ts - a.ts,
-                        slot,
+                        packet: p.id,
                         node: a.node,
                     });
                 }
@@ -551,7 +552,7 @@ mod tests {
     fn sample(ns: u64) -> Sample {
         Sample {
             ns,
-            slot: 0,
+            packet: 0,
             node: 0,
         }
     }

@@ -6,6 +6,7 @@
 //! [`format::function_graph`] gives the same tree as plain text for `vrft-tui dump`.
 
 pub mod app;
+pub mod budget;
 pub mod format;
 pub mod headers;
 pub mod input;

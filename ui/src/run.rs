@@ -31,6 +31,8 @@ const CHUNK: usize = 4096;
 pub struct Outcome {
     pub packets: usize,
     pub events: u64,
+    /// Packets evicted to stay within the memory budget.
+    pub evicted: u64,
 }
 
 type PanicHook = dyn Fn(&PanicHookInfo<'_>) + Send + Sync + 'static;
@@ -89,6 +91,7 @@ pub fn run_app(
     result.map(|()| Outcome {
         packets: app.packets_total(),
         events: app.model.events(),
+        evicted: app.model.evicted().0,
     })
 }
 

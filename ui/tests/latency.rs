@@ -73,11 +73,7 @@ fn counts_are_consistent_on_the_real_recording() {
             }
         }
     }
-    let lat = latency::compute(
-        a.shown.iter().map(|&s| (s, a.model.packet(s))),
-        &roles,
-        &a.info,
-    );
+    let lat = latency::compute(a.shown.iter().map(|&s| a.model.packet(s)), &roles, &a.info);
     assert_eq!(lat.packets, a.shown.len());
     for k in &lat.kinds {
         assert!(k.packets <= k.hops && k.total.samples.len() <= k.hops);
@@ -177,7 +173,7 @@ fn enter_on_a_percentile_goes_to_its_packet() {
     keys(&mut a, "llll\n");
     assert_eq!(a.view, View::Packets);
     assert_eq!(a.pane, Pane::Tree);
-    assert_eq!(selected_id(&a), a.model.packet(max.slot).id);
+    assert_eq!(selected_id(&a), max.packet);
     assert_eq!(a.selected_node(), Some(max.node));
     assert_eq!(selected_func(&mut a), "__dev_queue_xmit");
     assert!(a
@@ -188,7 +184,7 @@ fn enter_on_a_percentile_goes_to_its_packet() {
     // P50 from there: h goes back to the first column.
     keys(&mut a, "2hhhh\n");
     let p50 = *a.latency().stage(line).unwrap().at(50).unwrap();
-    assert_eq!(selected_id(&a), a.model.packet(p50.slot).id);
+    assert_eq!(selected_id(&a), p50.packet);
     // A heading has no percentile: Enter says what to do.
     keys(&mut a, "2g\n");
     assert_eq!(a.view, View::Latency);

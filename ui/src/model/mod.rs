@@ -7,7 +7,7 @@
 
 mod packet;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use packet::{node_flags, Node, Packet, Seen, L3, ROOT};
 
@@ -40,7 +40,44 @@ pub struct Model {
     /// The process of each thread, as the tracer noted it (once per thread, before its
     /// first event), so a packet's first call in process context names who ran it.
     tasks: HashMap<u32, Task>,
+    /// What [`Model::stored_bytes`] would count, kept current on every event, so a memory
+    /// budget costs no walk over the packets.
+    bytes: usize,
+    /// Packets evicted to stay within a memory budget ([`Model::evict`]), and the newest
+    /// packet ID among them.
+    evicted: u64,
+    evicted_upto: Option<u32>,
+    /// Network namespaces seen on a device so far, and those first seen since the last
+    /// [`Model::take_new_namespaces`] (to name them once, not per event).
+    namespaces_seen: HashSet<u32>,
+    new_namespaces: Vec<u32>,
 }
+
+/// Where each packet went when [`Model::evict`] compacted the list: slots are positions, so
+/// every slot held outside the model must be translated.
+#[derive(Debug)]
+pub struct Remap {
+    new: Vec<u32>,
+}
+
+impl Remap {
+    const GONE: u32 = u32::MAX;
+
+    /// The new slot of the packet that was at `old`, or `None` if it was evicted.
+    pub fn slot(&self, old: u32) -> Option<u32> {
+        match self.new.get(old as usize) {
+            Some(&s) if s != Self::GONE => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes a stored packet costs besides its heap parts: the struct, its index entry and its
+/// touched mark.
+const PER_PACKET: usize = std::mem::size_of::<Packet>() + std::mem::size_of::<(u32, u32)>() + 1;
+/// Threads whose process is remembered; beyond this the oldest knowledge is dropped (the
+/// tracer names a thread once, so a long session on a busy host would grow without end).
+const MAX_TASKS: usize = 1 << 16;
 
 impl Model {
     /// An empty model of the session `info` describes (its function table).
@@ -108,6 +145,25 @@ impl Model {
         self.func_events[f] += 1;
 
         let slot = self.slot_for(ev);
+        // Only this packet's heap parts can change size (others only get flags).
+        let p = &self.packets[slot as usize];
+        let (before, devs) = (p.heap_bytes(), p.devs.len());
+        self.apply(ev, slot);
+        let p = &self.packets[slot as usize];
+        let after = p.heap_bytes();
+        self.bytes = (self.bytes + after).saturating_sub(before);
+        if p.devs.len() > devs && ev.netns != 0 && self.namespaces_seen.insert(ev.netns) {
+            self.new_namespaces.push(ev.netns);
+        }
+    }
+
+    /// Namespaces seen for the first time since the last call.
+    pub fn take_new_namespaces(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.new_namespaces)
+    }
+
+    fn apply(&mut self, ev: &Event, slot: u32) {
+        let f = ev.func as usize;
         let p = &mut self.packets[slot as usize];
         p.last_ts = p.last_ts.max(ev.ts_ns);
         p.first_ts = p.first_ts.min(ev.ts_ns);
@@ -120,6 +176,9 @@ impl Model {
         }
         p.note(ev, self.delivers.get(f).copied().unwrap_or(false));
         if let Some(t) = ev.task() {
+            if self.tasks.len() >= MAX_TASKS {
+                self.tasks.clear();
+            }
             self.tasks.insert(ev.tid, t.clone());
         }
         let node = p.nodes.len() as u32; // the node this event adds, if it adds one
@@ -209,6 +268,7 @@ impl Model {
         for p in &mut self.packets {
             p.shrink();
         }
+        self.bytes = self.stored_bytes();
         self.finished = true;
     }
 
@@ -223,6 +283,7 @@ impl Model {
         if slot == next {
             self.packets.push(Packet::new(ev.packet, ev.ts_ns, ev.cpu));
             self.touched_mark.push(false);
+            self.bytes += PER_PACKET;
         }
         if !self.touched_mark[slot as usize] {
             self.touched_mark[slot as usize] = true;
@@ -233,11 +294,98 @@ impl Model {
 
     /// Heap and inline bytes held for stored packets and calls (not counting the hash index).
     pub fn stored_bytes(&self) -> usize {
-        let per_packet = std::mem::size_of::<Packet>() + std::mem::size_of::<(u32, u32)>() + 1;
         self.packets
             .iter()
-            .map(|p| per_packet + p.heap_bytes())
+            .map(|p| PER_PACKET + p.heap_bytes())
             .sum()
+    }
+
+    /// [`Model::stored_bytes`], without walking the packets.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Packets evicted so far, and the newest ID among them.
+    pub fn evicted(&self) -> (u64, Option<u32>) {
+        (self.evicted, self.evicted_upto)
+    }
+
+    /// Evicts whole packets, oldest first, until at most `target` bytes are stored: first
+    /// those whose calls have all returned, then (only if that is not enough) those still
+    /// waiting for an exit; never one that `keep` names (by slot). The rest keep their order;
+    /// the returned map says where each slot went (`None`: nothing was evicted).
+    pub fn evict(&mut self, target: usize, keep: impl Fn(u32) -> bool) -> Option<Remap> {
+        let mut over = self.bytes.saturating_sub(target);
+        if over == 0 {
+            return None;
+        }
+        let mut gone = vec![false; self.packets.len()];
+        for open_too in [false, true] {
+            for (slot, p) in self.packets.iter().enumerate() {
+                if over == 0 {
+                    break;
+                }
+                if gone[slot] || (p.open > 0 && !open_too) || keep(slot as u32) {
+                    continue;
+                }
+                gone[slot] = true;
+                over = over.saturating_sub(PER_PACKET + p.heap_bytes());
+            }
+        }
+        let mut new = vec![Remap::GONE; self.packets.len()];
+        let mut next = 0u32;
+        for (slot, g) in gone.iter().enumerate() {
+            if !g {
+                new[slot] = next;
+                next += 1;
+            }
+        }
+        let removed = self.packets.len() - next as usize;
+        if removed == 0 {
+            return None;
+        }
+        let map = Remap { new };
+        let mut slot = 0;
+        self.packets.retain(|p| {
+            let stays = !gone[slot];
+            slot += 1;
+            if !stays {
+                self.evicted_upto = Some(self.evicted_upto.map_or(p.id, |u| u.max(p.id)));
+            }
+            stays
+        });
+        self.evicted += removed as u64;
+        self.by_id.retain(|_, s| match map.slot(*s) {
+            Some(n) => {
+                *s = n;
+                true
+            }
+            None => false,
+        });
+        for stack in self.stacks.values_mut() {
+            // A packet evicted with calls open: its exits, if they come, start a new row.
+            stack.retain_mut(|fr| match map.slot(fr.slot) {
+                Some(n) => {
+                    fr.slot = n;
+                    true
+                }
+                None => false,
+            });
+        }
+        self.stacks.retain(|_, s| !s.is_empty());
+        self.touched.retain_mut(|s| match map.slot(*s) {
+            Some(n) => {
+                *s = n;
+                true
+            }
+            None => false,
+        });
+        self.touched_mark = vec![false; self.packets.len()];
+        for &s in &self.touched {
+            self.touched_mark[s as usize] = true;
+        }
+        self.bytes = self.stored_bytes();
+        Some(map)
     }
 }
 

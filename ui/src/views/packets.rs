@@ -50,9 +50,14 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         ""
     };
     let delta = app.mark_delta().map_or(String::new(), |d| format!("  {d}"));
+    // After evictions the list no longer starts at the first packet: say where it does.
+    let evicted = match app.model.evicted() {
+        (0, _) => String::new(),
+        (n, upto) => format!(" after #{} ({n} older evicted)", upto.map_or(0, |u| u)),
+    };
     let block = pane(
         format!(
-            " Packets {}/{}{follow}{delta} ",
+            " Packets {}/{}{evicted}{follow}{delta} ",
             app.shown.len(),
             app.packets_total()
         ),

@@ -7,6 +7,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::app::{App, Mode, Pane, Prompt, View};
+use crate::budget::human_bytes;
 use crate::query::ParseError;
 
 fn count(label: &str, n: u64) -> Span<'static> {
@@ -134,6 +135,29 @@ fn parts(app: &App) -> (Vec<Part>, Vec<usize>, Option<usize>) {
         }),
         vec![],
     ]));
+    // The budget in use, and what it cost: evictions are never left out, like losses.
+    let mut budget = Vec::new();
+    if let Some(b) = &app.memory {
+        budget.push(parts.len());
+        parts.push(Part::new(vec![
+            s(format!(
+                "mem {}/{}",
+                human_bytes(b.rss),
+                human_bytes(b.limit)
+            )),
+            s(format!("mem {}", human_bytes(b.rss))),
+            vec![],
+        ]));
+    }
+    let (evicted, _) = app.model.evicted();
+    if evicted > 0 {
+        budget.push(parts.len());
+        let style = Style::new().fg(Color::Black).bg(Color::Yellow);
+        parts.push(Part::new(vec![
+            vec![Span::styled(format!("evicted {evicted}"), style)],
+            vec![Span::styled(format!("evict {evicted}"), style)],
+        ]));
+    }
     let st = &app.stats;
     let losses = parts.len();
     // The loss counters, in full and with short labels: never dropped, only shortened.
@@ -165,6 +189,7 @@ fn parts(app: &App) -> (Vec<Part>, Vec<usize>, Option<usize>) {
         }
     }
     let mut order = vec![rate, 1, probes, probes];
+    order.extend(budget.iter().chain(&budget));
     order.extend(capture);
     order.extend(hidden);
     order.extend(hidden);
