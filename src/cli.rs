@@ -16,6 +16,8 @@ pub struct Cli {
     /// Options for live tracing (no subcommand).
     #[command(flatten)]
     pub trace: crate::trace_args::TraceArgs,
+    #[command(flatten)]
+    pub live: crate::live::LiveArgs,
 }
 
 // Parsed once at start-up: the size difference of the variants does not matter.

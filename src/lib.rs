@@ -8,6 +8,7 @@ pub mod live;
 pub mod netns;
 pub mod record_cmd;
 pub mod replay;
+pub mod self_traffic;
 pub mod signals;
 pub mod trace_args;
 pub use vrft_tracer as tracer;

@@ -4,21 +4,84 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use vrft_ui::budget::{self, human_bytes, Budget};
 
 use crate::trace_args::TraceArgs;
+use crate::tracer::netns_names::Namer;
 use crate::tracer::Tracer;
 
 /// How often the status line's counters are refreshed.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
-pub fn run(trace: &TraceArgs) -> Result<()> {
-    let cfg = trace.config()?;
+/// Options of live mode only (a recording is bounded by its file system instead).
+#[derive(Args, Debug)]
+pub struct LiveArgs {
+    /// Memory for the whole process, e.g. 512M or 2G: when packets outgrow what tracing
+    /// leaves of it, the oldest finished ones are evicted whole (counted on the status line;
+    /// marked and selected packets stay). Default: a quarter of the memory available at
+    /// start, at most 4G.
+    #[arg(long, value_name = "SIZE", value_parser = budget::parse_size)]
+    pub max_memory: Option<u64>,
+}
+
+/// The least `--max-memory` accepted before attaching (tracing itself needs about this).
+const MIN_MEMORY: u64 = 16 << 20;
+/// The default budget's share of available memory, and its cap.
+const DEFAULT_SHARE: u64 = 4;
+const DEFAULT_CAP: u64 = 4 << 30;
+
+/// The budget asked for, or the default; checked before anything is attached.
+fn memory_limit(args: &LiveArgs, ring_bytes: u32) -> Result<u64> {
+    // The ring buffer is mapped twice; tracing itself needs about MIN_MEMORY besides.
+    let least = MIN_MEMORY + 2 * u64::from(ring_bytes);
+    match args.max_memory {
+        Some(m) if m < least => bail!(
+            "--max-memory {} is too small for tracing with a {} ring buffer (mapped twice): \
+             give at least {} or a smaller --ring-size",
+            human_bytes(m),
+            human_bytes(ring_bytes.into()),
+            human_bytes(least)
+        ),
+        Some(m) => Ok(m),
+        None => Ok((available_memory().unwrap_or(DEFAULT_CAP) / DEFAULT_SHARE)
+            .clamp(least * 2, DEFAULT_CAP)),
+    }
+}
+
+/// `MemAvailable` of /proc/meminfo, in bytes.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
+pub fn run(trace: &TraceArgs, live: &LiveArgs) -> Result<()> {
+    let mut cfg = trace.config()?;
+    let limit = memory_limit(live, cfg.ring_bytes)?;
+    // Decoded events waiting for the UI count against the budget too.
+    cfg.queue_bytes = Some((limit / 8) as usize);
+    if let Some(line) = trace.self_exclusion_line() {
+        eprintln!("{line}");
+    }
     let interrupted = crate::signals::interrupted_flag()?;
     let (mut tracer, events) = Tracer::start(&cfg, &interrupted)?;
     let (attached, skipped, failed) = tracer.probe_counts();
     eprintln!("{}", tracer.backend_reason);
     eprintln!("probes: {attached} attached, {skipped} skipped, {failed} failed");
+    // What tracing uses before the first packet (probes, the function table), plus the
+    // ring buffer: its pages are mapped twice (data wraps around) and become resident as
+    // the reader first touches them: the packets get what the limit leaves.
+    let rss = budget::rss_bytes().ok_or_else(|| anyhow!("cannot read /proc/self/status"))?;
+    let baseline = rss + 2 * u64::from(cfg.ring_bytes);
+    let budget = Budget::new(limit, baseline).map_err(|e| anyhow!(e))?;
+    eprintln!(
+        "memory: {} of {} for tracing and its ring buffer; beyond the rest, the oldest packets are evicted (--max-memory)",
+        human_bytes(baseline),
+        human_bytes(limit)
+    );
     let probe = tracer.stats_probe()?;
     let (stats_tx, stats_rx) = crossbeam_channel::bounded(4);
     let stats_stop = interrupted.clone();
@@ -35,8 +98,13 @@ pub fn run(trace: &TraceArgs) -> Result<()> {
         }
     });
     tracer.arm()?;
-    let outcome =
-        vrft_ui::run::run(tracer.info.clone(), events, stats_rx, true).context("terminal")?;
+    let mut app = vrft_ui::app::App::new(tracer.info.clone(), true);
+    app.memory = Some(budget);
+    let mut namer = Namer::new(tracer.info.namespaces.clone());
+    app.namer = Some(Box::new(move |inode| {
+        namer.learn(inode).then(|| namer.names().to_vec())
+    }));
+    let outcome = vrft_ui::run::run_app(app, events, stats_rx).context("terminal")?;
     interrupted.store(true, Ordering::Relaxed);
     let report = tracer.stop()?;
     let _ = stats_thread.join();
@@ -46,6 +114,13 @@ pub fn run(trace: &TraceArgs) -> Result<()> {
         outcome.events,
         report.stats.losses_line()
     );
+    if outcome.evicted > 0 {
+        eprintln!(
+            "{} packets evicted to stay within {} (--max-memory)",
+            outcome.evicted,
+            human_bytes(limit)
+        );
+    }
     if let Some(line) = report.release_line() {
         eprintln!("{line}");
     }

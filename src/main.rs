@@ -15,7 +15,7 @@ fn main() {
         Some(Command::ReleaseLinks) => {
             vrft_tui::tracer::release::child_main().map_err(anyhow::Error::from)
         }
-        None => vrft_tui::live::run(&cli.trace),
+        None => vrft_tui::live::run(&cli.trace, &cli.live),
     };
     if let Err(e) = result {
         // One line, naming the problem and the fix; details only with RUST_BACKTRACE.

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::tracer::netns_names as names;
+
 /// A network namespace: its inode, and a path that opens it (when known).
 #[derive(Clone, Debug)]
 pub struct Netns {
@@ -40,10 +42,21 @@ impl Netns {
         } else {
             Path::new("/run/netns").join(spec)
         };
+        if !spec.contains('/') && !path.exists() {
+            // The names the list shows: `host`, a container, a process (`sleep[812]`).
+            if let Some(ns) = names::scan().into_iter().find(|n| n.name == spec) {
+                let path =
+                    crate::tracer::interfaces::namespace_paths().remove(&u64::from(ns.inode));
+                return Ok(Netns {
+                    inode: ns.inode,
+                    path,
+                });
+            }
+        }
         let meta = std::fs::metadata(&path).map_err(|e| {
             anyhow!(
                 "unknown network namespace '{spec}' ({}: {e}): give an inode, /proc/PID/ns/net, \
-                 /run/netns/NAME or a name from `ip netns list`",
+                 a name from `ip netns list`, or one vrft-tui shows (host, docker:ID, COMM[PID])",
                 path.display()
             )
         })?;

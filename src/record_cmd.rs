@@ -10,6 +10,7 @@ use crossbeam_channel::RecvTimeoutError;
 use vrft_events::event::flags;
 
 use crate::trace_args::TraceArgs;
+use crate::tracer::netns_names::Namer;
 use crate::tracer::Tracer;
 use vrft_events::record::{Header, Trailer, Writer};
 
@@ -32,11 +33,26 @@ pub struct RecordArgs {
     pub trace: TraceArgs,
 }
 
+/// Names the namespaces that appear after the start while they still exist (a rescan per
+/// new inode; consecutive events mostly share theirs).
+fn learn_namespaces(namer: &mut Namer, batch: &[vrft_events::event::Event]) {
+    let mut last = 0;
+    for e in batch {
+        if e.netns != last {
+            last = e.netns;
+            namer.learn(e.netns);
+        }
+    }
+}
+
 /// After the packet limit, calls already running get this long to return.
 const GRACE: Duration = Duration::from_millis(200);
 
 pub fn run(args: &RecordArgs) -> Result<()> {
     let cfg = args.trace.config()?;
+    if let Some(line) = args.trace.self_exclusion_line() {
+        eprintln!("{line}");
+    }
     let interrupted = crate::signals::interrupted_flag()?;
     let starting = Instant::now();
     let (mut tracer, events) = Tracer::start(&cfg, &interrupted)?;
@@ -55,6 +71,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
             .map_or(0, |d| d.as_nanos() as u64),
     };
     let mut out = Writer::create(&args.output, header)?;
+    let mut namer = Namer::new(tracer.info.namespaces.clone());
     tracer.arm()?;
     let armed_after = starting.elapsed();
     eprintln!(
@@ -79,6 +96,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
                     .iter()
                     .filter(|e| e.flags & flags::FIRST_SEEN != 0)
                     .count() as u64;
+                learn_namespaces(&mut namer, &batch);
                 out.events(&batch)?;
                 if limit_reached.is_none() && args.max_packets.is_some_and(|m| packets >= m) {
                     limit_reached = Some(Instant::now());
@@ -96,9 +114,19 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     let stopped_after = stopping.elapsed();
     // The reader drained the ring buffer before it hung up.
     for batch in events.iter() {
+        learn_namespaces(&mut namer, &batch);
         out.events(&batch)?;
     }
     out.interfaces(&crate::tracer::interfaces::list())?;
+    let learned: Vec<_> = namer
+        .names()
+        .iter()
+        .filter(|n| !tracer_info.namespaces.contains(n))
+        .cloned()
+        .collect();
+    if !learned.is_empty() {
+        out.namespaces(&learned)?;
+    }
     out.finish(Trailer {
         stats: report.stats.clone(),
         duration_ns: start.elapsed().as_nanos() as u64,

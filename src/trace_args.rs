@@ -7,6 +7,7 @@ use regex::Regex;
 use vrft_filter::{FlowSpec, PacketFilter, TranslateOptions, WireLen};
 
 use crate::netns::Netns;
+use crate::self_traffic::{self, SshConnection};
 use crate::tracer::plan::Selection;
 use crate::tracer::{Backend, Config, FilterConfig};
 
@@ -81,6 +82,11 @@ pub struct TraceArgs {
     /// len,data_len,gso_size,gso_segs,gso_type,mark,hash,protocol. At most 8.
     #[arg(long, value_name = "FIELD,...", value_delimiter = ',')]
     pub skb_fields: Vec<String>,
+    /// Trace this SSH session's own connection too. By default, when vrft-tui runs over SSH
+    /// (directly or under sudo), the segments of that connection (our own screen updates)
+    /// are left out of the capture.
+    #[arg(long, help_heading = "Filters")]
+    pub no_exclude_self: bool,
     /// A pcap-filter expression, as for tcpdump (e.g. 'udp and host 10.0.0.1').
     #[arg(
         value_name = "PCAP EXPRESSION",
@@ -150,6 +156,7 @@ impl TraceArgs {
             skb_fields: self.skb_fields()?,
             libbpf_debug: std::env::var_os("VRFT_DEBUG").is_some(),
             count_hits: self.count_hits,
+            queue_bytes: None,
         })
     }
 
@@ -168,8 +175,17 @@ impl TraceArgs {
         vrft_btf::resolve_skb_fields(&vmlinux, &names).map_err(|e| anyhow::anyhow!(e))
     }
 
-    /// The pcap expression of the flow flags and the user's expression together.
+    /// The pcap expression of the flow flags, the user's expression and the self-exclusion.
     fn expression(&self) -> Result<String> {
+        let asked = self.asked_expression()?;
+        Ok(match self.self_exclusion() {
+            Some(ssh) => vrft_filter::combine(&asked, &format!("not ({})", ssh.expression())),
+            None => asked,
+        })
+    }
+
+    /// The pcap expression of the flow flags and the user's expression together.
+    fn asked_expression(&self) -> Result<String> {
         let spec = FlowSpec {
             ipv: parse_all("ipv", &self.ipv)?,
             proto: parse_all("proto", &self.proto)?,
@@ -182,6 +198,21 @@ impl TraceArgs {
             &vrft_filter::flow_expression(&spec),
             &self.expr.join(" "),
         ))
+    }
+
+    /// The SSH connection left out of the capture (see `self_traffic`), if any.
+    pub fn self_exclusion(&self) -> Option<SshConnection> {
+        if self.no_exclude_self {
+            return None;
+        }
+        self_traffic::current()
+    }
+
+    /// The line that says so at start-up.
+    pub fn self_exclusion_line(&self) -> Option<String> {
+        self.self_exclusion().map(|ssh| {
+            format!("not tracing this SSH session's connection {ssh} (--no-exclude-self traces it)")
+        })
     }
 
     /// The filter as the user gave it, for the status line.
@@ -203,13 +234,16 @@ impl TraceArgs {
         if !self.netns.is_empty() {
             parts.push(any("netns", &self.netns));
         }
-        if let Ok(e) = self.expression() {
+        if let Ok(e) = self.asked_expression() {
             if !e.is_empty() {
                 parts.push(e);
             }
         }
         if self.inner {
             parts.push("(inner)".into());
+        }
+        if let Some(ssh) = self.self_exclusion() {
+            parts.push(format!("not our ssh {ssh}"));
         }
         parts.join(" and ")
     }

@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use vrft_events::session::{Interface, Namespace};
+use vrft_events::session::Interface;
 
 /// One path per network namespace: named ones (/run/netns) and those of processes.
 pub fn namespace_paths() -> BTreeMap<u64, PathBuf> {
@@ -80,24 +80,6 @@ pub fn list() -> Vec<Interface> {
         }));
     }
     all
-}
-
-/// The namespaces `ip netns` names (/run/netns), by inode.
-pub fn named_namespaces() -> Vec<Namespace> {
-    let mut found: Vec<Namespace> = std::fs::read_dir("/run/netns")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let inode = std::fs::metadata(e.path()).ok()?.ino() as u32;
-            Some(Namespace {
-                inode,
-                name: e.file_name().to_string_lossy().into_owned(),
-            })
-        })
-        .collect();
-    found.sort_by(|a, b| a.name.cmp(&b.name));
-    found
 }
 
 /// CLOCK_REALTIME minus CLOCK_MONOTONIC (the clock of `bpf_ktime_get_ns`), in nanoseconds.

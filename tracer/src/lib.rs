@@ -12,6 +12,7 @@ pub mod contract;
 pub mod error;
 pub mod interfaces;
 pub mod module_btf;
+pub mod netns_names;
 pub mod notes;
 pub mod plan;
 pub mod privileges;
@@ -152,9 +153,9 @@ impl Tracer {
                     t.info.drop_reasons = plan.drop_reasons;
                     t.info.filter = cfg.filter_text.clone();
                     t.info.interfaces = interfaces::list();
-                    t.info.namespaces = interfaces::named_namespaces();
+                    t.info.namespaces = netns_names::scan();
                     t.info.realtime_offset_ns = Some(interfaces::realtime_offset_ns());
-                    let rx = t.start_reader()?;
+                    let rx = t.start_reader(cfg.queue_bytes)?;
                     return Ok((t, rx));
                 }
                 Err(e) if cfg.backend.is_none() && !interrupted.load(Ordering::Relaxed) => {
@@ -294,8 +295,11 @@ impl Tracer {
     }
 
     /// Starts the ring-buffer reader thread, which owns its own fd of the map.
-    fn start_reader(&mut self) -> Result<Receiver<Vec<Event>>> {
-        let (tx, rx) = crossbeam_channel::bounded(256);
+    fn start_reader(&mut self, queue_bytes: Option<usize>) -> Result<Receiver<Vec<Event>>> {
+        let batches = queue_bytes.map_or(256, |b| {
+            (b / (reader::BATCH * std::mem::size_of::<Event>())).clamp(2, 256)
+        });
+        let (tx, rx) = crossbeam_channel::bounded(batches);
         let stop = self.stop.clone();
         let stats = self.reader_stats.clone();
         let ring = libbpf_rs::MapHandle::try_from(&self.skel.maps.events)

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use ratatui::layout::Rect;
 
+use crate::budget::{self, Budget};
 use crate::format::{self, Row, RowKind};
 use crate::input::LineEditor;
 use crate::latency::{self, Latency};
@@ -80,6 +81,9 @@ pub struct Areas {
     pub probes: Rect,
 }
 
+/// See [`App::namer`].
+pub type Namer = Box<dyn FnMut(u32) -> Option<Vec<vrft_events::session::Namespace>>>;
+
 pub struct App {
     pub info: SessionInfo,
     pub model: Model,
@@ -98,6 +102,11 @@ pub struct App {
     pub message: Option<String>,
     /// A standing warning for the status line, never cleared (e.g. the recording is damaged).
     pub notice: Option<String>,
+    /// Live mode's memory budget (`None`: unbounded, as in replays).
+    pub memory: Option<Budget>,
+    /// Live mode: names a namespace the session did not know at start (a rescan of
+    /// /run/netns and /proc), returning every name known then; called once per new inode.
+    pub namer: Option<Namer>,
 
     /// Slots of the packets that pass the filter, ascending (= order of first appearance).
     pub shown: Vec<u32>,
@@ -192,6 +201,8 @@ impl App {
             input_error: None,
             message: None,
             notice: None,
+            memory: None,
+            namer: None,
             shown: Vec::new(),
             sel: 0,
             list_offset: 0,
@@ -249,6 +260,8 @@ impl App {
 
     /// Bring the shown list up to date with the packets the model changed.
     pub fn refresh(&mut self) {
+        self.keep_budget();
+        self.name_new_namespaces();
         let touched = self.model.take_touched();
         if touched.is_empty() {
             return;
@@ -270,6 +283,70 @@ impl App {
             self.sel = self.shown.len().saturating_sub(1);
         } else {
             self.reselect(selected);
+        }
+    }
+
+    /// Evicts the oldest packets once the model outgrows its share of the budget, down to
+    /// 7/8 of it (so a flood evicts in batches, not on every frame); marked packets and the
+    /// one on screen stay.
+    fn keep_budget(&mut self) {
+        let Some(budget) = self.memory else {
+            return;
+        };
+        if self.model.bytes() <= budget.model {
+            return;
+        }
+        let selected = self.selected_slot();
+        let mut keep: HashSet<u32> = self
+            .marks
+            .values()
+            .filter_map(|&id| self.model.slot_of(id))
+            .collect();
+        keep.extend(selected);
+        keep.extend(self.tree_key.map(|k| k.0));
+        let Some(map) = self
+            .model
+            .evict(budget.model / 8 * 7, |s| keep.contains(&s))
+        else {
+            return;
+        };
+        // Everything that holds a slot follows the packets to their new places.
+        let gone_above = self.shown[..self.list_offset.min(self.shown.len())]
+            .iter()
+            .filter(|&&s| map.slot(s).is_none())
+            .count();
+        self.list_offset -= gone_above;
+        self.shown = self.shown.iter().filter_map(|&s| map.slot(s)).collect();
+        let mut kinds = Vec::with_capacity(self.kinds.len());
+        for (old, &k) in self.kinds.iter().enumerate() {
+            match map.slot(old as u32) {
+                Some(_) => kinds.push(k),
+                None => {
+                    self.kind_counts[k as usize] = self.kind_counts[k as usize].saturating_sub(1)
+                }
+            }
+        }
+        self.kinds = kinds;
+        self.tree_key = self.tree_key.and_then(|(s, n)| Some((map.slot(s)?, n)));
+        self.tree_hshift_at = self
+            .tree_hshift_at
+            .and_then(|(s, n)| Some((map.slot(s)?, n)));
+        self.latency_stale = true;
+        if self.follow {
+            self.sel = self.shown.len().saturating_sub(1);
+        } else {
+            self.reselect(selected.and_then(|s| map.slot(s)));
+        }
+    }
+
+    fn name_new_namespaces(&mut self) {
+        for inode in self.model.take_new_namespaces() {
+            let known = self.info.namespaces.iter().any(|n| n.inode == inode);
+            if let (false, Some(namer)) = (known, self.namer.as_mut()) {
+                if let Some(names) = namer(inode) {
+                    self.info.namespaces = names;
+                }
+            }
         }
     }
 
@@ -523,6 +600,9 @@ impl App {
 
     pub fn set_stats(&mut self, stats: Stats) {
         self.stats = stats;
+        if let Some(b) = &mut self.memory {
+            b.rss = budget::rss_bytes().unwrap_or(b.rss);
+        }
         if matches!(self.probe_sort.0, ProbeSort::Hits | ProbeSort::Events) {
             self.sort_probes();
         }
@@ -535,7 +615,7 @@ impl App {
         if self.latency.is_none() || (self.latency_stale && self.latency_age >= 30) {
             self.latency_stale = false;
             self.latency_age = 0;
-            let packets = self.shown.iter().map(|&s| (s, self.model.packet(s)));
+            let packets = self.shown.iter().map(|&s| self.model.packet(s));
             self.latency = Some(latency::compute(packets, &self.latency_roles, &self.info));
         }
         self.latency.as_ref().expect("computed above")
@@ -586,7 +666,7 @@ impl App {
         let Some(sample) = stage.at(q).copied() else {
             return;
         };
-        let id = self.model.packet(sample.slot).id;
+        let id = sample.packet;
         if !self.jump_to(id) {
             return;
         }
@@ -602,7 +682,13 @@ impl App {
     /// Select a packet by ID; says why when it cannot.
     pub fn jump_to(&mut self, id: u32) -> bool {
         let Some(slot) = self.model.slot_of(id) else {
-            self.message = Some(format!("no packet {id}"));
+            self.message = Some(match self.model.evicted() {
+                (n, Some(upto)) if id <= upto => format!(
+                    "packet {id} was evicted to stay within the memory budget \
+                     ({n} oldest packets so far; --max-memory)"
+                ),
+                _ => format!("no packet {id}"),
+            });
             return false;
         };
         match self.shown.binary_search(&slot) {
@@ -699,7 +785,8 @@ impl App {
         (!parts.is_empty()).then(|| format!("Δ {}", parts.join("  ")))
     }
 
+    /// Packets seen, evicted ones included.
     pub fn packets_total(&self) -> usize {
-        self.model.packets().len()
+        self.model.packets().len() + self.model.evicted().0 as usize
     }
 }

@@ -50,6 +50,7 @@ fn kind_name(kind: FrameKind) -> String {
         FrameKind::Header => "the header".into(),
         FrameKind::Events => "events".into(),
         FrameKind::Interfaces => "interface names".into(),
+        FrameKind::Namespaces => "namespace names".into(),
         FrameKind::Trailer => "the trailer: loss counters and duration".into(),
         FrameKind::Unknown(c) => format!("unknown kind {c}"),
     }

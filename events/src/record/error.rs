@@ -92,6 +92,14 @@ pub enum WriteError {
     Create { path: PathBuf, err: std::io::Error },
     #[error("cannot write the recording {}: {err} (is the disk full?)", path.display())]
     Write { path: PathBuf, err: std::io::Error },
+    #[error(
+        "the disk holding {} is full: recording stopped after {events} events, readable up to \
+         there (free space, or record less: --duration, --max-packets or a filter)",
+        path.display()
+    )]
+    Full { path: PathBuf, events: u64 },
+    #[error("the recording stopped at an earlier write error")]
+    Stopped,
     #[error("cannot encode a recording frame: {0} (a bug: please report it)")]
     Encode(postcard::Error),
     #[error("cannot compress a recording frame: {0} (a bug: please report it)")]

@@ -37,6 +37,8 @@ pub enum FrameKind {
     Events,
     /// Interface names known at the end.
     Interfaces,
+    /// Names of the network namespaces learned while recording (at the end).
+    Namespaces,
     /// Loss counters and duration (the last frame).
     Trailer,
     /// A kind this version does not know (written by a newer vrft-tui).
@@ -50,6 +52,7 @@ impl FrameKind {
             FrameKind::Events => 2,
             FrameKind::Interfaces => 3,
             FrameKind::Trailer => 4,
+            FrameKind::Namespaces => 5,
             FrameKind::Unknown(c) => c,
         }
     }
@@ -60,6 +63,7 @@ impl FrameKind {
             2 => FrameKind::Events,
             3 => FrameKind::Interfaces,
             4 => FrameKind::Trailer,
+            5 => FrameKind::Namespaces,
             c => FrameKind::Unknown(c),
         }
     }

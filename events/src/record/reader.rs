@@ -10,7 +10,7 @@ use super::frame::{decode_payload, find_sync, FrameHeader, FrameKind, HEADER_LEN
 use super::legacy::{header6::Header6, v5::Event5, v6::Event6};
 use super::{Header, Trailer, FILE_HEADER_LEN, MAGIC, OLDEST_READ, VERSION};
 use crate::event::Event;
-use crate::session::Interface;
+use crate::session::{Interface, Namespace};
 
 /// A recording read back whole, with what could not be read.
 #[derive(Debug)]
@@ -65,6 +65,7 @@ struct Scan {
     header_damaged: bool,
     events: Vec<Event>,
     interfaces: Vec<Interface>,
+    namespaces: Vec<Namespace>,
     trailer: Option<Trailer>,
     /// A trailer frame was found, readable or not: the file is not cut short.
     trailer_seen: bool,
@@ -192,6 +193,9 @@ impl Scan {
             FrameKind::Interfaces => {
                 decode::<Vec<Interface>>(&raw).map(|mut list| self.interfaces.append(&mut list))
             }
+            FrameKind::Namespaces => {
+                decode::<Vec<Namespace>>(&raw).map(|mut list| self.namespaces.append(&mut list))
+            }
             FrameKind::Trailer => decode(&raw).map(|t| self.trailer = Some(t)),
             FrameKind::Header => {
                 return self.skip(h, "a second header");
@@ -267,6 +271,11 @@ impl Scan {
                 .any(|h| h.netns == i.netns && h.ifindex == i.ifindex)
             {
                 header.info.interfaces.push(i);
+            }
+        }
+        for ns in self.namespaces {
+            if !header.info.namespaces.iter().any(|h| h.inode == ns.inode) {
+                header.info.namespaces.push(ns);
             }
         }
         Ok(Recording {

@@ -13,7 +13,7 @@ use super::error::WriteError;
 use super::frame::{encode_frame, FrameHeader, FrameKind, MAX_RAW};
 use super::{Header, Trailer, MAGIC, VERSION};
 use crate::event::Event;
-use crate::session::Interface;
+use crate::session::{Interface, Namespace};
 
 /// Events per frame: enough for zstd to find the repetition between events (docs/BENCHMARKS.md
 /// measures the ratio against frame size), few enough that one bad byte costs little.
@@ -36,6 +36,10 @@ pub struct Writer {
     seq: u32,
     /// Events in the frames written so far.
     written: u64,
+    /// Bytes of the whole frames written so far: a failed write is cut back to here.
+    whole: u64,
+    /// A write failed: nothing more is written (the file ends at its last whole frame).
+    failed: bool,
     /// Postcard encoding of the pending events, without the sequence length.
     pending: Vec<u8>,
     pending_count: u32,
@@ -57,6 +61,8 @@ impl Writer {
             z,
             seq: 0,
             written: 0,
+            whole: 0,
+            failed: false,
             pending: Vec::new(),
             pending_count: 0,
             pending_since: None,
@@ -119,6 +125,12 @@ impl Writer {
         self.frame(FrameKind::Interfaces, &list)
     }
 
+    /// Namespace names learned after the header was written (read back into its list).
+    pub fn namespaces(&mut self, list: &[Namespace]) -> Result<(), WriteError> {
+        self.flush()?;
+        self.frame(FrameKind::Namespaces, &list)
+    }
+
     /// Writes the pending events and the trailer, and syncs the file to disk.
     pub fn finish(mut self, trailer: Trailer) -> Result<(), WriteError> {
         self.flush()?;
@@ -148,13 +160,29 @@ impl Writer {
             stored_len: 0,
             payload_crc: 0,
         };
+        if self.failed {
+            return Err(WriteError::Stopped);
+        }
         encode_frame(&mut self.z, header, raw, &mut self.out).map_err(WriteError::Compress)?;
         let result = self.file.write_all(&self.out);
+        let len = self.out.len() as u64;
         self.out.clear();
-        result.map_err(|err| WriteError::Write {
-            path: self.path.clone(),
-            err,
-        })?;
+        if let Err(err) = result {
+            // Cut the partial frame off, so the file ends with a whole one and reads back
+            // cleanly up to there (truncating needs no space).
+            self.failed = true;
+            let _ = self.file.set_len(self.whole);
+            let path = self.path.clone();
+            return Err(if err.kind() == std::io::ErrorKind::StorageFull {
+                WriteError::Full {
+                    path,
+                    events: self.written,
+                }
+            } else {
+                WriteError::Write { path, err }
+            });
+        }
+        self.whole += len;
         self.seq += 1;
         self.written += u64::from(count);
         Ok(())
