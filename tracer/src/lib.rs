@@ -304,10 +304,14 @@ impl Tracer {
         let stats = self.reader_stats.clone();
         let ring = libbpf_rs::MapHandle::try_from(&self.skel.maps.events)
             .map_err(Error::bpf("opening the ring buffer"))?;
+        let (mapped_tx, mapped) = std::sync::mpsc::sync_channel(1);
         let handle = std::thread::Builder::new()
             .name("ringbuf".into())
-            .spawn(move || reader::run(&ring, tx, &stop, stats))
+            .spawn(move || reader::run(&ring, tx, &stop, stats, mapped_tx))
             .map_err(Error::io("starting the ring buffer reader"))?;
+        // Start returns with the ring mapped, so what it costs shows in the resident set
+        // (live mode's memory budget measures it). A reader that failed says why on join.
+        let _ = mapped.recv();
         self.reader = Some(handle);
         Ok(rx)
     }

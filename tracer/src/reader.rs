@@ -28,21 +28,40 @@ pub struct ReaderStats {
 }
 
 /// Reads `ring` until `stop` is set and the ring is drained, sending batches on `tx`.
+/// `mapped` is told once the ring is mapped (its pages then count in our resident set).
 pub fn run(
     ring: &dyn MapCore,
     tx: Sender<Vec<Event>>,
     stop: &AtomicBool,
     stats: Arc<ReaderStats>,
+    mapped: std::sync::mpsc::SyncSender<()>,
 ) -> Result<()> {
     let batch = std::cell::RefCell::new(Vec::with_capacity(BATCH));
     let mut notes = Pending::default();
+    let flush = || {
+        let mut b = batch.borrow_mut();
+        if !b.is_empty() {
+            stats.events.fetch_add(b.len() as u64, Ordering::Relaxed);
+            // A closed receiver means the consumer is gone; keep draining anyway.
+            let _ = tx.send(std::mem::replace(&mut *b, Vec::with_capacity(BATCH)));
+        }
+    };
     let mut builder = RingBufferBuilder::new();
     builder
         .add(ring, |data: &[u8]| {
             match wire::decode_record(data) {
                 Some(Record::Event(mut e)) => {
                     notes.attach(&mut e);
-                    batch.borrow_mut().push(e)
+                    let full = {
+                        let mut b = batch.borrow_mut();
+                        b.push(e);
+                        b.len() >= BATCH
+                    };
+                    // A full batch goes at once: draining a full ring (a UI that lagged)
+                    // must not gather it all here (it did: 18-60 MB in one vector).
+                    if full {
+                        flush();
+                    }
                 }
                 Some(Record::Note(n)) => notes.add(n),
                 None => {
@@ -55,14 +74,7 @@ pub fn run(
     let rb = builder
         .build()
         .map_err(Error::bpf("reading the ring buffer"))?;
-    let flush = || {
-        let mut b = batch.borrow_mut();
-        if !b.is_empty() {
-            stats.events.fetch_add(b.len() as u64, Ordering::Relaxed);
-            // A closed receiver means the consumer is gone; keep draining anyway.
-            let _ = tx.send(std::mem::replace(&mut *b, Vec::with_capacity(BATCH)));
-        }
-    };
+    let _ = mapped.send(());
     loop {
         if stop.load(Ordering::Acquire) {
             // Disarmed: take what is left without waiting, then stop.
