@@ -61,8 +61,14 @@ fn available_memory() -> Option<u64> {
 pub fn run(trace: &TraceArgs, live: &LiveArgs) -> Result<()> {
     let mut cfg = trace.config()?;
     let limit = memory_limit(live, cfg.ring_bytes)?;
-    // Decoded events waiting for the UI count against the budget too.
-    cfg.queue_bytes = Some((limit / 8) as usize);
+    crate::replay::check_terminal(
+        "the live UI",
+        "record without it: `vrft-tui record -o FILE`",
+    )?;
+    // Decoded events waiting for the UI count against the budget too: a short queue, the
+    // ring buffer is the reserve for a UI that lags.
+    let queue = limit / 32;
+    cfg.queue_bytes = Some(queue as usize);
     if let Some(line) = trace.self_exclusion_line() {
         eprintln!("{line}");
     }
@@ -71,14 +77,14 @@ pub fn run(trace: &TraceArgs, live: &LiveArgs) -> Result<()> {
     let (attached, skipped, failed) = tracer.probe_counts();
     eprintln!("{}", tracer.backend_reason);
     eprintln!("probes: {attached} attached, {skipped} skipped, {failed} failed");
-    // What tracing uses before the first packet (probes, the function table), plus the
-    // ring buffer: its pages are mapped twice (data wraps around) and become resident as
-    // the reader first touches them: the packets get what the limit leaves.
+    // What tracing uses before the first packet (probes, the function table, the ring
+    // buffer, mapped by now: its data pages twice, as records wrap around) and the queue:
+    // the packets get what is left.
     let rss = budget::rss_bytes().ok_or_else(|| anyhow!("cannot read /proc/self/status"))?;
-    let baseline = rss + 2 * u64::from(cfg.ring_bytes);
+    let baseline = rss + queue;
     let budget = Budget::new(limit, baseline).map_err(|e| anyhow!(e))?;
     eprintln!(
-        "memory: {} of {} for tracing and its ring buffer; beyond the rest, the oldest packets are evicted (--max-memory)",
+        "memory: {} of {} for tracing, its ring buffer and queue; beyond the rest, the oldest packets are evicted (--max-memory)",
         human_bytes(baseline),
         human_bytes(limit)
     );

@@ -22,17 +22,15 @@ pub struct ReplayArgs {
 }
 
 /// The UI draws on stdout and reads keys from stdin: without a terminal on both it could
-/// only fail later with ENXIO ("No such device or address").
-fn check_terminal() -> Result<()> {
+/// only fail later with ENXIO ("No such device or address"). `what` names the mode and
+/// `instead` what works without a terminal.
+pub(crate) fn check_terminal(what: &str, instead: &str) -> Result<()> {
     for (name, tty) in [
         ("stdin", std::io::stdin().is_terminal()),
         ("stdout", std::io::stdout().is_terminal()),
     ] {
         if !tty {
-            bail!(
-                "replay needs a terminal ({name} is not a tty): run it in one, or print the \
-                 trees with `vrft-tui dump FILE`"
-            );
+            bail!("{what} needs a terminal ({name} is not a tty): run it in one, or {instead}");
         }
     }
     Ok(())
@@ -50,7 +48,7 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         ),
         None => None,
     };
-    check_terminal()?;
+    check_terminal("replay", "print the trees with `vrft-tui dump FILE`")?;
     let (tx, rx) = crossbeam_channel::unbounded();
     for chunk in rec.events.chunks(BATCH) {
         tx.send(chunk.to_vec()).expect("receiver alive");

@@ -16,13 +16,15 @@ pub struct SshConnection {
 }
 
 impl SshConnection {
-    /// `"10.0.2.2 51234 10.0.2.15 22"`.
+    /// `"10.0.2.2 51234 10.0.2.15 22"`. IPv4-mapped IPv6 addresses (a server on a dual-stack
+    /// socket) are taken as the IPv4 addresses the packets carry.
     pub fn parse(s: &str) -> Option<SshConnection> {
         let mut it = s.split_whitespace();
+        let addr = |a: &str| a.parse::<IpAddr>().ok().map(|a| a.to_canonical());
         let conn = SshConnection {
-            client: it.next()?.parse().ok()?,
+            client: addr(it.next()?)?,
             client_port: it.next()?.parse().ok()?,
-            server: it.next()?.parse().ok()?,
+            server: addr(it.next()?)?,
             server_port: it.next()?.parse().ok()?,
         };
         it.next().is_none().then_some(conn)
@@ -107,6 +109,8 @@ mod tests {
         );
         let v6 = SshConnection::parse("fe80::1 40000 fe80::2 22").unwrap();
         assert_eq!(v6.to_string(), "[fe80::1]:40000 <-> [fe80::2]:22");
+        let mapped = SshConnection::parse("::ffff:10.0.2.2 51234 ::ffff:10.0.2.15 22").unwrap();
+        assert_eq!(mapped, c);
         assert!(SshConnection::parse("10.0.2.2 51234 10.0.2.15").is_none());
         assert!(SshConnection::parse("").is_none());
     }

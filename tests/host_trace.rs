@@ -4,7 +4,7 @@
 //! this test creates. Bad input must fail in one line before anything attaches.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -509,6 +509,17 @@ fn bad_input_fails_in_one_line_before_attaching() {
     std::fs::remove_file(&out).unwrap();
     let err = one_line_error(&["dump", "/nonexistent/x.vrft"]);
     assert!(err.contains("cannot open the recording"), "{err}");
+    // Live mode: the budget against the ring buffer, and the terminal, before attaching.
+    let err = one_line_error(&["--max-memory", "20M"]);
+    assert!(
+        err.contains("--max-memory 20.0M is too small") && err.contains("--ring-size"),
+        "{err}"
+    );
+    let err = one_line_error(&["--max-memory", "64M"]);
+    assert!(
+        err.contains("needs a terminal") && err.contains("vrft-tui record"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -792,4 +803,249 @@ fn contexts_known() -> bool {
             .any(|l| l.split_whitespace().nth(2) == Some(name))
     };
     has("__per_cpu_offset") && (has("__preempt_count") || has("pcpu_hot"))
+}
+
+/// A disk that fills while recording: the recording stops with one line saying so, and the
+/// file reads back cleanly up to its last whole frame (a tmpfs of 96 KiB, mounted here).
+#[test]
+fn a_full_disk_stops_the_recording_and_keeps_it_readable() {
+    require_root();
+    let veth = VethPair::new("f");
+    let dir = out_file("small-disk");
+    std::fs::create_dir_all(&dir).unwrap();
+    sh(&format!(
+        "mount -t tmpfs -o size=96k vrft-small {}",
+        dir.display()
+    ));
+    let out = dir.join("full.vrft");
+    let (child, _) = start_record(&out, &["--skb-fields", "len,data_len,mark,hash,protocol"]);
+    // Far more than 96 KiB of events: pings as fast as the kernel answers them.
+    let flood = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &veth.a,
+            "ping",
+            "-q",
+            "-f",
+            "-c",
+            "20000",
+            "10.77.0.2",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let done = child.wait_with_output().unwrap();
+    let mut flood = flood;
+    let _ = flood.kill();
+    let _ = flood.wait();
+    let rec = Recording::read(&out);
+    let size = std::fs::metadata(&out).map_or(0, |m| m.len());
+    sh(&format!("umount {}", dir.display()));
+    let _ = std::fs::remove_dir(&dir);
+    assert_eq!(
+        done.status.code(),
+        Some(1),
+        "record ends with an error on a full disk"
+    );
+    let rec = rec.expect("the recording reads back");
+    assert!(size > 32 << 10, "the file filled the disk: {size} bytes");
+    assert!(rec.events.len() > 1000, "{} events kept", rec.events.len());
+    assert_eq!(
+        rec.damage.frames_lost(),
+        0,
+        "no damaged frame: {:?}",
+        rec.damage.lines()
+    );
+    assert!(rec.trailer.is_none(), "no room was left for the trailer");
+}
+
+/// Runs `record` with its stderr in `log` (and `rc=STATUS` appended when it ends), started by
+/// a shell that holds `env_parent` as SSH_CONNECTION when given.
+fn record_to(out: &Path, log: &Path, env_parent: Option<&str>, extra: &[&str]) -> Child {
+    // Like sudo under an SSH login: sshd starts the login shell with SSH_CONNECTION in its
+    // environment, vrft-tui runs with a reset one as its child.
+    let args: Vec<String> = extra.iter().map(|a| format!("'{a}'")).collect();
+    let mut shell = Command::new("sh");
+    shell.env_remove("SSH_CONNECTION");
+    if let Some(c) = env_parent {
+        shell.env("SSH_CONNECTION", c);
+    }
+    shell
+        .arg("-c")
+        .arg(format!(
+            "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin {BIN} record -o {} {} 2>{}; echo rc=$? >>{}",
+            out.display(),
+            args.join(" "),
+            log.display(),
+            log.display()
+        ))
+        .spawn()
+        .unwrap()
+}
+
+fn wait_armed(log: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains("armed:") {
+            return text;
+        }
+        assert!(!text.contains("rc="), "record ended before arming:\n{text}");
+        assert!(Instant::now() < deadline, "not armed after 60 s:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A TCP conversation from a (10.77.0.1:40022) to b (10.77.0.2:2222), both ways, `secs` long.
+fn tcp_conversation(veth: &VethPair, secs: u32) -> (Child, Child) {
+    let server = Command::new("ip")
+        .args(["netns", "exec", &veth.b, "python3", "-c"])
+        .arg(format!(
+            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             s.bind(('10.77.0.2',2222));s.listen();c,_=s.accept();c.settimeout({secs}+5)\n\
+             while True:\n  d=c.recv(100)\n  if not d: break\n  c.sendall(d)"
+        ))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let client = Command::new("ip")
+        .args(["netns", "exec", &veth.a, "python3", "-c"])
+        .arg(format!(
+            "import socket,time\nc=socket.socket();c.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             c.bind(('10.77.0.1',40022));c.connect(('10.77.0.2',2222))\n\
+             for i in range({secs}*10):\n  c.sendall(b'tick');c.recv(100);time.sleep(0.1)\nc.close()"
+        ))
+        .spawn()
+        .unwrap();
+    (server, client)
+}
+
+/// Packets of the recording on TCP port 2222 (the emulated SSH connection), and echo requests.
+fn ssh_and_pings(out: &Path) -> (usize, usize) {
+    let rec = Recording::read(out).unwrap();
+    let model = Model::from_events(&rec.header.info, &rec.events);
+    let text: Vec<String> = model
+        .packets()
+        .iter()
+        .map(vrft_ui::format::flow_text)
+        .collect();
+    (
+        text.iter().filter(|t| t.contains(":2222")).count(),
+        text.iter().filter(|t| t.contains("echo request")).count(),
+    )
+}
+
+/// Under SSH (SSH_CONNECTION in an ancestor's environment, as sudo leaves it), the session's
+/// connection is not traced and the start-up says so; --no-exclude-self traces it.
+#[test]
+fn our_ssh_connection_is_excluded_unless_asked() {
+    require_root();
+    let veth = VethPair::new("s");
+    let conn = "10.77.0.1 40022 10.77.0.2 2222";
+    for (tag, extra) in [("default", vec![]), ("traced", vec!["--no-exclude-self"])] {
+        let out = out_file(&format!("ssh-{tag}.vrft"));
+        let log = out_file(&format!("ssh-{tag}.log"));
+        let _ = std::fs::remove_file(&log);
+        let mut args = vec!["--duration", "6"];
+        args.extend(extra.iter().copied());
+        let mut rec = record_to(&out, &log, Some(conn), &args);
+        let said = wait_armed(&log);
+        let (mut server, mut client) = tcp_conversation(&veth, 3);
+        veth.ping(3);
+        client.wait().unwrap();
+        let _ = server.kill();
+        let _ = server.wait();
+        rec.wait().unwrap();
+        let log_text = std::fs::read_to_string(&log).unwrap();
+        assert!(log_text.contains("rc=0"), "{log_text}");
+        let (ssh, pings) = ssh_and_pings(&out);
+        std::fs::remove_file(&out).unwrap();
+        assert!(pings >= 3, "{tag}: {pings} echo requests recorded");
+        let line = "not tracing this SSH session's connection 10.77.0.1:40022 <-> 10.77.0.2:2222";
+        if tag == "default" {
+            assert!(said.contains(line), "{said}");
+            assert_eq!(ssh, 0, "the SSH connection was traced");
+        } else {
+            assert!(!said.contains("not tracing"), "{said}");
+            assert!(
+                ssh >= 20,
+                "only {ssh} packets of the connection with --no-exclude-self"
+            );
+        }
+    }
+}
+
+/// Namespaces by the names people know: `ip netns` names, and one held only by a process,
+/// created after the recording started, by that process's name; `--netns` takes it too.
+#[test]
+fn namespaces_are_named_by_ip_netns_and_by_process() {
+    require_root();
+    let veth = VethPair::new("n");
+    let out = out_file("names.vrft");
+    let (child, _) = start_record(&out, &[]);
+    // A namespace only a process holds, joined to a's namespace by a veth pair.
+    let mut holder = Command::new("unshare")
+        .args(["-n", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = holder.id();
+    sh(&format!(
+        "ip -n {a} link add vh0 type veth peer name vh1 netns {pid} && \
+         ip -n {a} addr add 10.78.0.1/24 dev vh0 && ip -n {a} link set vh0 up && \
+         nsenter -t {pid} -n sh -c 'ip addr add 10.78.0.2/24 dev vh1 && ip link set vh1 up'",
+        a = veth.a
+    ));
+    sh(&format!(
+        "ip netns exec {} ping -q -c 3 -i 0.2 10.78.0.2 >/dev/null",
+        veth.a
+    ));
+    veth.ping(2);
+    stop(child);
+    let held = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{pid}/ns/net"))
+            .unwrap()
+            .ino() as u32
+    };
+    // --netns takes the name the list shows.
+    let name = format!("sleep[{pid}]");
+    let json = record_json("names-filter.vrft", "1", &["--netns", &name]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(json["filter"].as_str().unwrap().contains(&name), "{json}");
+
+    let rec = Recording::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    let info = &rec.header.info;
+    assert_eq!(info.netns_name(veth.netns_inode(&veth.a)), veth.a);
+    assert_eq!(
+        info.netns_name(held),
+        name,
+        "named when first seen: {:?}",
+        info.namespaces
+    );
+    // Ours is init's where /proc/1 can be read (not in every container).
+    let inode = |path: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map(|m| m.ino() as u32)
+    };
+    let ours = inode("/proc/self/ns/net").unwrap();
+    match inode("/proc/1/ns/net") {
+        Ok(init) if init == ours => assert_eq!(info.netns_name(ours), "host"),
+        _ => assert_ne!(info.netns_name(ours), ours.to_string(), "ours has a name"),
+    }
+    // The tree's device lines and the list name it.
+    let model = Model::from_events(info, &rec.events);
+    let in_held = model
+        .packets()
+        .iter()
+        .find(|p| {
+            vrft_ui::format::flow_text(p).contains("10.78.0.1>10.78.0.2")
+                && p.devs.iter().any(|d| d.0 == held)
+        })
+        .expect("an echo request into the process's namespace");
+    let tree = vrft_ui::format::function_graph(in_held, info).join("\n");
+    assert!(tree.contains(&format!("(netns {name})")), "{tree}");
 }

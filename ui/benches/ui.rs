@@ -10,6 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use vrft_ui::app::{App, Pane};
+use vrft_ui::budget::Budget;
 use vrft_ui::model::Model;
 use vrft_ui::views;
 
@@ -54,6 +55,59 @@ fn benches(c: &mut Criterion) {
             m.ingest(black_box(&s.events));
             black_box(m.packets().len())
         })
+    });
+    g.finish();
+
+    // Live mode's budget (issue 17): the same stream as the run loop feeds it (batches of 4,096,
+    // a refresh after each), unbounded and with a model share of a quarter of what the whole
+    // stream takes, so that about three quarters of the packets get evicted on the way.
+    let share = m.stored_bytes() / 4;
+    let live = |budget: Option<usize>| {
+        let mut app = App::new(s.info.clone(), true);
+        app.memory = budget.map(|model| Budget {
+            limit: 0,
+            model,
+            rss: 0,
+        });
+        for batch in s.events.chunks(4096) {
+            app.ingest(black_box(batch));
+            app.refresh();
+        }
+        app
+    };
+    let bounded = live(Some(share));
+    eprintln!(
+        "budget {share} bytes: {} packets kept, {} evicted, {} stored bytes",
+        bounded.model.packets().len(),
+        bounded.model.evicted().0,
+        bounded.model.bytes()
+    );
+    let mut g = c.benchmark_group("budget");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("live batches, unbounded", |b| {
+        b.iter(|| live(None).model.packets().len())
+    });
+    g.bench_function("live batches, a quarter of the stream's bytes", |b| {
+        b.iter(|| live(Some(share)).model.packets().len())
+    });
+    g.finish();
+    // One eviction of an eighth of a full model (100k packets), the batch a full budget evicts.
+    let mut g = c.benchmark_group("evict");
+    g.sample_size(10);
+    g.bench_function("an eighth of 100k packets", |b| {
+        b.iter_batched(
+            || {
+                let mut m = Model::new(&s.info);
+                m.ingest(&s.events);
+                m
+            },
+            |mut m| {
+                let target = m.bytes() / 8 * 7;
+                m.evict(target, |_| false).is_some()
+            },
+            criterion::BatchSize::LargeInput,
+        )
     });
     g.finish();
 

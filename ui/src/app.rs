@@ -107,6 +107,8 @@ pub struct App {
     /// Live mode: names a namespace the session did not know at start (a rescan of
     /// /run/netns and /proc), returning every name known then; called once per new inode.
     pub namer: Option<Namer>,
+    /// Namespaces the namer was already asked about (or knew).
+    namespaces_seen: HashSet<u32>,
 
     /// Slots of the packets that pass the filter, ascending (= order of first appearance).
     pub shown: Vec<u32>,
@@ -203,6 +205,7 @@ impl App {
             notice: None,
             memory: None,
             namer: None,
+            namespaces_seen: HashSet::new(),
             shown: Vec::new(),
             sel: 0,
             list_offset: 0,
@@ -261,7 +264,6 @@ impl App {
     /// Bring the shown list up to date with the packets the model changed.
     pub fn refresh(&mut self) {
         self.keep_budget();
-        self.name_new_namespaces();
         let touched = self.model.take_touched();
         if touched.is_empty() {
             return;
@@ -269,6 +271,7 @@ impl App {
         let selected = self.selected_slot();
         for slot in touched {
             self.count_kind(slot);
+            self.name_namespaces(slot);
             let ok = self.passes(slot);
             match self.shown.binary_search(&slot) {
                 Ok(i) if !ok => {
@@ -287,12 +290,13 @@ impl App {
     }
 
     /// Evicts the oldest packets once the model outgrows its share of the budget, down to
-    /// 7/8 of it (so a flood evicts in batches, not on every frame); marked packets and the
+    /// 3/4 of it (so a flood evicts in batches, not on every frame); marked packets and the
     /// one on screen stay.
     fn keep_budget(&mut self) {
         let Some(budget) = self.memory else {
             return;
         };
+        self.model.count_touched();
         if self.model.bytes() <= budget.model {
             return;
         }
@@ -306,7 +310,7 @@ impl App {
         keep.extend(self.tree_key.map(|k| k.0));
         let Some(map) = self
             .model
-            .evict(budget.model / 8 * 7, |s| keep.contains(&s))
+            .evict(budget.model / 4 * 3, |s| keep.contains(&s))
         else {
             return;
         };
@@ -339,10 +343,17 @@ impl App {
         }
     }
 
-    fn name_new_namespaces(&mut self) {
-        for inode in self.model.take_new_namespaces() {
-            let known = self.info.namespaces.iter().any(|n| n.inode == inode);
-            if let (false, Some(namer)) = (known, self.namer.as_mut()) {
+    /// Live: a namespace on a device of `slot` that has no name yet gets one if a rescan
+    /// finds it (once per namespace).
+    fn name_namespaces(&mut self, slot: u32) {
+        let Some(namer) = self.namer.as_mut() else {
+            return;
+        };
+        for &(inode, _) in &self.model.packet(slot).devs {
+            if inode == 0 || !self.namespaces_seen.insert(inode) {
+                continue;
+            }
+            if !self.info.namespaces.iter().any(|n| n.inode == inode) {
                 if let Some(names) = namer(inode) {
                     self.info.namespaces = names;
                 }
@@ -601,7 +612,8 @@ impl App {
     pub fn set_stats(&mut self, stats: Stats) {
         self.stats = stats;
         if let Some(b) = &mut self.memory {
-            b.rss = budget::rss_bytes().unwrap_or(b.rss);
+            let rss = budget::rss_bytes().unwrap_or(b.rss);
+            b.measured(rss);
         }
         if matches!(self.probe_sort.0, ProbeSort::Hits | ProbeSort::Events) {
             self.sort_probes();

@@ -14,14 +14,28 @@ pub struct Budget {
 }
 
 /// Of what the limit leaves, the share the model's own count may reach: the rest covers the
-/// allocator's overhead and free lists, the packet index, the list's vectors and the batches
-/// in flight (measured: the resident set stays under the limit, docs/BENCHMARKS.md).
-const MODEL_SHARE: (u64, u64) = (1, 2);
+/// allocator's overhead (about as much again as the model counts, measured with a ping
+/// flood), the packet index, the list's vectors and the batches in flight.
+const MODEL_SHARE: (u64, u64) = (1, 3);
 
 /// The least headroom worth running with: below it, eviction would leave a few packets.
 pub const MIN_HEADROOM: u64 = 4 << 20;
+/// The least share the model keeps when the resident set runs over (a few thousand packets).
+const MIN_SHARE: usize = 1 << 20;
 
 impl Budget {
+    /// The resident set was measured at `rss`: past 15/16 of the limit the model's share
+    /// shrinks by a quarter (down to [`MIN_SHARE`]), since what the allocator keeps beside
+    /// the model is not counted otherwise. Returns whether it shrank.
+    pub fn measured(&mut self, rss: u64) -> bool {
+        self.rss = rss;
+        if rss <= self.limit / 16 * 15 || self.model <= MIN_SHARE {
+            return false;
+        }
+        self.model = (self.model / 4 * 3).max(MIN_SHARE);
+        true
+    }
+
     /// A budget of `limit` bytes for a process that already uses `baseline` (the probes, the
     /// ring buffer's mapping, the function table) before the first packet.
     pub fn new(limit: u64, baseline: u64) -> Result<Budget, String> {
@@ -121,14 +135,21 @@ mod tests {
 
     #[test]
     fn the_model_gets_a_share_of_what_tracing_leaves() {
-        let b = Budget::new(64 << 20, 24 << 20).unwrap();
-        assert_eq!(b.model, 20 << 20);
+        let b = Budget::new(64 << 20, 16 << 20).unwrap();
+        assert_eq!(b.model, 16 << 20);
         let e = Budget::new(30 << 20, 28 << 20).unwrap_err();
         assert!(
             e.contains("leaves no room") && e.contains("--ring-size"),
             "{e}"
         );
         assert_eq!(human_bytes(64 << 20), "64.0M");
+        // Over 15/16 of the limit, the share shrinks by a quarter, not below its floor.
+        let mut b = Budget::new(64 << 20, 16 << 20).unwrap();
+        assert!(!b.measured(60 << 20));
+        assert!(b.measured(61 << 20));
+        assert_eq!(b.model, 12 << 20);
+        while b.measured(63 << 20) {}
+        assert_eq!(b.model, MIN_SHARE);
         assert_eq!(human_bytes(1536 << 20), "1.5G");
     }
 }

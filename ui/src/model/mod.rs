@@ -7,7 +7,7 @@
 
 mod packet;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 pub use packet::{node_flags, Node, Packet, Seen, L3, ROOT};
 
@@ -40,17 +40,15 @@ pub struct Model {
     /// The process of each thread, as the tracer noted it (once per thread, before its
     /// first event), so a packet's first call in process context names who ran it.
     tasks: HashMap<u32, Task>,
-    /// What [`Model::stored_bytes`] would count, kept current on every event, so a memory
-    /// budget costs no walk over the packets.
+    /// What [`Model::stored_bytes`] counts, as of the last [`Model::count_touched`]: kept
+    /// current from the packets that changed, so a memory budget costs no walk over all.
     bytes: usize,
+    /// Per slot: the bytes its packet was last counted at in `bytes`.
+    counted: Vec<u32>,
     /// Packets evicted to stay within a memory budget ([`Model::evict`]), and the newest
     /// packet ID among them.
     evicted: u64,
     evicted_upto: Option<u32>,
-    /// Network namespaces seen on a device so far, and those first seen since the last
-    /// [`Model::take_new_namespaces`] (to name them once, not per event).
-    namespaces_seen: HashSet<u32>,
-    new_namespaces: Vec<u32>,
 }
 
 /// Where each packet went when [`Model::evict`] compacted the list: slots are positions, so
@@ -72,9 +70,9 @@ impl Remap {
     }
 }
 
-/// Bytes a stored packet costs besides its heap parts: the struct, its index entry and its
-/// touched mark.
-const PER_PACKET: usize = std::mem::size_of::<Packet>() + std::mem::size_of::<(u32, u32)>() + 1;
+/// Bytes a stored packet costs besides its heap parts: the struct, its index entry, its
+/// touched mark and its counted size.
+const PER_PACKET: usize = std::mem::size_of::<Packet>() + std::mem::size_of::<(u32, u32)>() + 1 + 4;
 /// Threads whose process is remembered; beyond this the oldest knowledge is dropped (the
 /// tracer names a thread once, so a long session on a busy host would grow without end).
 const MAX_TASKS: usize = 1 << 16;
@@ -145,25 +143,6 @@ impl Model {
         self.func_events[f] += 1;
 
         let slot = self.slot_for(ev);
-        // Only this packet's heap parts can change size (others only get flags).
-        let p = &self.packets[slot as usize];
-        let (before, devs) = (p.heap_bytes(), p.devs.len());
-        self.apply(ev, slot);
-        let p = &self.packets[slot as usize];
-        let after = p.heap_bytes();
-        self.bytes = (self.bytes + after).saturating_sub(before);
-        if p.devs.len() > devs && ev.netns != 0 && self.namespaces_seen.insert(ev.netns) {
-            self.new_namespaces.push(ev.netns);
-        }
-    }
-
-    /// Namespaces seen for the first time since the last call.
-    pub fn take_new_namespaces(&mut self) -> Vec<u32> {
-        std::mem::take(&mut self.new_namespaces)
-    }
-
-    fn apply(&mut self, ev: &Event, slot: u32) {
-        let f = ev.func as usize;
         let p = &mut self.packets[slot as usize];
         p.last_ts = p.last_ts.max(ev.ts_ns);
         p.first_ts = p.first_ts.min(ev.ts_ns);
@@ -268,7 +247,7 @@ impl Model {
         for p in &mut self.packets {
             p.shrink();
         }
-        self.bytes = self.stored_bytes();
+        self.recount();
         self.finished = true;
     }
 
@@ -283,7 +262,7 @@ impl Model {
         if slot == next {
             self.packets.push(Packet::new(ev.packet, ev.ts_ns, ev.cpu));
             self.touched_mark.push(false);
-            self.bytes += PER_PACKET;
+            self.counted.push(0);
         }
         if !self.touched_mark[slot as usize] {
             self.touched_mark[slot as usize] = true;
@@ -300,9 +279,29 @@ impl Model {
             .sum()
     }
 
-    /// [`Model::stored_bytes`], without walking the packets.
+    /// [`Model::stored_bytes`] as of the last [`Model::count_touched`], without a walk.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Brings [`Model::bytes`] up to date with the packets changed since the last
+    /// [`Model::take_touched`]: per frame, not per event, so ingestion pays nothing for it.
+    pub fn count_touched(&mut self) {
+        for &s in &self.touched {
+            let now = PER_PACKET + self.packets[s as usize].heap_bytes();
+            let was = std::mem::replace(&mut self.counted[s as usize], now as u32);
+            self.bytes = (self.bytes + now).saturating_sub(was as usize);
+        }
+    }
+
+    /// Counts every packet again (after a change to all of them).
+    fn recount(&mut self) {
+        self.counted = self
+            .packets
+            .iter()
+            .map(|p| (PER_PACKET + p.heap_bytes()) as u32)
+            .collect();
+        self.bytes = self.counted.iter().map(|&c| c as usize).sum();
     }
 
     /// Packets evicted so far, and the newest ID among them.
@@ -384,7 +383,7 @@ impl Model {
         for &s in &self.touched {
             self.touched_mark[s as usize] = true;
         }
-        self.bytes = self.stored_bytes();
+        self.recount();
         Some(map)
     }
 }

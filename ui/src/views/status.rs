@@ -139,7 +139,14 @@ fn parts(app: &App) -> (Vec<Part>, Vec<usize>, Option<usize>) {
     let mut budget = Vec::new();
     if let Some(b) = &app.memory {
         budget.push(parts.len());
+        // The resident set against the limit, and what of it the packets hold.
         parts.push(Part::new(vec![
+            s(format!(
+                "mem {}/{} (packets {})",
+                human_bytes(b.rss),
+                human_bytes(b.limit),
+                human_bytes(app.model.bytes() as u64)
+            )),
             s(format!(
                 "mem {}/{}",
                 human_bytes(b.rss),
