@@ -7,6 +7,7 @@
 mod bench;
 mod bench_hits;
 mod bpf_objects;
+mod busy;
 mod filtering;
 mod graph;
 mod identity;
@@ -52,6 +53,7 @@ fn main() {
         .chain(filtering::scenarios())
         .chain(live::scenarios())
         .chain(lab::scenarios())
+        .chain(busy::scenarios())
         .chain(tracing::scenarios())
         .chain(bench::scenarios())
         .map(Arc::new)
