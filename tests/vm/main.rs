@@ -7,6 +7,7 @@
 mod bench;
 mod bench_hits;
 mod bpf_objects;
+mod compat;
 mod filtering;
 mod graph;
 mod identity;
@@ -54,6 +55,7 @@ fn main() {
         .chain(lab::scenarios())
         .chain(tracing::scenarios())
         .chain(bench::scenarios())
+        .chain(compat::scenarios())
         .map(Arc::new)
         .collect();
 
