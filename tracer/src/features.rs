@@ -10,6 +10,7 @@ use std::path::Path;
 use vrft_btf::BtfObject;
 use vrft_events::Backend;
 
+use crate::error::KernelError;
 use crate::template::owned_fd;
 
 /// One kernel feature our programs use, and the Linux release that added it.
@@ -19,34 +20,23 @@ pub struct Feature {
     pub since: &'static str,
 }
 
-pub const FUNC_ARG: Feature = Feature {
-    name: "bpf_get_func_arg",
-    since: "5.17",
-};
-pub const FUNC_RET: Feature = Feature {
-    name: "bpf_get_func_ret",
-    since: "5.17",
-};
-pub const FUNC_IP: Feature = Feature {
-    name: "bpf_get_func_ip",
-    since: "5.15",
-};
-pub const TRACING_COOKIES: Feature = Feature {
-    name: "BPF cookies on fentry/fexit links",
-    since: "5.19",
-};
-pub const KPROBE_SESSION: Feature = Feature {
-    name: "kprobe sessions",
-    since: "6.10",
-};
-pub const FETCH_ADD: Feature = Feature {
-    name: "BPF atomic fetch-add (nor pointer arguments to global functions)",
-    since: "5.12",
-};
-pub const MODULE_BTF: Feature = Feature {
-    name: "module BTF",
-    since: "5.11",
-};
+pub const FUNC_ARG: Feature = Feature::new("bpf_get_func_arg", "5.17");
+pub const FUNC_RET: Feature = Feature::new("bpf_get_func_ret", "5.17");
+pub const FUNC_IP: Feature = Feature::new("bpf_get_func_ip", "5.15");
+pub const TRACING_COOKIES: Feature = Feature::new("BPF cookies on fentry/fexit links", "5.19");
+pub const KPROBE_SESSION: Feature = Feature::new("kprobe sessions", "6.10");
+pub const FETCH_ADD: Feature = Feature::new(
+    "BPF atomic fetch-add (nor pointer arguments to global functions)",
+    "5.12",
+);
+pub const KFREE_SKB_REASON: Feature = Feature::new("reason argument in skb:kfree_skb", "5.17");
+pub const MODULE_BTF: Feature = Feature::new("module BTF", "5.11");
+
+impl Feature {
+    const fn new(name: &'static str, since: &'static str) -> Feature {
+        Feature { name, since }
+    }
+}
 
 /// What the running kernel has, of what our programs use.
 #[derive(Clone, Debug)]
@@ -61,6 +51,8 @@ pub struct Features {
     tracing_cookies: bool,
     /// An atomic fetch-add whose result is used verifies (5.12).
     fetch_add: bool,
+    /// `tp_kfree_skb` reads its third argument, the drop reason (5.17).
+    kfree_skb_reason: bool,
 }
 
 impl Features {
@@ -85,6 +77,8 @@ impl Features {
             // A load refused for another reason (e.g. no privilege) says nothing
             // about the instruction: the real load will tell.
             fetch_add: probe_fetch_add() != Err(libc::EINVAL),
+            // Without the tracepoint at all, its program is simply not loaded.
+            kfree_skb_reason: vmlinux.tracepoint_nargs("kfree_skb").is_none_or(|n| n >= 3),
         }
     }
 
@@ -94,12 +88,13 @@ impl Features {
             TRACING_COOKIES => self.tracing_cookies,
             KPROBE_SESSION => self.attach_types.contains("TRACE_KPROBE_SESSION"),
             FETCH_ADD => self.fetch_add,
+            KFREE_SKB_REASON => self.kfree_skb_reason,
             _ => true,
         }
     }
 
     /// The first feature `backend` needs that this kernel lacks. Every backend
-    /// also loads the skb tracepoint programs, hence fetch-add last for all.
+    /// also loads the skb tracepoint programs, hence their needs last for all.
     /// fsession asks for its multi-link itself (backend/fsession.rs), first.
     pub fn missing(&self, backend: Backend) -> Option<Feature> {
         let own: &[Feature] = match backend {
@@ -109,7 +104,7 @@ impl Features {
             Backend::Fsession => return None,
         };
         own.iter()
-            .chain(&[FETCH_ADD])
+            .chain(&[FETCH_ADD, KFREE_SKB_REASON])
             .copied()
             .find(|&f| !self.has(f))
     }
@@ -151,18 +146,32 @@ fn probe_fetch_add() -> Result<(), i32> {
         insn(0xb7, 0x00, 0, 0),  // r0 = 0
         insn(0x95, 0x00, 0, 0),  // exit
     ];
-    // SAFETY: insns lives across the call; the kernel copies it.
+    load_probe(libbpf_sys::BPF_PROG_TYPE_SOCKET_FILTER, 0, &insns).map_err(|e| e.errno)
+}
+
+/// Loads `insns` as a throw-away program, to learn whether the kernel takes it.
+pub fn load_probe(
+    prog_type: libbpf_sys::bpf_prog_type,
+    attach_type: libbpf_sys::bpf_attach_type,
+    insns: &[u64],
+) -> Result<(), KernelError> {
+    let mut opts = libbpf_sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
+        expected_attach_type: attach_type,
+        ..Default::default()
+    };
+    // SAFETY: insns and opts live across the call; the kernel copies them.
     let fd = unsafe {
         libbpf_sys::bpf_prog_load(
-            libbpf_sys::BPF_PROG_TYPE_SOCKET_FILTER,
+            prog_type,
             c"vrft_probe".as_ptr(),
             c"GPL".as_ptr(),
             insns.as_ptr().cast(),
             insns.len() as _,
-            std::ptr::null_mut(),
+            &mut opts,
         )
     };
-    owned_fd("load", fd).map(drop).map_err(|e| e.errno)
+    owned_fd("load", fd).map(drop)
 }
 
 /// Why module functions cannot be traced on this kernel, if they cannot:
@@ -193,13 +202,15 @@ pub fn module_btf_gap() -> Option<String> {
 mod tests {
     use super::*;
 
-    fn kernel(helpers: &[&str], attach: &[&str], cookies: bool, fetch_add: bool) -> Features {
+    /// A kernel with these features; `old`: before 5.12 (no fetch-add, no kfree_skb reason).
+    fn kernel(helpers: &[&str], attach: &[&str], cookies: bool, old: bool) -> Features {
         Features {
             version: "5.10".into(),
             helpers: helpers.iter().map(|s| s.to_string()).collect(),
             attach_types: attach.iter().map(|s| s.to_string()).collect(),
             tracing_cookies: cookies,
-            fetch_add,
+            fetch_add: !old,
+            kfree_skb_reason: !old,
         }
     }
 
@@ -212,7 +223,7 @@ mod tests {
 
     #[test]
     fn linux_5_10_lines() {
-        let k = kernel(&["get_attach_cookie"], &["TRACE_FENTRY"], false, false);
+        let k = kernel(&["get_attach_cookie"], &["TRACE_FENTRY"], false, true);
         let line = |b| k.missing(b).map(|f| k.gap(f));
         assert_eq!(
             line(Backend::Fentry).unwrap(),
@@ -231,9 +242,17 @@ mod tests {
     }
 
     #[test]
+    fn linux_5_15_tracepoints_lack_the_drop_reason() {
+        let mut k = kernel(&["get_func_ip"], &[], false, false);
+        k.kfree_skb_reason = false;
+        assert_eq!(k.missing(Backend::Tracepoint), Some(KFREE_SKB_REASON));
+        assert_eq!(k.missing(Backend::Fentry), Some(FUNC_ARG));
+    }
+
+    #[test]
     fn linux_6_1_lacks_only_kprobe_sessions() {
         let helpers = ["get_func_arg", "get_func_ret", "get_func_ip"];
-        let k = kernel(&helpers, &["TRACE_KPROBE_MULTI"], true, true);
+        let k = kernel(&helpers, &["TRACE_KPROBE_MULTI"], true, false);
         assert_eq!(k.missing(Backend::Fentry), None);
         assert_eq!(k.missing(Backend::Tracepoint), None);
         assert_eq!(k.missing(Backend::Kprobe), Some(KPROBE_SESSION));
