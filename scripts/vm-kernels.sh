@@ -7,6 +7,9 @@
 # Layout, one directory per kernel the harness knows by its short name:
 #   $VRFT_VM_CACHE/kernels/6.1/{vmlinuz,modules}   -> the installed linux-image-amd64 (Debian 6.1)
 #   $VRFT_VM_CACHE/kernels/6.12/{vmlinuz,modules}  -> newest linux-image-6.12.*+deb12-amd64, unpacked
+#   $VRFT_VM_CACHE/kernels/5.10/{vmlinuz,modules}  -> newest linux-image-5.10.*-amd64 of Debian 11 (bullseye,
+#                                                     bullseye-security), unpacked (no module BTF, no
+#                                                     bpf_get_func_arg, no fentry cookies)
 #   $VRFT_VM_CACHE/kernels/7.2/{vmlinuz,modules}   -> newest linux-binary/linux-modules 7.2.* of Debian
 #                                                     unstable, unpacked (the first with the tracing multi-link)
 # `modules` is the kernel's /lib/modules/<release> directory.
@@ -77,21 +80,58 @@ else
 fi
 
 # Debian 7.2 (unstable): packaged as linux-binary-* (the image), linux-modules-* and linux-base-*
-# (modules.builtin, the config). Fetched through
-# an apt configuration of its own under the cache, so the machine's sources stay as they are; the
-# archive is the one the machine's own Debian source names.
-if [ ! -e "$cache/kernels/7.2/modules/modules.dep" ]; then
-  sid=$cache/apt-unstable
-  mkdir -p "$sid/lists/partial" "$sid/archives/partial"
+# (modules.builtin, the config), fetched from the unstable suite.
+# Fetch from one extra Debian suite through an apt configuration of its own under the cache, so the
+# machine's sources stay as they are; the archive is the one the machine's own Debian source names.
+# Sets suite_apt (apt options) for the directory $1 and the "uri suite" lines in $2...
+suite_apt() {
+  local dir=$1
+  shift
+  mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+  local uri
   uri=$(apt-get indextargets --format '$(REPO_URI)' 2>/dev/null | grep -v security | head -n1)
   [ -n "$uri" ] || uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null)
   [ -n "$uri" ] || { echo "vm-kernels: no Debian archive in the machine's apt sources" >&2; exit 1; }
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri sid main" > "$sid/sources.list"
-  sid_apt=(-o Dir::Etc::SourceList="$sid/sources.list" -o Dir::Etc::SourceParts=/dev/null
-           -o Dir::State::Lists="$sid/lists" -o Dir::Cache="$sid" -o APT::Sandbox::User=root)
-  as_root apt-get -qq "${sid_apt[@]}" update
+  uri=${uri%/}
+  : > "$dir/sources.list"
+  local line
+  for line in "$@"; do
+    # "security" lines go to the security archive beside the main one.
+    case $line in
+      security\ *) echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${uri%/debian}/debian-security ${line#security }" ;;
+      *) echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $line" ;;
+    esac >> "$dir/sources.list"
+  done
+  apt_opts=(-o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir" -o APT::Sandbox::User=root)
+  as_root apt-get -qq "${apt_opts[@]}" update
+}
+
+# Debian 5.10 (bullseye, Debian 11): the oldest kernel the tracer supports; modules are plain .ko.
+if [ ! -e "$cache/kernels/5.10/modules/modules.dep" ]; then
+  suite_apt "$cache/apt-bullseye" "bullseye main" "security bullseye-security main"
+  image=$(apt-cache "${apt_opts[@]}" search --names-only '^linux-image-5\.10\.0-[0-9]+-amd64$' |
+    cut -d' ' -f1 | sort -V | tail -n1)
+  [ -n "$image" ] || { echo "vm-kernels: Debian bullseye has no linux-image-5.10.0-*-amd64 package" >&2; exit 1; }
+  release=${image#linux-image-}
+  echo "vm-kernels: fetching $image"
+  tmp=$(mktemp -d "$cache/fetch.XXXXXX")
+  (cd "$tmp" && as_root apt-get -qq "${apt_opts[@]}" download "$image")
+  root=$cache/kernels/5.10/root
+  rm -rf "$root"
+  mkdir -p "$root"
+  dpkg-deb -x "$tmp"/*.deb "$root"
+  rm -rf "$tmp"
+  depmod -b "$root" "$release"
+  link_kernel 5.10 "$root/boot/vmlinuz-$release" "$root/lib/modules/$release"
+else
+  echo "vm-kernels: 5.10 -> $(basename "$(readlink "$cache/kernels/5.10/modules")") (cached)"
+fi
+
+if [ ! -e "$cache/kernels/7.2/modules/modules.dep" ]; then
+  suite_apt "$cache/apt-unstable" "sid main"
   newest() { # PACKAGE-KIND VERSION-REGEX
-    apt-cache "${sid_apt[@]}" search --names-only "^linux-$1-$2\..*\+deb[0-9]+-amd64\$" |
+    apt-cache "${apt_opts[@]}" search --names-only "^linux-$1-$2\..*\+deb[0-9]+-amd64\$" |
       cut -d' ' -f1 | sort -V | tail -n1
   }
   # 7.2 while unstable has it; once it has moved on, the newest 7.x (the boot line names the release).
@@ -101,7 +141,7 @@ if [ ! -e "$cache/kernels/7.2/modules/modules.dep" ]; then
   release=${image#linux-binary-}
   echo "vm-kernels: fetching linux-{binary,modules,base}-$release"
   tmp=$(mktemp -d "$cache/fetch.XXXXXX")
-  (cd "$tmp" && as_root apt-get -qq "${sid_apt[@]}" download \
+  (cd "$tmp" && as_root apt-get -qq "${apt_opts[@]}" download \
     "linux-binary-$release" "linux-modules-$release" "linux-base-$release")
   root=$cache/kernels/7.2/root
   rm -rf "$root"

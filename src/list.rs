@@ -13,7 +13,8 @@ use vrft_btf::{Check, Checks, Function, Scan, ScanOptions, Traceability};
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Without --all only traceable functions are printed; the summary line still counts the rejected ones by reason.
-STATUS is `traceable` or a reason code; docs/btf.md explains each code.
+STATUS is `traceable` or a reason code; docs/btf.md explains each code. Before Linux 5.11 modules have no BTF:
+a line on stderr names the loaded modules whose functions cannot be traced.
 Lists that cannot be read (available_filter_functions needs root and tracefs) are reported as not checked,
 and reject nothing.")]
 pub struct ListArgs {
@@ -93,6 +94,12 @@ pub fn run(args: &ListArgs) -> Result<()> {
         .filter(|f| filter.as_ref().is_none_or(|re| re.is_match(&f.name)))
         .collect();
 
+    // Modules the scan could not see at all: say so, on stderr beside the table.
+    if args.btf.is_none() {
+        if let Some(gap) = vrft_tracer::features::module_btf_gap() {
+            eprintln!("{gap}");
+        }
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     match print(args, &scan, &selected, &mut out, &mut io::stderr()).and_then(|()| out.flush()) {
         // `vrft-tui list | head` closes the pipe early: that is not an error.

@@ -39,6 +39,31 @@ impl BtfObject {
             .collect()
     }
 
+    /// Whether this kernel has a struct of this name: how the tracer tells
+    /// features that add no enum value (e.g. `bpf_tramp_link`, fentry cookies).
+    pub fn has_struct(&self, name: &str) -> bool {
+        self.btf
+            .resolve_types_by_name(name)
+            .is_ok_and(|types| types.iter().any(|t| matches!(t, Type::Struct(_))))
+    }
+
+    /// The number of arguments of tracepoint `name`'s probe (its
+    /// `btf_trace_<name>` typedef, a pointer to a function whose first
+    /// argument is the probe's data), if the tracepoint exists.
+    pub fn tracepoint_nargs(&self, name: &str) -> Option<usize> {
+        let id = self.tracepoint_btf_id(name)?;
+        let Ok(Type::Typedef(td)) = self.btf.resolve_type_by_id(id) else {
+            return None;
+        };
+        let Ok(Type::Ptr(ptr)) = self.btf.resolve_chained_type(&td) else {
+            return None;
+        };
+        match self.btf.resolve_chained_type(&ptr) {
+            Ok(Type::FuncProto(proto)) => Some(proto.parameters.len().saturating_sub(1)),
+            _ => None,
+        }
+    }
+
     /// Why packets were dropped, by value (`enum skb_drop_reason`, without its prefix).
     pub fn drop_reasons(&self) -> Vec<(u32, String)> {
         self.enum_names("skb_drop_reason", "SKB_DROP_REASON_")

@@ -182,3 +182,18 @@ fn tracepoint_ids_and_drop_reasons_of_the_running_kernel() {
         .iter()
         .all(|(_, n)| !n.starts_with("SKB_DROP_REASON_")));
 }
+
+/// What the feature probes read: tracepoint prototypes and struct names.
+#[test]
+fn tracepoint_arguments_and_structs_of_the_running_kernel() {
+    let vmlinux = vrft_btf::BtfObject::vmlinux_from_file(&support::sysfs_vmlinux()).unwrap();
+    // skb:consume_skb(skb, location) since 5.19; kfree_skb has had a reason since 5.17.
+    assert_eq!(vmlinux.tracepoint_nargs("consume_skb"), Some(2));
+    assert!(vmlinux.tracepoint_nargs("kfree_skb").unwrap() >= 3);
+    assert_eq!(vmlinux.tracepoint_nargs("no_such_tracepoint_here"), None);
+    assert!(vmlinux.has_struct("sk_buff"));
+    assert!(
+        !vmlinux.has_struct("skb_drop_reason"),
+        "an enum, not a struct"
+    );
+}

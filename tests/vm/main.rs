@@ -8,6 +8,7 @@ mod bench;
 mod bench_hits;
 mod bpf_objects;
 mod busy;
+mod compat;
 mod filtering;
 mod graph;
 mod identity;
@@ -56,6 +57,7 @@ fn main() {
         .chain(busy::scenarios())
         .chain(tracing::scenarios())
         .chain(bench::scenarios())
+        .chain(compat::scenarios())
         .map(Arc::new)
         .collect();
 

@@ -73,7 +73,8 @@ pub enum Error {
     Interrupted,
     #[error("the {backend} backend failed: {cause} (without --backend, the first backend that works is used)")]
     Backend { backend: Backend, cause: Box<Error> },
-    #[error("no backend works on this kernel: {0}")]
+    /// One line per backend, each saying why it was refused.
+    #[error("no backend works on this kernel:\n  {0}")]
     NoBackend(String),
     #[error("the ring buffer reader panicked")]
     ReaderPanicked,

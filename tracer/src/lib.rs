@@ -10,6 +10,7 @@ pub mod backend;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod features;
 pub mod interfaces;
 pub mod module_btf;
 pub mod netns_names;
@@ -84,6 +85,7 @@ struct Plan {
     skipped: Vec<vrft_events::session::Probe>,
     tracepoint_btf_ids: Vec<Option<u32>>,
     drop_reasons: Vec<(u32, String)>,
+    features: features::Features,
 }
 
 /// Which identity rules the attached probes allow (docs/design.md, "Packet identity").
@@ -169,7 +171,7 @@ impl Tracer {
                 }
             }
         }
-        Err(Error::NoBackend(refused.join("; ")))
+        Err(Error::NoBackend(refused.join("\n  ")))
     }
 
     /// The scan, the targets, and what the kernel's BTF says of tracepoints and drops.
@@ -186,6 +188,7 @@ impl Tracer {
             skipped,
             tracepoint_btf_ids: backend::tracepoint::btf_ids(&vmlinux),
             drop_reasons: vmlinux.drop_reasons(),
+            features: features::Features::probe(&vmlinux),
         })
     }
 
@@ -197,6 +200,9 @@ impl Tracer {
         interrupted: &AtomicBool,
     ) -> Result<Tracer> {
         let started = Instant::now();
+        if let Some(f) = plan.features.missing(backend) {
+            return Err(Error::Refused(plan.features.gap(f)));
+        }
         let targets = &plan.targets;
         let attachers = backend::attachers(backend, targets.len(), plan.tracepoint_btf_ids.clone());
         let mut open = open_skel()?;

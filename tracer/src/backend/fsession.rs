@@ -18,6 +18,7 @@ use vrft_events::session::{Probe, ProbeStatus};
 use super::progress::Bar;
 use super::{Attach, AttachCtx, Attached};
 use crate::error::{Error, KernelError, Result};
+use crate::features;
 use crate::module_btf;
 use crate::plan::Target;
 use crate::skel::OpenVrftSkel;
@@ -232,23 +233,11 @@ fn link_create(prog: RawFd, funcs: &[(u32, u64)]) -> std::result::Result<OwnedFd
 fn probe_multi_link() -> std::result::Result<(), KernelError> {
     // BPF_MOV64_IMM(BPF_REG_0, 0); BPF_EXIT_INSN()
     let insns: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
-    let mut opts = libbpf_sys::bpf_prog_load_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
-        expected_attach_type: BPF_TRACE_FSESSION_MULTI,
-        ..Default::default()
-    };
-    // SAFETY: insns and opts live across the call; the kernel copies them.
-    let fd = unsafe {
-        libbpf_sys::bpf_prog_load(
-            libbpf_sys::BPF_PROG_TYPE_TRACING,
-            c"vrft_probe".as_ptr(),
-            c"GPL".as_ptr(),
-            insns.as_ptr().cast(),
-            insns.len() as _,
-            &mut opts,
-        )
-    };
-    owned_fd("load", fd).map(drop)
+    features::load_probe(
+        libbpf_sys::BPF_PROG_TYPE_TRACING,
+        BPF_TRACE_FSESSION_MULTI,
+        &insns,
+    )
 }
 
 /// The bpf(2) syscall, for commands libbpf does not wrap yet: the fd or -errno
