@@ -165,3 +165,31 @@ fn user_guide_jq_one_liners_print_what_the_guide_shows() {
     }
     assert!(ran >= 3, "only {ran} jq examples in the guide");
 }
+
+/// The VXLAN recording of the VM scenario `filter_vxlan_inner` (`--snaplen 96`): tshark
+/// decodes the inner UDP datagram of all 20 on the underlay.
+#[test]
+fn tshark_decodes_the_inner_udp_of_every_vxlan_datagram() {
+    let dir = tmp("pcapng-vxlan");
+    let r = checks::check_pcapng(Path::new(BIN), &fixture("vxlan-udp-6.12-fentry.vrft"), &dir)
+        .expect("vxlan");
+    assert!(
+        r.inner_udp >= 20,
+        "{} inner UDP in {} frames",
+        r.inner_udp,
+        r.frames
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--snaplen` is bounded by the snapshot's size in the ring: more is refused before anything
+/// loads, naming the range.
+#[test]
+fn snaplen_over_the_window_is_refused() {
+    let out = Command::new(BIN)
+        .args(["record", "-o", "/dev/null", "--snaplen", "129"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("0..=128"), "{err}");
+}

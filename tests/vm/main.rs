@@ -7,6 +7,8 @@
 mod bench;
 mod bench_hits;
 mod bpf_objects;
+#[path = "../common/export.rs"]
+mod export_checks;
 mod filtering;
 mod graph;
 mod identity;
