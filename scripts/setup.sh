@@ -11,8 +11,10 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 build_pkgs=(clang llvm libelf-dev zlib1g-dev pkg-config libpcap-dev make)
 # Tests: QEMU boots real Debian kernels; busybox, iproute2 and ping go into the
 # guest; bpftool checks that nothing stays attached; tmux drives the real-terminal test;
-# python3 sends UDP GSO datagrams in the host tests.
-test_pkgs=(qemu-system-x86 busybox-static iproute2 iputils-ping bpftool tmux cpio linux-image-amd64 python3)
+# python3 sends UDP GSO datagrams in the host tests; tshark, tcpdump, protoc with Python's protobuf and
+# jq read the exports back (tests/export.rs).
+test_pkgs=(qemu-system-x86 busybox-static iproute2 iputils-ping bpftool tmux cpio linux-image-amd64 python3
+  tshark tcpdump protobuf-compiler python3-protobuf jq)
 
 want=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do

@@ -33,6 +33,9 @@ pub enum Command {
     /// Print a recording's packets as function_graph call trees, or one line each (--oneline),
     /// optionally only those a filter matches (the language of the UI's f bar).
     Dump(crate::dump::DumpArgs),
+    /// Write a recording as pcap-ng (Wireshark, tshark, tcpdump), a Perfetto trace
+    /// (ui.perfetto.dev) or JSON Lines (one packet per line; `--schema` prints its schema).
+    Export(crate::export::ExportArgs),
     /// Internal: closes inherited probe links in the background after vrft-tui exits.
     #[command(hide = true)]
     ReleaseLinks,

@@ -40,7 +40,7 @@ pub fn run(args: &DumpArgs) -> Result<()> {
 }
 
 /// Any layer of the error is a closed pipe (a wrapped or converted error included).
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod dump;
+pub mod export;
 pub mod list;
 pub mod live;
 pub mod netns;

@@ -11,6 +11,7 @@ fn main() {
         Some(Command::List(args)) => vrft_tui::list::run(args),
         Some(Command::Record(args)) => vrft_tui::record_cmd::run(args),
         Some(Command::Dump(args)) => vrft_tui::dump::run(args),
+        Some(Command::Export(args)) => vrft_tui::export::run(args),
         Some(Command::Replay(args)) => vrft_tui::replay::run(args),
         Some(Command::ReleaseLinks) => {
             vrft_tui::tracer::release::child_main().map_err(anyhow::Error::from)

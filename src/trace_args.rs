@@ -42,6 +42,12 @@ pub struct TraceArgs {
     /// probes view's HITS column, `record --json`'s probe_hits): a per-CPU counter per run.
     #[arg(long)]
     pub count_hits: bool,
+    /// Keep the first N bytes of each packet where its headers are first readable and again
+    /// wherever they change (device or namespace, encapsulation, NAT): what `export -f pcapng`
+    /// writes and the tree's header lines show. At most 128; 0 keeps none.
+    #[arg(long, value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u16).range(0..=128))]
+    pub snaplen: u16,
 
     /// Only packets on this interface (name or index, in each --netns namespace, or ours);
     /// repeat to allow several.
@@ -157,6 +163,7 @@ impl TraceArgs {
             libbpf_debug: std::env::var_os("VRFT_DEBUG").is_some(),
             count_hits: self.count_hits,
             queue_bytes: None,
+            snaplen: self.snaplen,
         })
     }
 

@@ -185,7 +185,8 @@ fn tunnel_filters(o: Overlay) -> Scenario {
         rate: 50,
         ..Flow::udp("udp", "a", "b", o.dst, 7777)
     };
-    let inner = format!("--inner --daddr {} --payload-id", o.dst);
+    // --snaplen below the window: the snapshots the exports read must stop there.
+    let inner = format!("--inner --daddr {} --payload-id --snaplen {SNAPLEN}", o.dst);
     let outer = format!("--daddr {} --payload-id", o.dst);
     let underlay = "--netns a --iface eth0";
     let script = format!(
@@ -245,6 +246,9 @@ fn tunnel_filters(o: Overlay) -> Scenario {
                 t.describe()
             ));
         }
+        if o.name == "filter_vxlan_inner" {
+            check_exports(out, "inner", 20)?;
+        }
         Ok(())
     })
     .timeout(900)
@@ -253,6 +257,51 @@ fn tunnel_filters(o: Overlay) -> Scenario {
     } else {
         &[]
     })
+}
+
+/// The `--snaplen` of the tunnel scenarios' `inner` recordings.
+const SNAPLEN: usize = 96;
+
+/// The fresh VXLAN recording `tag` exported and read back (tests/common/export.rs): tshark
+/// decodes the inner UDP datagram of each of the `datagrams` on the underlay, the Perfetto
+/// slices nest as the trees, the JSON lines follow the schema. With `VRFT_VM_SAVE_VXLAN=FILE`
+/// the recording is kept (the fixture `tests/data/vxlan-udp-6.12-fentry.vrft` was made so).
+fn check_exports(out: &Outcome, tag: &str, datagrams: usize) -> Result<(), String> {
+    use crate::export_checks as checks;
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_vrft-tui"));
+    let rec = out.path(&format!("{tag}.vrft"));
+    let dir = out.path("export");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let r = Recording::read(&rec).map_err(|e| format!("{e:#}"))?;
+    let longest = r
+        .events
+        .iter()
+        .filter_map(|e| Some(e.headers()?.bytes.len()))
+        .max();
+    if longest != Some(SNAPLEN) {
+        return Err(format!(
+            "{tag}: longest snapshot {longest:?} bytes, --snaplen {SNAPLEN}"
+        ));
+    }
+    let pcap = checks::check_pcapng(bin, &rec, &dir)?;
+    if pcap.inner_udp < datagrams {
+        return Err(format!(
+            "{tag}: tshark decoded {} inner UDP datagrams in {} frames ({} VXLAN), want {datagrams}",
+            pcap.inner_udp, pcap.frames, pcap.vxlan
+        ));
+    }
+    let (slices, crossing) = checks::check_perfetto(bin, &rec, &dir)?;
+    let lines = checks::check_json(bin, &rec)?;
+    eprintln!(
+        "[{}] {tag}: pcap-ng {} frames, {} inner UDP; perfetto {slices} slices, {crossing} \
+         cross-CPU flow links; {lines} JSON lines",
+        out.kernel, pcap.frames, pcap.inner_udp
+    );
+    if let Ok(keep) = std::env::var("VRFT_VM_SAVE_VXLAN") {
+        std::fs::copy(&rec, &keep).map_err(|e| format!("{keep}: {e}"))?;
+        eprintln!("[{}] {tag}: recording kept as {keep}", out.kernel);
+    }
+    Ok(())
 }
 
 /// The automatic choice and its one-line reason: fsession where the kernel has the

@@ -9,6 +9,8 @@ mod bench_hits;
 mod bpf_objects;
 mod busy;
 mod compat;
+#[path = "../common/export.rs"]
+mod export_checks;
 mod filtering;
 mod graph;
 mod identity;

@@ -802,6 +802,10 @@ static __always_inline void fill(struct vrft_event *e, __u8 kind, __u32 func, __
  * woken early, once per crossing. */
 const volatile __u64 wake_at = 1 << 20;
 
+/* --snaplen: how many bytes of a packet each header note keeps (at most
+ * VRFT_HDR_BYTES, the note's fixed size in the ring); 0: no notes. */
+const volatile __u16 snaplen = VRFT_HDR_BYTES;
+
 static __always_inline __u64 wake_flag(__u32 len)
 {
 	/* Counts this record too: it is reserved. */
@@ -966,7 +970,7 @@ __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 	__u64 w[6] = {};
 	__u32 fp, tail;
 
-	if (!t || !skb)
+	if (!t || !skb || !snaplen)
 		return 0;
 	eth = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	if (!eth)
@@ -1000,7 +1004,7 @@ __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 	hd->net_offset = net_offset;
 	hd->pad = 0;
 	tail = BPF_CORE_READ(skb, tail);
-	hd->len = tail <= start ? 0 : tail - start > VRFT_HDR_BYTES ? VRFT_HDR_BYTES : tail - start;
+	hd->len = tail <= start ? 0 : tail - start > snaplen ? snaplen : tail - start;
 	if (bpf_probe_read_kernel(hd->bytes, sizeof(hd->bytes), head + start))
 		hd->len = 0;
 	bpf_ringbuf_submit(e, wake_flag(sizeof(*e) + sizeof(*hd)));

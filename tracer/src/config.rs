@@ -29,7 +29,13 @@ pub struct Config {
     /// buffer fills and the kernel side counts what it cannot write (`None`: the default,
     /// 256 batches; live mode's memory budget sets less).
     pub queue_bytes: Option<usize>,
+    /// Bytes of a packet kept at each header snapshot (`--snaplen`, at most [`MAX_SNAPLEN`]);
+    /// 0: none.
+    pub snaplen: u16,
 }
+
+/// The most bytes one header snapshot holds (`VRFT_HDR_BYTES`, its fixed size in the ring).
+pub const MAX_SNAPLEN: u16 = crate::contract::VRFT_HDR_BYTES as u16;
 
 /// The most interfaces and namespaces one filter holds (`VRFT_MAX_FILTER_DEVS`).
 pub const MAX_FILTER_DEVS: usize = crate::contract::VRFT_MAX_FILTER_DEVS as usize;

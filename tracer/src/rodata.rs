@@ -30,6 +30,7 @@ pub fn fill(ro: &mut rodata, cfg: &Config) {
     ro.filter_inner = u8::from(f.inner);
     ro.id_from_payload = u8::from(f.payload_id);
     ro.count_hits = u8::from(cfg.count_hits);
+    ro.snaplen = cfg.snaplen.min(crate::config::MAX_SNAPLEN);
     // The reader is woken early when a quarter of the ring waits (see wake_flag()).
     ro.wake_at = u64::from(cfg.ring_bytes / 4);
 }
