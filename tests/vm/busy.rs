@@ -78,12 +78,7 @@ echo 'vrft-tui --backend kprobe --max-memory {BUDGET_MIB}M; echo "VRFT-DONE rc=$
 tm new-session -d -s live -x 200 -y 50 "sh $OUT/run.sh"
 wait_screen ui_open 300 yes ' LIVE '
 pid=$(pidof vrft-tui)
-( n=0; while kill -0 $pid 2>/dev/null; do
-    grep VmRSS /proc/$pid/status >> "$OUT/rss.txt"
-    n=$((n + 1))
-    [ $n != 30 ] || {{ cat /proc/$pid/smaps > "$OUT/smaps.txt"; cat /proc/$pid/status > "$OUT/status30.txt"; }}
-    sleep 1
-  done ) &
+( while kill -0 $pid 2>/dev/null; do grep VmRSS /proc/$pid/status >> "$OUT/rss.txt"; sleep 1; done ) &
 
 # Names: pings into the process's namespace; its echo requests' trees name it.
 at a ping -c 3 -i 0.3 {HELD_B} > /dev/null
