@@ -118,15 +118,40 @@ pub mod v6 {
                         task: None,
                     })
                 }),
+                host: 0,
             }
         }
     }
 }
 
-/// Versions 5 and 6: the session named no namespaces and had no clock offset.
-pub mod header6 {
+/// Versions 5 to 7: the session named no snaplen nor host, and before 7 no namespaces nor
+/// clock offset.
+pub mod header7 {
     use super::*;
+    use crate::session::Namespace;
 
+    #[derive(Deserialize)]
+    pub struct Header7 {
+        info: SessionInfo7,
+        backend_reason: String,
+        started_unix_ns: u64,
+    }
+
+    #[derive(Deserialize)]
+    struct SessionInfo7 {
+        functions: Vec<FuncInfo>,
+        backend: Option<Backend>,
+        kernel: String,
+        probes: Vec<Probe>,
+        filter: String,
+        interfaces: Vec<Interface>,
+        drop_reasons: Vec<(u32, String)>,
+        skb_fields: Vec<String>,
+        namespaces: Vec<Namespace>,
+        realtime_offset_ns: Option<i64>,
+    }
+
+    /// Version 6 is version 7 without its last two session fields.
     #[derive(Deserialize)]
     pub struct Header6 {
         info: SessionInfo6,
@@ -146,8 +171,30 @@ pub mod header6 {
         skb_fields: Vec<String>,
     }
 
-    impl From<Header6> for crate::record::Header {
+    impl From<Header6> for Header7 {
         fn from(h: Header6) -> Self {
+            let i = h.info;
+            Header7 {
+                info: SessionInfo7 {
+                    functions: i.functions,
+                    backend: i.backend,
+                    kernel: i.kernel,
+                    probes: i.probes,
+                    filter: i.filter,
+                    interfaces: i.interfaces,
+                    drop_reasons: i.drop_reasons,
+                    skb_fields: i.skb_fields,
+                    namespaces: Vec::new(),
+                    realtime_offset_ns: None,
+                },
+                backend_reason: h.backend_reason,
+                started_unix_ns: h.started_unix_ns,
+            }
+        }
+    }
+
+    impl From<Header7> for crate::record::Header {
+        fn from(h: Header7) -> Self {
             let i = h.info;
             crate::record::Header {
                 info: SessionInfo {
@@ -159,8 +206,11 @@ pub mod header6 {
                     interfaces: i.interfaces,
                     drop_reasons: i.drop_reasons,
                     skb_fields: i.skb_fields,
-                    namespaces: Vec::new(),
-                    realtime_offset_ns: None,
+                    namespaces: i.namespaces,
+                    realtime_offset_ns: i.realtime_offset_ns,
+                    snaplen: None,
+                    host: None,
+                    ..SessionInfo::default()
                 },
                 backend_reason: h.backend_reason,
                 started_unix_ns: h.started_unix_ns,
