@@ -127,7 +127,9 @@ impl Clock {
                 let why = if *shared == 0 {
                     "no payload id seen on both".to_string()
                 } else {
-                    format!("none of the {shared} payload ids seen on both went from one to the other")
+                    format!(
+                        "none of the {shared} payload ids seen on both went from one to the other"
+                    )
                 };
                 if *known {
                     format!("{off} (wall clocks: {why})")

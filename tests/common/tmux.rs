@@ -93,7 +93,9 @@ impl Tmux {
                 continue;
             }
             if start.elapsed() > TIMEOUT {
-                return Err(format!("timed out waiting for {what}; the screen was:\n{s}"));
+                return Err(format!(
+                    "timed out waiting for {what}; the screen was:\n{s}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -106,4 +108,3 @@ impl Drop for Tmux {
         let _ = std::fs::remove_file(&self.socket);
     }
 }
-
