@@ -89,6 +89,7 @@ pub fn check_merged(a: &Path, b: &Path, sent: &[Sent], work: &Path) -> Result<St
     }
 
     let model = Model::from_events(info, &m.events);
+    let roles = latency::Roles::new(info);
     let by_id: BTreeMap<u32, &Packet> = model.packets().iter().map(|p| (p.id, p)).collect();
     let host = |p: &Packet, i: usize| info.host_of(p.nodes[i].func).map(|(_, h)| h.label.clone());
     for s in sent {
@@ -131,10 +132,26 @@ pub fn check_merged(a: &Path, b: &Path, sent: &[Sent], work: &Path) -> Result<St
                     s.to, s.from
                 ));
             }
+            // Past the wire, the receiver's first stage is measured from its driver.
+            let hops = latency::hops(p, &roles, info);
+            let after = hops
+                .iter()
+                .skip_while(|h| h.kind != HopKind::Wire)
+                .nth(1)
+                .ok_or_else(|| format!("packet {id}: no hop after the wire"))?;
+            let first_stage = after.stages().next().map(|(name, _, _)| name);
+            if !first_stage
+                .as_deref()
+                .is_some_and(|n| n.starts_with("driver rx -> "))
+            {
+                return Err(format!(
+                    "packet {id}: {}'s first stage is {first_stage:?}, want one from the driver",
+                    s.to
+                ));
+            }
         }
     }
     let total: usize = sent.iter().map(|s| s.ids.clone().count()).sum();
-    let roles = latency::Roles::new(info);
     let lat = latency::compute(model.packets().iter(), &roles, info);
     let wire = lat
         .kinds
