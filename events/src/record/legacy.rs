@@ -125,20 +125,25 @@ pub mod v6 {
 }
 
 /// Versions 5 to 7: the session named no snaplen nor host, and before 7 no namespaces nor
-/// clock offset.
+/// clock offset. Postcard stores a struct as its fields one after the other, so version 7's
+/// session is version 6's followed by its two new fields.
 pub mod header7 {
     use super::*;
     use crate::session::Namespace;
 
+    /// A recording's header of versions 5 to 7, with the session `I` of its version.
     #[derive(Deserialize)]
-    pub struct Header7 {
-        info: SessionInfo7,
+    pub struct Old<I> {
+        info: I,
         backend_reason: String,
         started_unix_ns: u64,
     }
 
+    pub type Header6 = Old<SessionInfo6>;
+    pub type Header7 = Old<SessionInfo7>;
+
     #[derive(Deserialize)]
-    struct SessionInfo7 {
+    pub struct SessionInfo6 {
         functions: Vec<FuncInfo>,
         backend: Option<Backend>,
         kernel: String,
@@ -147,43 +152,20 @@ pub mod header7 {
         interfaces: Vec<Interface>,
         drop_reasons: Vec<(u32, String)>,
         skb_fields: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct SessionInfo7 {
+        v6: SessionInfo6,
         namespaces: Vec<Namespace>,
         realtime_offset_ns: Option<i64>,
     }
 
-    /// Version 6 is version 7 without its last two session fields.
-    #[derive(Deserialize)]
-    pub struct Header6 {
-        info: SessionInfo6,
-        backend_reason: String,
-        started_unix_ns: u64,
-    }
-
-    #[derive(Deserialize)]
-    struct SessionInfo6 {
-        functions: Vec<FuncInfo>,
-        backend: Option<Backend>,
-        kernel: String,
-        probes: Vec<Probe>,
-        filter: String,
-        interfaces: Vec<Interface>,
-        drop_reasons: Vec<(u32, String)>,
-        skb_fields: Vec<String>,
-    }
-
     impl From<Header6> for Header7 {
         fn from(h: Header6) -> Self {
-            let i = h.info;
-            Header7 {
+            Old {
                 info: SessionInfo7 {
-                    functions: i.functions,
-                    backend: i.backend,
-                    kernel: i.kernel,
-                    probes: i.probes,
-                    filter: i.filter,
-                    interfaces: i.interfaces,
-                    drop_reasons: i.drop_reasons,
-                    skb_fields: i.skb_fields,
+                    v6: h.info,
                     namespaces: Vec::new(),
                     realtime_offset_ns: None,
                 },
@@ -195,7 +177,11 @@ pub mod header7 {
 
     impl From<Header7> for crate::record::Header {
         fn from(h: Header7) -> Self {
-            let i = h.info;
+            let SessionInfo7 {
+                v6: i,
+                namespaces,
+                realtime_offset_ns,
+            } = h.info;
             crate::record::Header {
                 info: SessionInfo {
                     functions: i.functions,
@@ -206,10 +192,8 @@ pub mod header7 {
                     interfaces: i.interfaces,
                     drop_reasons: i.drop_reasons,
                     skb_fields: i.skb_fields,
-                    namespaces: i.namespaces,
-                    realtime_offset_ns: i.realtime_offset_ns,
-                    snaplen: None,
-                    host: None,
+                    namespaces,
+                    realtime_offset_ns,
                     ..SessionInfo::default()
                 },
                 backend_reason: h.backend_reason,
