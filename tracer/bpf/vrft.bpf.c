@@ -463,9 +463,10 @@ static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
 /* Rejection memo: the filter's "no" for an skb, with everything that decision
  * read, so that the next probe on an unchanged skb returns after one inlined
  * array lookup and a few plain loads instead of the header copy and the
- * filter (a packet passes 60-80 probes). Any change of device, socket, head,
- * end, header offsets or of the frame's first MEMO_WORDS * 8 bytes (NAT
- * rewrites them in place) makes the filter run again. A slot holds one
+ * filter (a packet passes 60-80 probes). Any change of what the filter reads
+ * makes it run again: device or socket (--iface, --netns); head, end, header
+ * offsets or the frame's first MEMO_WORDS * 8 bytes (pcap and flow filters,
+ * payload ids; NAT rewrites the bytes in place). A slot holds one
  * skb: a collision costs a filter run, never a wrong answer. Starting to
  * follow an skb clears its slot, so a memo hit also means "not followed" and
  * spares the lookup in `tracked`. See docs/design.md, "Rejected packets". */
@@ -504,6 +505,21 @@ static __always_inline int filter_rejects(void)
 	return filter_ndevs || filter_nnetns || filter_pcap || id_from_payload;
 }
 
+/* What the filter's decision reads: the device and namespace (--iface,
+ * --netns), the headers (pcap and flow filters, payload ids). The memo
+ * compares only that, so that with --iface a header change (every layer
+ * writes one) does not re-run the filter, and with a pcap filter a new
+ * device with the same headers does not. */
+static __always_inline int filter_reads_dev(void)
+{
+	return filter_ndevs || filter_nnetns;
+}
+
+static __always_inline int filter_reads_frame(void)
+{
+	return filter_pcap || id_from_payload;
+}
+
 /* Plain loads through a read-only cast (6.2+, inlined by the verifier into a
  * move) cost no helper call; older kernels read with bpf_probe_read_kernel. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
@@ -517,28 +533,38 @@ static __always_inline struct vrft_memo *memo_slot(__u64 skb)
 	return filter_rejects() ? bpf_map_lookup_elem(&rejected, &key) : 0;
 }
 
+/* The part of the skb's state the filter reads (the rest stays 0). */
 static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
 {
+	__builtin_memset(v, 0, sizeof(*v));
 	if (bpf_ksym_exists(bpf_rdonly_cast)) {
 		struct sk_buff *s = bpf_core_cast((void *)skb, struct sk_buff);
 
-		v->dev = (__u64)s->dev;
-		v->sk = v->dev ? 0 : (__u64)s->sk;
-		v->head = (__u64)s->head;
-		v->end = (__u64)s->data - v->head + s->len;
-		v->data_len = s->data_len;
-		v->mac = s->mac_header;
-		v->net = s->network_header;
+		if (filter_reads_dev()) {
+			v->dev = (__u64)s->dev;
+			v->sk = v->dev ? 0 : (__u64)s->sk;
+		}
+		if (filter_reads_frame()) {
+			v->head = (__u64)s->head;
+			v->end = (__u64)s->data - v->head + s->len;
+			v->data_len = s->data_len;
+			v->mac = s->mac_header;
+			v->net = s->network_header;
+		}
 	} else {
 		struct sk_buff *s = (struct sk_buff *)skb;
 
-		v->dev = (__u64)BPF_CORE_READ(s, dev);
-		v->sk = v->dev ? 0 : (__u64)BPF_CORE_READ(s, sk);
-		v->head = (__u64)BPF_CORE_READ(s, head);
-		v->end = (__u64)BPF_CORE_READ(s, data) - v->head + BPF_CORE_READ(s, len);
-		v->data_len = BPF_CORE_READ(s, data_len);
-		v->mac = BPF_CORE_READ(s, mac_header);
-		v->net = BPF_CORE_READ(s, network_header);
+		if (filter_reads_dev()) {
+			v->dev = (__u64)BPF_CORE_READ(s, dev);
+			v->sk = v->dev ? 0 : (__u64)BPF_CORE_READ(s, sk);
+		}
+		if (filter_reads_frame()) {
+			v->head = (__u64)BPF_CORE_READ(s, head);
+			v->end = (__u64)BPF_CORE_READ(s, data) - v->head + BPF_CORE_READ(s, len);
+			v->data_len = BPF_CORE_READ(s, data_len);
+			v->mac = BPF_CORE_READ(s, mac_header);
+			v->net = BPF_CORE_READ(s, network_header);
+		}
 	}
 }
 
