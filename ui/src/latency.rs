@@ -381,7 +381,7 @@ pub fn hops(p: &Packet, roles: &Roles, info: &SessionInfo) -> Vec<Hop> {
 /// first stage is then measured from the driver, at a `driver rx` boundary. Also where a
 /// merged packet's part on the next host starts.
 fn driver_rx(p: &Packet, info: &SessionInfo, hops: Vec<Hop>) -> Vec<Hop> {
-    let host = |h: &Hop| info.host_of(p.nodes[h.first as usize].func).map(|(k, _)| k);
+    let host = |h: &Hop| hop_host(p, info, h);
     let mut out: Vec<Hop> = Vec::with_capacity(hops.len());
     let mut pending: Option<Hop> = None;
     for mut h in hops {
@@ -425,10 +425,15 @@ fn driver_rx(p: &Packet, info: &SessionInfo, hops: Vec<Hop>) -> Vec<Hop> {
     out
 }
 
+/// The host of a merged session a hop ran on (`None` for one recording).
+fn hop_host(p: &Packet, info: &SessionInfo, h: &Hop) -> Option<usize> {
+    info.host_of(p.nodes[h.first as usize].func).map(|(k, _)| k)
+}
+
 /// A wire hop wherever the packet passes to another host: from the sender's last hop's
 /// driver transmit (else that hop's start) to the receiver's first call (never before).
 fn with_wires(p: &Packet, info: &SessionInfo, hops: Vec<Hop>) -> Vec<Hop> {
-    let host = |h: &Hop| info.host_of(p.nodes[h.first as usize].func).map(|(k, _)| k);
+    let host = |h: &Hop| hop_host(p, info, h);
     let mut out: Vec<Hop> = Vec::with_capacity(hops.len() + 1);
     for h in hops {
         if let Some(prev) = out.last().filter(|prev| host(prev) != host(&h)) {
