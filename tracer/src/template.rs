@@ -233,3 +233,33 @@ pub fn owned_fd(what: &'static str, ret: i32) -> Result<OwnedFd, KernelError> {
     // SAFETY: a fresh fd that the kernel just gave us and nothing else holds.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::splice::insn_from_bytes;
+
+    /// `r<dst> = value ll`: two instructions, the low half of value first.
+    fn ld_imm64(dst: u8, value: u64) -> [bpf_insn; 2] {
+        let lo = (value as u32).to_le_bytes();
+        let hi = ((value >> 32) as u32).to_le_bytes();
+        [
+            insn_from_bytes([0x18, dst, 0, 0, lo[0], lo[1], lo[2], lo[3]]),
+            insn_from_bytes([0, 0, 0, 0, hi[0], hi[1], hi[2], hi[3]]),
+        ]
+    }
+
+    #[test]
+    fn finds_the_placeholder_but_not_map_loads_or_other_values() {
+        let magic = crate::contract::VRFT_CLONE_CONSTANT;
+        let mut insns = Vec::new();
+        insns.extend(ld_imm64(1, 7));
+        insns.extend(ld_imm64(8, magic));
+        // The same value as a map fd load (src_reg 1) is no placeholder.
+        let mut map = ld_imm64(2, magic);
+        map[0].set_src_reg(1);
+        insns.extend(map);
+        insns.extend(ld_imm64(9, magic));
+        assert_eq!(constant_sites(&insns, magic).collect::<Vec<_>>(), [2, 6]);
+    }
+}
