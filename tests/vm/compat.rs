@@ -290,9 +290,14 @@ const REFERENCE_6_1: &str = concat!(
 );
 
 /// The veth UDP datagrams of the 5.10 recording nest as those of the same scenario on 6.1:
-/// the vmlinux functions both kernels traced, each under its nearest traced caller of
-/// that set (5.10 has wrappers 6.1 inlines, and the reverse), give the same (depth, name)
-/// sequences. A datagram's calls come in several trees (the sender's task, the receiving
+/// the vmlinux functions that a datagram calls on both kernels, each under its nearest
+/// caller of that set (5.10 has wrappers 6.1 inlines, and 6.1 calls functions 5.10 has
+/// but does not call there, and the reverse), give the same (depth, name) sequences,
+/// within each context. Where a softirq runs inside a task's calls is where the
+/// kernel re-enables bottom halves, which moved: on 5.10 the receive softirq of a
+/// veth datagram runs in `ip_finish_output2` (its `rcu_read_unlock_bh`), on 6.1 in
+/// `__dev_queue_xmit` (first seen here: the trees were otherwise equal). So a call
+/// in another context than its caller's starts a tree of its own. A datagram's calls come in several trees (the sender's task, the receiving
 /// softirq, the reader); their order between two recordings depends on timing, so a
 /// datagram is compared as the sorted list of its trees.
 fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
@@ -308,11 +313,11 @@ fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
             .map(|f| f.name.clone())
             .collect()
     };
-    let common: HashSet<String> = vmlinux(&old.header.info)
+    let traced: HashSet<String> = vmlinux(&old.header.info)
         .intersection(&vmlinux(&new.header.info))
         .cloned()
         .collect();
-    let shapes = |rec: &Recording| -> BTreeMap<Shape, usize> {
+    let shapes = |rec: &Recording, common: &HashSet<String>| -> BTreeMap<Shape, usize> {
         let info = &rec.header.info;
         let model = Model::from_events(info, &rec.events);
         let (head, tail) = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
@@ -320,12 +325,11 @@ fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
         for p in model.packets() {
             let f = super::filtering::flow_text(p);
             if f.starts_with(&head) && f.ends_with(&tail) {
-                *count.entry(shape(p, info, &common)).or_default() += 1;
+                *count.entry(shape(p, info, common)).or_default() += 1;
             }
         }
         count
     };
-    let (on_5_10, on_6_1) = (shapes(&old), shapes(&new));
     // The datagrams sent once the neighbour was resolved (all but the first) nest alike
     // on one kernel: the shape most of them have.
     let typical = |s: &BTreeMap<Shape, usize>| {
@@ -333,6 +337,17 @@ fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
             .max_by_key(|(_, n)| **n)
             .map(|(k, n)| (k.clone(), *n))
     };
+    let (Some((a, _)), Some((b, _))) = (
+        typical(&shapes(&old, &traced)),
+        typical(&shapes(&new, &traced)),
+    ) else {
+        return Err("no UDP datagram of the veth flow in one of the recordings".into());
+    };
+    // The functions the typical datagram calls on both kernels.
+    let called =
+        |s: &Shape| -> HashSet<String> { s.iter().flatten().map(|(_, n)| n.clone()).collect() };
+    let common: HashSet<String> = called(&a).intersection(&called(&b)).cloned().collect();
+    let (on_5_10, on_6_1) = (shapes(&old, &common), shapes(&new, &common));
     let (Some((a, na)), Some((b, nb))) = (typical(&on_5_10), typical(&on_6_1)) else {
         return Err("no UDP datagram of the veth flow in one of the recordings".into());
     };
@@ -345,7 +360,7 @@ fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
                 .join("\n--\n")
         };
         return Err(format!(
-            "the veth UDP datagrams nest otherwise than on 6.1 ({} functions traced on both)\n\
+            "the veth UDP datagrams nest otherwise than on 6.1 ({} functions called on both)\n\
              trees only on 5.10 ({na} datagrams):\n{}\ntrees only on 6.1 ({nb} datagrams):\n{}",
             common.len(),
             only(&a, &b),
@@ -354,7 +369,7 @@ fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
     }
     eprintln!(
         "[{}] nesting: {na} of {} veth datagrams nest as {nb} of {} on 6.1: {} trees, {} calls \
-         of the {} functions traced on both",
+         of the {} functions called on both",
         out.kernel,
         on_5_10.values().sum::<usize>(),
         on_6_1.values().sum::<usize>(),
@@ -369,35 +384,34 @@ fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
 type Shape = Vec<Vec<(usize, String)>>;
 
 /// The calls of `p` to functions in `keep`, each nested under its nearest ancestor in
-/// `keep`; tracepoints and the rest left out.
+/// `keep` of its own context (process, softirq, ...); tracepoints and the rest left out.
 fn shape(p: &Packet, info: &SessionInfo, keep: &HashSet<String>) -> Shape {
     let kept = |i: u32| {
         let n = &p.nodes[i as usize];
         !n.has(node_flags::TRACEPOINT) && keep.contains(info.func_name(n.func))
     };
-    let depth = |i: u32| {
-        let (mut d, mut at) = (0, p.nodes[i as usize].parent);
-        while at != ROOT {
-            d += usize::from(kept(at));
+    // Its depth among the kept calls of its context, and the outermost of them (its tree).
+    let place = |i: u32| {
+        let ctx = p.nodes[i as usize].ctx;
+        let (mut d, mut top, mut at) = (0, i, p.nodes[i as usize].parent);
+        while at != ROOT && p.nodes[at as usize].ctx == ctx {
+            if kept(at) {
+                d += 1;
+                top = at;
+            }
             at = p.nodes[at as usize].parent;
         }
-        d
+        (d, top)
     };
-    let mut trees: Shape = Vec::new();
-    let mut tree: Vec<(usize, String)> = Vec::new();
+    let mut trees: BTreeMap<u32, Vec<(usize, String)>> = BTreeMap::new();
     for (i, _) in p.preorder() {
-        if !kept(i) {
-            continue;
+        if kept(i) {
+            let (d, top) = place(i);
+            let name = info.func_name(p.nodes[i as usize].func).to_string();
+            trees.entry(top).or_default().push((d, name));
         }
-        let d = depth(i);
-        if d == 0 && !tree.is_empty() {
-            trees.push(std::mem::take(&mut tree));
-        }
-        tree.push((d, info.func_name(p.nodes[i as usize].func).to_string()));
     }
-    if !tree.is_empty() {
-        trees.push(tree);
-    }
+    let mut trees: Shape = trees.into_values().collect();
     trees.sort();
     trees
 }
