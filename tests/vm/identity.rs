@@ -50,9 +50,11 @@ pub struct Datagrams {
     pub sent: usize,
     /// Calls to `udp_rcv` in one datagram's life: 2 for VXLAN (outer, then inner).
     pub receives: usize,
-    /// The recording counted recursion misses: the kprobe backend loses a whole softirq that
-    /// the kernel runs on the way out of an interrupt which hit one of its programs. Fewer
-    /// receives are then a counted loss, not a wrong tree; more are always wrong.
+    /// The recording counted recursion misses: the kprobe backend (and fsession on 7.2, seen
+    /// once: 12 misses, one datagram's receive ending at ip_local_deliver) loses a whole
+    /// softirq that the kernel runs on the way out of an interrupt which hit one of its
+    /// programs. Fewer receives, and no free after them, are then a counted loss, not a
+    /// wrong tree; more receives are always wrong.
     pub misses: bool,
 }
 
@@ -134,7 +136,10 @@ pub fn datagrams<'m>(
         };
         let late = (0..p.nodes.len() as u32)
             .find(|&i| p.nodes[i as usize].ts > freed && root_ts(i) > freed);
-        if late.is_some() || p.last_ts > freed + 1_000_000_000 {
+        // With recursion misses a packet may lose its last free with the rest of a softirq
+        // (its receive count then shows the loss too): a counted loss, not a wrong tree.
+        let lost_end = want.misses && missed_calls(p);
+        if (late.is_some() || p.last_ts > freed + 1_000_000_000) && !lost_end {
             return Err(format!(
                 "packet {}: {} starts after the last free; recorded until {} ns after it:\n{}",
                 p.id,

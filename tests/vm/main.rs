@@ -18,6 +18,8 @@ mod initramfs;
 mod kernel;
 mod lab;
 mod live;
+#[allow(dead_code)] // until the two-guest bed calls it
+mod merged;
 mod qemu;
 mod scenario;
 mod testbed;

@@ -170,10 +170,12 @@ stop_record INT
         let per_probe = insns["function_probe"].as_u64().unwrap_or(0);
         // The identity rules (birth, copy-into, free path) took 6.1 from about
         // 1,200 to about 1,600; the budget catches paths that multiply, not growth.
+        // It is paid per function by fentry clones only: kprobe and fsession verify one
+        // program per link (fsession's, with the header note, is 2,003 on 7.2).
         // Kernels before 5.16 do not report it (the compatible clones' own test
         // reads the verifier's log instead: tests/vm/compat.rs).
-        let reported = per_probe != 0 || backend != "compat";
-        if backend != "kprobe" && reported && !(1..=2_000).contains(&per_probe) {
+        let clones = stats["backend"] == "Fentry" && (per_probe != 0 || backend != "compat");
+        if clones && !(1..=2_000).contains(&per_probe) {
             return Err(format!(
                 "the verifier walked {per_probe} instructions for one function probe, budget 2000"
             ));
@@ -231,7 +233,11 @@ fn check_automatic_choice(
     };
     let (a, ma) = read("rec.vrft")?;
     let (b, mb) = read("fentry.vrft")?;
-    let mut compared = 0;
+    let misses = [&a, &b]
+        .iter()
+        .map(|r| r.trailer.as_ref().map_or(0, |t| t.stats.recursion_misses))
+        .sum::<u64>();
+    let (mut compared, mut tolerated) = (0, 0);
     for (from, to, port) in [
         (veth::A, veth::B, 7777),
         (vxlan_bridge::OVERLAY_A, vxlan_bridge::OVERLAY_B, 7778),
@@ -260,6 +266,12 @@ fn check_automatic_choice(
                 call_sequence(x, &a.header.info),
                 call_sequence(y, &b.header.info),
             );
+            // A recursion miss loses the rest of a softirq in one recording (counted): that
+            // packet may lack a task's part or its end, never differ otherwise.
+            if sx != sy && misses > tolerated && only_cut_short(&sx, &sy) {
+                tolerated += 1;
+                continue;
+            }
             if sx != sy {
                 let (ka, kb): (Vec<_>, Vec<_>) = (sx.keys().collect(), sy.keys().collect());
                 let diff = sx
@@ -295,10 +307,21 @@ fn check_automatic_choice(
         return Err(format!("record --json has no attach/armed seconds: {secs}"));
     }
     eprintln!(
-        "[{}] automatic choice: fsession (seconds {secs}); 40 datagrams' trees equal per-function fentry's on the same packets ({compared} calls)",
+        "[{}] automatic choice: fsession (seconds {secs}); 40 datagrams' trees equal per-function fentry's on the same packets ({compared} calls; {tolerated} cut short by the {misses} recursion misses)",
         out.kernel
     );
     Ok(())
+}
+
+/// Per task, one sequence is the other's beginning (or the task is in one only): what a
+/// recursion miss makes of a tree.
+fn only_cut_short(
+    x: &BTreeMap<(u32, u16), Vec<(usize, String)>>,
+    y: &BTreeMap<(u32, u16), Vec<(usize, String)>>,
+) -> bool {
+    let prefix =
+        |a: &[(usize, String)], b: &[(usize, String)]| a.starts_with(b) || b.starts_with(a);
+    x.iter().all(|(k, v)| y.get(k).is_none_or(|w| prefix(v, w)))
 }
 
 /// A packet's calls as (depth, function name) in the order each task entered them, per task
