@@ -378,7 +378,11 @@ impl SessionInfo {
     }
 
     /// Drop reason name, or the number when the kernel's enum is unknown.
+    /// Kernels before 5.17 give no reason (and have no enum): "unknown".
     pub fn drop_reason(&self, reason: i64) -> String {
+        if self.drop_reasons.is_empty() && reason == 0 {
+            return "unknown".to_string();
+        }
         self.drop_reasons
             .iter()
             .find(|(v, _)| i64::from(*v) == reason)

@@ -52,6 +52,16 @@ enum vrft_ctx {
 #define VRFT_COOKIE_ROLE(c)    ((__u32)((c) >> VRFT_COOKIE_ROLE_SHIFT) & 0xff)
 #define VRFT_COOKIE_SRC_ARG(c) ((__u32)((c) >> VRFT_COOKIE_SRC_ARG_SHIFT) & 0xff)
 
+/* Compatible clones (kernels without fentry cookies or bpf_get_func_arg) get
+ * the cookie written into their instructions instead, with one more field: 1 +
+ * the context slot of the return value (the argument count), 0 for a void
+ * function, whose return slot fexit must not read. */
+#define VRFT_COOKIE_RET_SLOT_SHIFT 56
+#define VRFT_COOKIE_RET_SLOT(c) ((__u32)((c) >> VRFT_COOKIE_RET_SLOT_SHIFT) & 0xff)
+/* The placeholder of that constant in the compatible object's fentry and fexit
+ * programs ("VRFTCONS"), which user space replaces in each clone. */
+#define VRFT_CLONE_CONSTANT 0x56524654434f4e53ULL
+
 enum vrft_role {
 	VRFT_ROLE_PLAIN = 0,
 	VRFT_ROLE_FREE = 1,  /* the skb is released: stop tracking it after this call */

@@ -8,6 +8,13 @@
  *
  * Path of a hit on a packet nobody asked for: armed check, one hash lookup of
  * the skb, the filter, return. Everything else happens only for packets we follow.
+ *
+ * Built twice (tracer/build.rs): as is, and with VRFT_COMPAT for kernels
+ * 5.10-5.18 (no BPF fetch-add before 5.12, no pointer arguments to global
+ * functions before 5.12, no drop reason in skb:kfree_skb before 5.17, no
+ * fentry cookies nor bpf_get_func_arg before 5.17/5.19). Both objects have the
+ * same maps, globals and program names, so one skeleton serves both; user
+ * space picks the object from the kernel's features (tracer/src/features.rs).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -69,7 +76,12 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+#ifdef VRFT_COMPAT
+	/* Two more slots per CPU: the packet id counters (see compat_packet_id). */
+	__uint(max_entries, CNT_MAX + 2);
+#else
 	__uint(max_entries, CNT_MAX);
+#endif
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
@@ -180,6 +192,63 @@ static __always_inline void count(__u32 which)
 	if (c)
 		*c += 1;
 }
+
+#ifdef VRFT_COMPAT
+/* Before 5.12 a global function cannot take pointers: here the four are
+ * static subprograms (this first declaration gives the later definitions
+ * internal linkage), verified at each call instead of once. */
+static __noinline int vrft_match_packet(__u64 skb_addr, __u32 *id);
+static __noinline int vrft_read_flow(__u64 skb_addr, struct vrft_flow *fl);
+static __noinline int vrft_note_task(__u32 packet, __u32 clone);
+static __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t);
+
+/* *p += step; true, with the value *p had before in *before, if no other
+ * program changed *p meanwhile (else the caller tries again or gives up).
+ * Before 5.12 an atomic add cannot return the old value, but one that returns
+ * nothing can: the value read before it plus step, read back after it, proves
+ * that this add was the only one in between, so no other caller got *before. */
+static __always_inline int add_alone(__u64 *p, __u64 step, __u64 *before)
+{
+	*before = *(volatile __u64 *)p;
+	__sync_fetch_and_add(p, step);
+	return *(volatile __u64 *)p == *before + step;
+}
+
+/* The next clone index of a packet (1, 2, ...). Two CPUs cloning one packet
+ * at the same moment may, after a second clash, share an index: a label. */
+static __always_inline __u16 compat_clone_index(struct vrft_track *t)
+{
+	__u32 before = *(volatile __u32 *)&t->next_clone;
+
+	__sync_fetch_and_add(&t->next_clone, 1);
+	if (*(volatile __u32 *)&t->next_clone != before + 1) {
+		before = *(volatile __u32 *)&t->next_clone;
+		__sync_fetch_and_add(&t->next_clone, 1);
+	}
+	return before + 1;
+}
+
+/* A new packet id, 0 if none could be taken (the next probe tries again).
+ * Per-CPU counters, so that programs on other CPUs never make add_alone()
+ * fail: slot CNT_MAX of `counters` holds the next id of this CPU, slot
+ * CNT_MAX + 1 the number of CPUs. User space starts CPU i at i + 1, so CPU
+ * i hands out i + 1, i + 1 + ncpus, ...: unique across CPUs, about as dense
+ * as one shared counter. Only a program that interrupts another one between
+ * its two reads makes it fail, hence the second try. */
+static __always_inline __u32 compat_packet_id(void)
+{
+	__u32 next_key = CNT_MAX, step_key = CNT_MAX + 1;
+	__u64 *next = bpf_map_lookup_elem(&counters, &next_key);
+	__u64 *step = bpf_map_lookup_elem(&counters, &step_key);
+	__u64 id;
+
+	if (!next || !step || !*step)
+		return 0;
+	if (add_alone(next, *step, &id) || add_alone(next, *step, &id))
+		return id;
+	return 0;
+}
+#endif
 
 /* Filters, fixed before load so that the verifier prunes what is off. */
 struct vrft_dev {
@@ -392,6 +461,14 @@ static __always_inline __u32 load_frame(struct vrft_pkt *p, struct frame *fr, in
 	*h = parse(p, n, fr->l2);
 	return inner ? enter_tunnel(p, fr, h, n) : n;
 }
+
+#ifdef VRFT_COMPAT
+/* The other object's global functions below make clang lay these out here in
+ * .rodata; one skeleton maps both objects' .rodata (tracer/build.rs checks). */
+const volatile __u8 filter_inner = 0;
+const volatile __u8 filter_pcap = 0;
+const volatile __u8 id_from_payload = 0;
+#endif
 
 /* Whether the skb passes the packet filter; *id gets the payload id when asked for.
  *
@@ -1093,10 +1170,20 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 	fresh.head = (__u64)BPF_CORE_READ(skb, head);
 	/* Packets without a payload id get counter ids with the top bit set,
 	 * so that the two kinds never collide. */
+#ifdef VRFT_COMPAT
+	if (!id_from_payload || !id) {
+		__u32 n = compat_packet_id();
+
+		if (!n)
+			return 0; /* not followed yet: the next probe tries again */
+		id = id_from_payload ? n | 0x80000000 : n;
+	}
+#else
 	if (!id_from_payload)
 		id = __sync_fetch_and_add(&next_packet, 1) + 1;
 	else if (!id)
 		id = (__sync_fetch_and_add(&next_packet, 1) + 1) | 0x80000000;
+#endif
 	fresh.packet = id;
 	bpf_map_update_elem(&tracked, &key, &fresh, BPF_ANY);
 	*flags |= VRFT_F_FIRST_SEEN;
@@ -1138,7 +1225,12 @@ static __always_inline void adopt(__u64 skb, struct vrft_track *parent, __u32 pa
 
 	child.packet = packet;
 	child.flow_done = parent ? parent->flow_done : 0;
+#ifdef VRFT_COMPAT
+	/* A clone index is a label: on a (rare) clash, a repeated one is harmless. */
+	child.clone = parent ? compat_clone_index(parent) : 1;
+#else
 	child.clone = parent ? __sync_fetch_and_add(&parent->next_clone, 1) + 1 : 1;
+#endif
 	child.head = (__u64)BPF_CORE_READ((struct sk_buff *)skb, head);
 	bpf_map_update_elem(&tracked, &skb, &child, BPF_ANY);
 	memo_forget(memo_slot(skb), skb);
@@ -1352,6 +1444,66 @@ static __always_inline void on_exit(__u64 cookie, __u64 skb, __s64 ret)
 		end_packet(f);
 }
 
+#ifdef VRFT_COMPAT
+/* Kernels without fentry cookies, bpf_get_func_arg/ret and link create for
+ * tracing (before 5.17-5.19): every clone has its function's cookie written
+ * into this instruction by user space (tracer/src/backend/fentry/), and is
+ * attached with BPF_RAW_TRACEPOINT_OPEN. */
+static __always_inline __u64 clone_constant(void)
+{
+	__u64 c;
+
+	asm volatile("%0 = %1 ll" : "=r"(c) : "i"(VRFT_CLONE_CONSTANT));
+	return c;
+}
+
+/* Slot n of the trampoline's context (argument n, or the return value after
+ * the arguments), as a number: loaded directly, an skb argument would be a
+ * typed pointer, which the memo hash and the stack compare cannot use. */
+static __always_inline __u64 ctx_slot(__u64 *ctx, __u32 n)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)ctx + (n & 15) * 8);
+	return v;
+}
+
+SEC("fentry")
+int vrft_fentry(__u64 *ctx)
+{
+	__u64 cookie, skb, src = 0;
+
+	if (!armed)
+		return 0;
+	cookie = clone_constant();
+	skb = ctx_slot(ctx, VRFT_COOKIE_SKB_ARG(cookie));
+	if (!skb)
+		return 0;
+	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
+		src = ctx_slot(ctx, VRFT_COOKIE_SRC_ARG(cookie));
+	on_entry(cookie, (struct sk_buff *)skb, src, 0);
+	return 0;
+}
+
+SEC("fexit")
+int vrft_fexit(__u64 *ctx)
+{
+	__u64 cookie, skb, ret = 0;
+	__u32 slot;
+
+	if (!armed || !frames_live)
+		return 0;
+	cookie = clone_constant();
+	skb = ctx_slot(ctx, VRFT_COOKIE_SKB_ARG(cookie));
+	if (!skb)
+		return 0;
+	slot = VRFT_COOKIE_RET_SLOT(cookie);
+	if (slot)
+		ret = ctx_slot(ctx, slot - 1);
+	on_exit(cookie, skb, (__s64)ret);
+	return 0;
+}
+#else
 SEC("fentry")
 int vrft_fentry(__u64 *ctx)
 {
@@ -1382,6 +1534,7 @@ int vrft_fexit(__u64 *ctx)
 	on_exit(cookie, skb, (__s64)ret);
 	return 0;
 }
+#endif
 
 /* Session programs run at entry and at return of the same call, and keep one
  * value per call: the skb of an entry that pushed a frame, 0 otherwise, so
@@ -1561,11 +1714,20 @@ int BPF_PROG(tp_net_dev_xmit, struct sk_buff *skb, int rc)
 	return on_tracepoint(TP_NET_DEV_XMIT, skb, 0, rc, 0);
 }
 
+#ifdef VRFT_COMPAT
+/* Before 5.17 the tracepoint passes no drop reason. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location)
+{
+	return on_tracepoint(TP_KFREE_SKB, skb, VRFT_F_DROP | VRFT_F_FREED, 0, 1);
+}
+#else
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location, int reason)
 {
 	return on_tracepoint(TP_KFREE_SKB, skb, VRFT_F_DROP | VRFT_F_FREED, reason, 1);
 }
+#endif
 
 SEC("tp_btf/consume_skb")
 int BPF_PROG(tp_consume_skb, struct sk_buff *skb)

@@ -93,6 +93,19 @@ impl Features {
         }
     }
 
+    /// Which object `backend` loads on this kernel: the current programs when
+    /// it has all they use, else the compatible ones (`VRFT_COMPAT`, built for
+    /// 5.10-5.18) where the backend has them, else `Err` with the first
+    /// feature missing. The kprobe backend has no compatible programs: it
+    /// needs kprobe sessions (6.10+), whose kernels have everything else.
+    pub fn programs(&self, backend: Backend) -> Result<Programs, Feature> {
+        match (self.missing(backend), backend) {
+            (None, _) => Ok(Programs::Current),
+            (Some(gap), Backend::Fentry | Backend::Tracepoint) => Ok(Programs::Compatible(gap)),
+            (Some(gap), _) => Err(gap),
+        }
+    }
+
     /// The first feature `backend` needs that this kernel lacks. Every backend
     /// also loads the skb tracepoint programs, hence their needs last for all.
     /// fsession asks for its multi-link itself (backend/fsession.rs), first.
@@ -116,6 +129,17 @@ impl Features {
             self.version, f.name, f.since
         )
     }
+}
+
+/// Which build of bpf/vrft.bpf.c a backend loads (tracer/build.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Programs {
+    /// The programs for kernels with everything they use.
+    Current,
+    /// The `VRFT_COMPAT` build, because the kernel lacks this feature: packet
+    /// ids from per-CPU counters, static subprograms, no drop reason, and for
+    /// fentry clones with their cookie written into their instructions.
+    Compatible(Feature),
 }
 
 /// "5.10.0-46-amd64" -> "5.10".
@@ -234,6 +258,16 @@ mod tests {
             "this kernel (5.10) has no kprobe sessions (6.10+)"
         );
         assert_eq!(line(Backend::Fsession), None);
+        // The refusals of the current programs that the compatible ones answer.
+        assert_eq!(
+            k.programs(Backend::Fentry),
+            Ok(Programs::Compatible(FUNC_ARG))
+        );
+        assert_eq!(
+            k.programs(Backend::Tracepoint),
+            Ok(Programs::Compatible(FETCH_ADD))
+        );
+        assert_eq!(k.programs(Backend::Kprobe), Err(KPROBE_SESSION));
         assert_eq!(
             line(Backend::Tracepoint).unwrap(),
             "this kernel (5.10) has no BPF atomic fetch-add (nor pointer arguments to global \
@@ -247,6 +281,10 @@ mod tests {
         k.kfree_skb_reason = false;
         assert_eq!(k.missing(Backend::Tracepoint), Some(KFREE_SKB_REASON));
         assert_eq!(k.missing(Backend::Fentry), Some(FUNC_ARG));
+        assert_eq!(
+            k.programs(Backend::Tracepoint),
+            Ok(Programs::Compatible(KFREE_SKB_REASON))
+        );
     }
 
     #[test]
@@ -256,5 +294,7 @@ mod tests {
         assert_eq!(k.missing(Backend::Fentry), None);
         assert_eq!(k.missing(Backend::Tracepoint), None);
         assert_eq!(k.missing(Backend::Kprobe), Some(KPROBE_SESSION));
+        assert_eq!(k.programs(Backend::Fentry), Ok(Programs::Current));
+        assert_eq!(k.programs(Backend::Tracepoint), Ok(Programs::Current));
     }
 }

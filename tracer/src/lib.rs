@@ -58,6 +58,9 @@ pub struct Tracer {
     pub backend: Backend,
     /// One line: which backend and why.
     pub backend_reason: String,
+    /// "fentry: this kernel (5.10) has no ...; using compatible clones" when
+    /// the backend runs the compatible programs.
+    compat_note: Option<String>,
     pub info: SessionInfo,
     /// Every program and link, until released.
     attached: Attached,
@@ -71,11 +74,37 @@ pub struct Tracer {
 }
 
 /// The skeleton outlives every borrow of it for the life of the process.
-fn open_skel() -> Result<OpenVrftSkel<'static>> {
+/// `compat`: the object built for kernels 5.10-5.18 (see [`features::Programs`]).
+fn open_skel(compat: bool) -> Result<OpenVrftSkel<'static>> {
     let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+    skel::open_compat(compat);
     VrftSkelBuilder::default()
         .open(storage)
         .map_err(Error::bpf("cannot open the BPF object"))
+}
+
+/// The compatible programs' packet id counters (bpf/vrft.bpf.c, compat_packet_id):
+/// per CPU, in two slots after the counters: CPU i starts at i + 1 and steps
+/// by the number of CPUs, so that no two CPUs ever hand out the same id.
+fn start_packet_ids(skel: &VrftSkel) -> Result<()> {
+    use libbpf_rs::MapCore;
+    let cpus = libbpf_rs::num_possible_cpus().map_err(Error::bpf("counting the CPUs"))?;
+    let per_cpu = |v: &dyn Fn(u64) -> u64| -> Vec<Vec<u8>> {
+        (0..cpus as u64)
+            .map(|i| v(i).to_ne_bytes().to_vec())
+            .collect()
+    };
+    let next = crate::contract::vrft_counter::CNT_MAX;
+    for (key, values) in [
+        (next, per_cpu(&|i| i + 1)),
+        (next + 1, per_cpu(&|_| cpus as u64)),
+    ] {
+        skel.maps
+            .counters
+            .update_percpu(&key.to_ne_bytes(), &values, libbpf_rs::MapFlags::ANY)
+            .map_err(Error::bpf("starting the packet id counters"))?;
+    }
+    Ok(())
 }
 
 /// What every backend attempt shares: the targets and the kernel's facts.
@@ -146,10 +175,14 @@ impl Tracer {
         for backend in order {
             match Self::start_backend(backend, cfg, &plan, interrupted) {
                 Ok(mut t) => {
-                    t.backend_reason = match (refused.is_empty(), cfg.backend.is_some()) {
-                        (true, true) => format!("backend: {backend} (as asked)"),
-                        (true, false) => format!("backend: {backend}"),
-                        (false, _) => format!("backend: {backend} ({})", refused.join("; ")),
+                    let mut why = refused.clone();
+                    if cfg.backend.is_some() {
+                        why.insert(0, "as asked".to_string());
+                    }
+                    why.extend(t.compat_note.clone());
+                    t.backend_reason = match why.is_empty() {
+                        true => format!("backend: {backend}"),
+                        false => format!("backend: {backend} ({})", why.join("; ")),
                     };
                     t.info.probes.extend(plan.skipped);
                     t.info.drop_reasons = plan.drop_reasons;
@@ -200,12 +233,25 @@ impl Tracer {
         interrupted: &AtomicBool,
     ) -> Result<Tracer> {
         let started = Instant::now();
-        if let Some(f) = plan.features.missing(backend) {
-            return Err(Error::Refused(plan.features.gap(f)));
-        }
+        let programs = plan
+            .features
+            .programs(backend)
+            .map_err(|f| Error::Refused(plan.features.gap(f)))?;
+        let compat_note = match programs {
+            features::Programs::Current => None,
+            features::Programs::Compatible(gap) => Some(format!(
+                "{backend}: {}; using compatible {}",
+                plan.features.gap(gap),
+                if backend == Backend::Fentry {
+                    "clones"
+                } else {
+                    "programs"
+                }
+            )),
+        };
         let targets = &plan.targets;
         let attachers = backend::attachers(backend, targets.len(), plan.tracepoint_btf_ids.clone());
-        let mut open = open_skel()?;
+        let mut open = open_skel(compat_note.is_some())?;
         open.maps
             .events
             .set_max_entries(cfg.ring_bytes)
@@ -234,11 +280,15 @@ impl Tracer {
             a.prepare(&mut open, targets)?;
         }
         let skel = open.load().map_err(Error::bpf("loading the programs"))?;
+        if compat_note.is_some() {
+            start_packet_ids(&skel)?;
+        }
 
         let mut tracer = Tracer {
             skel,
             backend,
             backend_reason: String::new(),
+            compat_note,
             info: Self::session_info(backend, cfg, targets),
             attached: Attached::default(),
             stop: Arc::new(AtomicBool::new(false)),

@@ -129,6 +129,18 @@ impl Target {
             | (self.src_arg as u64) << VRFT_COOKIE_SRC_ARG_SHIFT
     }
 
+    /// What a compatible fentry clone has written into it instead of a
+    /// cookie: the cookie, and where fexit finds the return value (bpf/event.h).
+    pub fn clone_constant(&self, func_id: u32) -> u64 {
+        use crate::contract::VRFT_COOKIE_RET_SLOT_SHIFT;
+        let ret_slot = match self.returns {
+            // fexit must not read a void function's return slot.
+            Returns::Void => 0,
+            _ => self.nargs as u64 + 1,
+        };
+        self.cookie(func_id) | ret_slot << VRFT_COOKIE_RET_SLOT_SHIFT
+    }
+
     pub fn func_info(&self) -> FuncInfo {
         FuncInfo {
             name: self.name.clone(),

@@ -117,6 +117,68 @@ impl Template {
 
     /// Loads a copy for one attach target (btf_obj_fd 0: vmlinux).
     pub fn load(&self, attach_btf_id: u32, btf_obj_fd: RawFd) -> Result<OwnedFd, KernelError> {
+        self.load_insns(&self.insns, attach_btf_id, btf_obj_fd, None)
+    }
+
+    /// How many 64-bit immediate loads of `placeholder` the program has.
+    pub fn constant_sites(&self, placeholder: u64) -> usize {
+        constant_sites(&self.insns, placeholder).count()
+    }
+
+    /// Loads a copy for one attach target with `value` in place of every
+    /// 64-bit immediate `placeholder`: a per-clone constant where the kernel
+    /// gives tracing programs no cookie (the compatible fentry clones).
+    pub fn load_with_constant(
+        &self,
+        attach_btf_id: u32,
+        btf_obj_fd: RawFd,
+        placeholder: u64,
+        value: u64,
+    ) -> Result<OwnedFd, KernelError> {
+        let insns = self.with_constant(placeholder, value);
+        self.load_insns(&insns, attach_btf_id, btf_obj_fd, None)
+    }
+
+    fn with_constant(&self, placeholder: u64, value: u64) -> Vec<bpf_insn> {
+        let mut insns = self.insns.clone();
+        for at in constant_sites(&self.insns, placeholder).collect::<Vec<_>>() {
+            // A 64-bit immediate spans two instructions, low half first.
+            insns[at].imm = value as u32 as i32;
+            insns[at + 1].imm = (value >> 32) as u32 as i32;
+        }
+        insns
+    }
+
+    /// The verifier's statistics line for one clone ("processed N insns ..."),
+    /// loaded once more for the purpose: kernels before 5.16 do not report the
+    /// count in the program's info. `constant`: (placeholder, value), as
+    /// [`Template::load_with_constant`].
+    pub fn verifier_stats(
+        &self,
+        attach_btf_id: u32,
+        btf_obj_fd: RawFd,
+        constant: Option<(u64, u64)>,
+    ) -> Option<String> {
+        let insns = match constant {
+            Some((placeholder, value)) => self.with_constant(placeholder, value),
+            None => self.insns.clone(),
+        };
+        let mut log = vec![0u8; 4096];
+        self.load_insns(&insns, attach_btf_id, btf_obj_fd, Some(&mut log))
+            .ok()?;
+        let text = String::from_utf8_lossy(&log);
+        text.lines()
+            .find(|l| l.starts_with("processed "))
+            .map(str::to_string)
+    }
+
+    fn load_insns(
+        &self,
+        insns: &[bpf_insn],
+        attach_btf_id: u32,
+        btf_obj_fd: RawFd,
+        log: Option<&mut [u8]>,
+    ) -> Result<OwnedFd, KernelError> {
         let mut opts = libbpf_sys::bpf_prog_load_opts {
             sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
             expected_attach_type: self.attach_type,
@@ -131,14 +193,19 @@ impl Template {
             line_info_rec_size: std::mem::size_of::<bpf_line_info>() as u32,
             ..Default::default()
         };
-        // SAFETY: all pointers reference buffers owned by self for the call.
+        if let Some(log) = log {
+            opts.log_level = 4; // BPF_LOG_STATS: the totals only
+            opts.log_buf = log.as_mut_ptr().cast();
+            opts.log_size = log.len() as u32;
+        }
+        // SAFETY: all pointers reference buffers owned by self (or the log) for the call.
         let fd = unsafe {
             libbpf_sys::bpf_prog_load(
                 self.prog_type,
                 self.name.as_ptr(),
                 c"GPL".as_ptr(),
-                self.insns.as_ptr(),
-                self.insns.len() as _,
+                insns.as_ptr(),
+                insns.len() as _,
                 &mut opts,
             )
         };
@@ -150,9 +217,49 @@ impl Template {
     }
 }
 
+/// Where `insns` load the 64-bit immediate `value` into a register (`r = value ll`:
+/// opcode BPF_LD | BPF_IMM | BPF_DW, no pseudo source such as a map).
+fn constant_sites(insns: &[bpf_insn], value: u64) -> impl Iterator<Item = usize> + '_ {
+    const LD_IMM64: u8 = 0x18;
+    insns.windows(2).enumerate().filter_map(move |(i, w)| {
+        let imm = w[0].imm as u32 as u64 | (w[1].imm as u32 as u64) << 32;
+        (w[0].code == LD_IMM64 && w[0].src_reg() == 0 && imm == value).then_some(i)
+    })
+}
+
 /// Owns the fd a syscall returned, or names its errno.
 pub fn owned_fd(what: &'static str, ret: i32) -> Result<OwnedFd, KernelError> {
     let fd = KernelError::check(what, ret)?;
     // SAFETY: a fresh fd that the kernel just gave us and nothing else holds.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::splice::insn_from_bytes;
+
+    /// `r<dst> = value ll`: two instructions, the low half of value first.
+    fn ld_imm64(dst: u8, value: u64) -> [bpf_insn; 2] {
+        let lo = (value as u32).to_le_bytes();
+        let hi = ((value >> 32) as u32).to_le_bytes();
+        [
+            insn_from_bytes([0x18, dst, 0, 0, lo[0], lo[1], lo[2], lo[3]]),
+            insn_from_bytes([0, 0, 0, 0, hi[0], hi[1], hi[2], hi[3]]),
+        ]
+    }
+
+    #[test]
+    fn finds_the_placeholder_but_not_map_loads_or_other_values() {
+        let magic = crate::contract::VRFT_CLONE_CONSTANT;
+        let mut insns = Vec::new();
+        insns.extend(ld_imm64(1, 7));
+        insns.extend(ld_imm64(8, magic));
+        // The same value as a map fd load (src_reg 1) is no placeholder.
+        let mut map = ld_imm64(2, magic);
+        map[0].set_src_reg(1);
+        insns.extend(map);
+        insns.extend(ld_imm64(9, magic));
+        assert_eq!(constant_sites(&insns, magic).collect::<Vec<_>>(), [2, 6]);
+    }
 }

@@ -2,6 +2,12 @@
 //! with that function's BTF id (as retsnoop does), each attached with a link
 //! whose BPF cookie tells the program which function it is on.
 //!
+//! Kernels without fentry cookies or `bpf_get_func_arg` (5.10-5.18) load the
+//! compatible object's templates instead: each clone gets its cookie (and the
+//! slot of its return value) written into its instructions, and is attached
+//! with `BPF_RAW_TRACEPOINT_OPEN`, which needs no cookie and works from 5.5 on
+//! (5.10 has no `BPF_LINK_CREATE` for tracing programs).
+//!
 //! Verifying a pair of clones is CPU work, independent per target, so loader
 //! threads share it. Attaching stays serial (the kernel serialises it under
 //! global locks) and starts only once everything is verified: overlapping the
@@ -20,12 +26,24 @@ use std::thread::Scope;
 use crossbeam_channel::{Receiver, Sender};
 use vrft_events::Origin;
 
+use crate::contract::VRFT_CLONE_CONSTANT;
 use crate::error::KernelError;
 use crate::plan::Target;
 use crate::template::{owned_fd, Template};
 
-/// Attaches a loaded clone; the cookie identifies the function to the program.
-pub fn attach(tpl: &Template, prog: &OwnedFd, cookie: u64) -> Result<OwnedFd, KernelError> {
+/// Attaches a loaded clone; the cookie identifies the function to the
+/// program, unless it is `compat`ible (the cookie is in its instructions).
+pub fn attach(
+    tpl: &Template,
+    prog: &OwnedFd,
+    cookie: u64,
+    compat: bool,
+) -> Result<OwnedFd, KernelError> {
+    if compat {
+        // SAFETY: prog is a loaded tracing program with its attach target, which needs no name.
+        let fd = unsafe { libbpf_sys::bpf_raw_tracepoint_open(std::ptr::null(), prog.as_raw_fd()) };
+        return owned_fd("attach", fd);
+    }
     let mut opts = libbpf_sys::bpf_link_create_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
         ..Default::default()
@@ -49,6 +67,9 @@ pub struct Clones {
     pub exit: Template,
     /// BTF object fds of the loaded modules, by module name (vmlinux is fd 0).
     pub modules: HashMap<String, OwnedFd>,
+    /// The templates are the compatible object's: they hold the placeholder
+    /// [`VRFT_CLONE_CONSTANT`] where the others ask for their cookie.
+    pub compat: bool,
 }
 
 /// The two clones of `targets[index]`, verified, or why the kernel refused them.
@@ -65,12 +86,14 @@ impl Clones {
         }
     }
 
-    /// Loads (the kernel verifies) both clones for one target.
-    pub fn verify(&self, t: &Target) -> Result<[OwnedFd; 2], KernelError> {
+    /// Loads (the kernel verifies) both clones for one target, function `id`.
+    pub fn verify(&self, id: u32, t: &Target) -> Result<[OwnedFd; 2], KernelError> {
         let fd = self.obj_fd(&t.origin);
-        let entry = self.entry.load(t.btf_id, fd)?;
-        let exit = self.exit.load(t.btf_id, fd)?;
-        Ok([entry, exit])
+        let load = |tpl: &Template| match self.compat {
+            false => tpl.load(t.btf_id, fd),
+            true => tpl.load_with_constant(t.btf_id, fd, VRFT_CLONE_CONSTANT, t.clone_constant(id)),
+        };
+        Ok([load(&self.entry)?, load(&self.exit)?])
     }
 
     /// Starts `threads` loader threads in `scope` that verify every target
@@ -106,7 +129,7 @@ impl Clones {
             if index >= targets.len() || stop.load(Ordering::Relaxed) {
                 return;
             }
-            let progs = self.verify(&targets[index]);
+            let progs = self.verify(index as u32, &targets[index]);
             // A closed channel: the caller has given up (backend refused).
             if tx.send(Verified { index, progs }).is_err() {
                 return;
@@ -117,8 +140,8 @@ impl Clones {
     /// Attaches both clones of one function, or neither: an entry without its
     /// exit would leave frames on the call stack that nothing pops.
     pub fn attach_pair(&self, progs: [OwnedFd; 2], cookie: u64) -> Result<Probed, KernelError> {
-        let e = attach(&self.entry, &progs[0], cookie)?;
-        let x = attach(&self.exit, &progs[1], cookie)?;
+        let e = attach(&self.entry, &progs[0], cookie, self.compat)?;
+        let x = attach(&self.exit, &progs[1], cookie, self.compat)?;
         Ok(Probed {
             progs,
             links: [e, x],

@@ -14,6 +14,7 @@ use vrft_events::session::{Probe, ProbeStatus};
 
 use super::progress::Bar;
 use super::{Attach, AttachCtx, Attached};
+use crate::contract::VRFT_CLONE_CONSTANT;
 use crate::error::{Error, KernelError, Result};
 use crate::module_btf;
 use crate::plan::Target;
@@ -45,11 +46,16 @@ impl Attach for Fentry {
     fn attach(&self, ctx: &AttachCtx) -> Result<Attached> {
         let tracing = libbpf_sys::BPF_PROG_TYPE_TRACING;
         let progs = &ctx.skel.progs;
+        let entry = ctx.template(&progs.vrft_fentry, tracing, libbpf_sys::BPF_TRACE_FENTRY)?;
         let clones = Clones {
-            entry: ctx.template(&progs.vrft_fentry, tracing, libbpf_sys::BPF_TRACE_FENTRY)?,
+            compat: entry.constant_sites(VRFT_CLONE_CONSTANT) > 0,
             exit: ctx.template(&progs.vrft_fexit, tracing, libbpf_sys::BPF_TRACE_FEXIT)?,
+            entry,
             modules: module_btf::module_btf_fds()?,
         };
+        if ctx.cfg.libbpf_debug {
+            verifier_stats(&clones, ctx.targets);
+        }
         let bar = Bar::new(ctx.targets.len());
         // Each target's verified pair in target order, or Err: the kernel
         // refuses fentry. `--load-threads 0` has no verification phase: each
@@ -57,8 +63,8 @@ impl Attach for Fentry {
         let pairs: Box<dyn Iterator<Item = Result<Pair>>> = if ctx.cfg.load_threads == 0 {
             let mut refusal = Refusal::new(ctx.targets.len());
             let clones = &clones;
-            Box::new(ctx.targets.iter().map(move |t| {
-                let pair = clones.verify(t);
+            Box::new((0u32..).zip(ctx.targets).map(move |(id, t)| {
+                let pair = clones.verify(id, t);
                 match refusal.check(&pair) {
                     Some(e) => Err(Error::Refused(e.to_string())),
                     None => Ok(pair),
@@ -75,6 +81,25 @@ impl Attach for Fentry {
             }))
         };
         attach_pairs(&clones, ctx, pairs, &bar)
+    }
+}
+
+/// With VRFT_DEBUG: what the verifier walked for the first vmlinux target's
+/// clones, from its log (the program info has no count before 5.16).
+fn verifier_stats(clones: &Clones, targets: &[Target]) {
+    let Some((id, t)) = (0u32..)
+        .zip(targets)
+        .find(|(_, t)| t.origin == Origin::Vmlinux)
+    else {
+        return;
+    };
+    let constant = clones
+        .compat
+        .then(|| (VRFT_CLONE_CONSTANT, t.clone_constant(id)));
+    for (which, tpl) in [("fentry", &clones.entry), ("fexit", &clones.exit)] {
+        if let Some(line) = tpl.verifier_stats(t.btf_id, 0, constant) {
+            eprintln!("verifier: {which} clone of {}: {line}", t.name);
+        }
     }
 }
 
