@@ -135,6 +135,11 @@ vrft-tui record --backend kprobe --wait-detach --inner --payload-id -o "$OUT/{me
   udp dst port {DATA_PORT} 2> "$OUT/record.err" &
 rec=$!
 wait_for "$OUT/record.err" $rec 300 armed
+# Beside it, unfiltered: the calls before the filter can first read the headers.
+vrft-tui record --backend kprobe --wait-detach --payload-id -o "$OUT/{me}-all.vrft" \
+  2> "$OUT/record-all.err" &
+rec_all=$!
+wait_for "$OUT/record-all.err" $rec_all 300 armed
 echo "pair: {me} armed at $(cut -d' ' -f1 /proc/uptime)"
 "#,
         me = me.name(),
@@ -145,9 +150,10 @@ echo "pair: {me} armed at $(cut -d' ' -f1 /proc/uptime)"
 }
 
 /// Shell that stops the recording of [`setup`] and shows what it said.
-const STOP: &str = r#"kill -INT $rec
+const STOP: &str = r#"kill -INT $rec $rec_all
 wait $rec
-cat "$OUT/record.err"
+wait $rec_all
+cat "$OUT/record.err" "$OUT/record-all.err"
 ip -s link show eth0
 echo "pair: stopped at $(cut -d' ' -f1 /proc/uptime)"
 "#;
@@ -216,10 +222,7 @@ fn run() -> Result<(), String> {
         .join(format!("{KERNEL}-pair"));
     let (a, b) = if std::env::var_os("VRFT_VM_RECHECK").is_some() {
         eprintln!("vm: pair: checking the last boot again");
-        (
-            Guest::last(&work, Role::A)?,
-            Guest::last(&work, Role::B)?,
-        )
+        (Guest::last(&work, Role::A)?, Guest::last(&work, Role::B)?)
     } else {
         boot_pair(&kernel, &work)?
     };

@@ -100,14 +100,7 @@ pub fn boot(
 
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args([
-            "-accel",
-            tcg_threads(kernel),
-            "-cpu",
-            "max",
-            "-m",
-            "2048",
-        ])
+        .args(["-accel", tcg_threads(kernel), "-cpu", "max", "-m", "2048"])
         .arg("-smp")
         .arg(machine.cpus.to_string())
         .arg("-kernel")
