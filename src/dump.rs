@@ -10,18 +10,20 @@ use vrft_ui::format;
 use vrft_ui::model::{Model, Packet};
 use vrft_ui::query::Query;
 
-use vrft_events::record::Recording;
 use vrft_events::session::SessionInfo;
 
 #[derive(Args, Debug)]
 pub struct DumpArgs {
     /// A recording made with `vrft-tui record`.
     pub file: PathBuf,
-    /// Print only the packets this filter matches: the language of the UI's `f` bar, e.g.
-    /// 'icmp and netns=b', 'udp dport=53 or drop' (docs/filters.md). Words may be given
-    /// unquoted; they are joined with spaces.
-    #[arg(value_name = "FILTER")]
+    /// More recordings (of other hosts, merged: packets with the same payload id become
+    /// one), then the filter: print only the packets it matches, in the language of the
+    /// UI's `f` bar, e.g. 'icmp and netns=b', 'udp dport=53 or drop' (docs/filters.md).
+    /// Words may be given unquoted; they are joined with spaces.
+    #[arg(value_name = "FILE.. FILTER")]
     pub filter: Vec<String>,
+    #[command(flatten)]
+    pub merge: crate::open::MergeArgs,
     /// Print only this packet.
     #[arg(long, value_name = "ID")]
     pub packet: Option<u32>,
@@ -47,9 +49,23 @@ pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+impl DumpArgs {
+    /// The recordings: the first file and the words after it that name recordings.
+    fn files(&self) -> Vec<PathBuf> {
+        let more = self
+            .filter
+            .iter()
+            .take_while(|w| crate::open::is_recording(w));
+        std::iter::once(self.file.clone())
+            .chain(more.map(PathBuf::from))
+            .collect()
+    }
+}
+
 /// The filter of the command line, parsed against the recording before anything is printed.
 fn filter(args: &DumpArgs, info: &SessionInfo) -> Result<Option<Query>> {
-    let text = args.filter.join(" ");
+    let files = args.files().len() - 1;
+    let text = args.filter[files..].join(" ");
     let q = Query::parse(&text, info).map_err(|e| anyhow!("filter '{text}': {e}"))?;
     Ok((!q.is_empty()).then_some(q))
 }
@@ -60,9 +76,15 @@ pub fn oneline(p: &Packet, info: &SessionInfo) -> String {
         Some(off) => format::wall_clock(p.first_ts, off),
         None => format!("{:.6}", p.first_ts as f64 / 1e9),
     };
+    let hosts = format::host_path(p, info);
+    let hosts = if hosts.is_empty() {
+        String::new()
+    } else {
+        format!(" hosts {hosts}")
+    };
     let mut s = format!(
-        "{time} {} {} {} calls {} dur {}",
-        p.id,
+        "{time} {}{hosts} {} {} calls {} dur {}",
+        info.packet_label(p.id),
         format::flow_text(p),
         format::dev_path(p, info),
         p.nodes.len(),
@@ -78,7 +100,8 @@ pub fn oneline(p: &Packet, info: &SessionInfo) -> String {
 }
 
 fn print(args: &DumpArgs) -> Result<()> {
-    let rec = Recording::read(&args.file)?;
+    let files = args.files();
+    let rec = crate::open::open(&files, &args.merge)?;
     let info = &rec.header.info;
     let query = filter(args, info)?;
     let model = Model::from_events(&rec.header.info, &rec.events);
@@ -98,6 +121,16 @@ fn print(args: &DumpArgs) -> Result<()> {
                 "# {} events; no trailer, so the tracer's loss counters are unknown",
                 rec.events.len()
             )?,
+        }
+        for h in &info.hosts {
+            writeln!(
+                out,
+                "# host {}: {}, clock {} ({})",
+                h.label,
+                h.kernel,
+                h.clock.describe(),
+                h.file.display()
+            )?;
         }
         for line in rec.damage.lines() {
             writeln!(out, "# damaged: {line}")?;
@@ -126,7 +159,7 @@ fn print(args: &DumpArgs) -> Result<()> {
         if t.stats.losses().iter().any(|&(_, n)| n > 0) {
             eprintln!(
                 "vrft-tui: {}: the tracer's losses: {}",
-                args.file.display(),
+                crate::open::display(&files),
                 t.stats.losses_line()
             );
         }
@@ -136,13 +169,13 @@ fn print(args: &DumpArgs) -> Result<()> {
     if let Some(summary) = rec.damage.summary() {
         bail!(
             "{}: {summary}; everything readable was printed",
-            args.file.display()
+            crate::open::display(&files)
         );
     }
     if let (Some(id), 0) = (args.packet, shown) {
         bail!(
             "packet {id} is not in {}{}: run `vrft-tui dump` without --packet to see the ids",
-            args.file.display(),
+            crate::open::display(&files),
             if query.is_some() {
                 " or the filter hides it"
             } else {

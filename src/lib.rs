@@ -7,6 +7,7 @@ pub mod export;
 pub mod list;
 pub mod live;
 pub mod netns;
+pub mod open;
 pub mod record_cmd;
 pub mod replay;
 pub mod self_traffic;

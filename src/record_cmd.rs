@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use crossbeam_channel::RecvTimeoutError;
 use vrft_events::event::flags;
 
+use crate::export::Format;
 use crate::trace_args::TraceArgs;
 use crate::tracer::netns_names::Namer;
 use crate::tracer::Tracer;
@@ -29,6 +30,11 @@ pub struct RecordArgs {
     /// status and reason, and the loss counters.
     #[arg(long)]
     pub json: bool,
+    /// Once the recording ends, also write it as FORMAT next to it (FILE.pcapng,
+    /// FILE.perfetto-trace, FILE.jsonl), as `vrft-tui export` would. Repeat or separate
+    /// with commas for several.
+    #[arg(long, value_enum, value_name = "FORMAT", value_delimiter = ',')]
+    pub export: Vec<crate::export::Format>,
     #[command(flatten)]
     pub trace: TraceArgs,
 }
@@ -50,6 +56,21 @@ const GRACE: Duration = Duration::from_millis(200);
 
 pub fn run(args: &RecordArgs) -> Result<()> {
     let cfg = args.trace.config()?;
+    if cfg.snaplen == 0 && args.export.contains(&Format::Pcapng) {
+        bail!("--export pcapng needs packet bytes, which --snaplen 0 turns off: drop --snaplen 0");
+    }
+    if let Some(f) = args
+        .export
+        .iter()
+        .find(|f| args.output.extension() == Some(f.extension().as_ref()))
+    {
+        bail!(
+            "--export {f:?} would write its .{} file over the recording {}: name the \
+             recording *.vrft",
+            f.extension(),
+            args.output.display()
+        );
+    }
     if let Some(line) = args.trace.self_exclusion_line() {
         eprintln!("{line}");
     }
@@ -169,6 +190,16 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     }
     if let Some(line) = report.release_line() {
         eprintln!("{line}");
+    }
+    // From the closed file: exports need whole trees and time-sorted snapshots.
+    if !args.export.is_empty() {
+        let rec = vrft_events::record::Recording::read(&args.output)?;
+        let name = args.output.display().to_string();
+        for &format in &args.export {
+            let to = args.output.with_extension(format.extension());
+            crate::export::export(&rec, &name, format, &to, &[])?;
+            eprintln!("exported {}", to.display());
+        }
     }
     Ok(())
 }

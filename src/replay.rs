@@ -7,14 +7,17 @@ use std::io::IsTerminal;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 
-use vrft_events::record::Recording;
 use vrft_ui::app::App;
 use vrft_ui::query::Query;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// A recording made with `vrft-tui record`.
-    pub file: PathBuf,
+    /// A recording made with `vrft-tui record`; several (of several hosts) are merged:
+    /// packets with the same payload id become one.
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub merge: crate::open::MergeArgs,
     /// Open with this filter applied: the language of the `f` bar, e.g. 'udp and netns=b'
     /// (docs/filters.md); `f` edits it.
     #[arg(long, value_name = "EXPR")]
@@ -40,7 +43,7 @@ pub(crate) fn check_terminal(what: &str, instead: &str) -> Result<()> {
 const BATCH: usize = 4096;
 
 pub fn run(args: &ReplayArgs) -> Result<()> {
-    let rec = Recording::read(&args.file)?;
+    let rec = crate::open::open(&args.files, &args.merge)?;
     // Both checks come before the terminal is taken over, so their one line stays readable.
     let filter = match &args.filter {
         Some(text) => Some(
@@ -49,6 +52,14 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         None => None,
     };
     check_terminal("replay", "print the trees with `vrft-tui dump FILE`")?;
+    for h in &rec.header.info.hosts {
+        eprintln!(
+            "host {}: {} ({})",
+            h.label,
+            h.clock.describe(),
+            h.file.display()
+        );
+    }
     let (tx, rx) = crossbeam_channel::unbounded();
     for chunk in rec.events.chunks(BATCH) {
         tx.send(chunk.to_vec()).expect("receiver alive");
@@ -68,7 +79,7 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
     vrft_ui::run::run_app(app, rx, stats_rx).context("terminal")?;
     // The terminal is back: leave the details where they can be read and copied.
     for line in rec.damage.lines() {
-        eprintln!("vrft-tui: {}: {line}", args.file.display());
+        eprintln!("vrft-tui: {}: {line}", crate::open::display(&args.files));
     }
     Ok(())
 }

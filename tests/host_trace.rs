@@ -14,6 +14,9 @@ use vrft_ui::model::Model;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vrft-tui");
 
+#[path = "common/export.rs"]
+mod export_checks;
+
 fn require_root() {
     // SAFETY: geteuid cannot fail.
     assert_eq!(
@@ -515,6 +518,12 @@ fn bad_input_fails_in_one_line_before_attaching() {
         err.contains("--max-memory 20.0M is too small") && err.contains("--ring-size"),
         "{err}"
     );
+    assert!(
+        one_line_error(&["record", "-o", o, "--export", "pcapng", "--snaplen", "0"])
+            .contains("drop --snaplen 0")
+    );
+    let err = one_line_error(&["record", "-o", "x.jsonl", "--export", "json"]);
+    assert!(err.contains("over the recording x.jsonl"), "{err}");
     let err = one_line_error(&["--max-memory", "64M"]);
     assert!(
         err.contains("needs a terminal") && err.contains("vrft-tui record"),
@@ -1051,4 +1060,80 @@ fn namespaces_are_named_by_ip_netns_and_by_process() {
         .expect("an echo request into the process's namespace");
     let tree = vrft_ui::format::function_graph(in_held, info).join("\n");
     assert!(tree.contains(&format!("(netns {name})")), "{tree}");
+}
+
+/// `record --export` writes the exports next to the recording when it ends, read back by
+/// the same independent tools as `vrft-tui export`'s; the recording says its snaplen and
+/// host; and an echo request that crosses a veth pair has a pcap-ng frame on both ends
+/// (a snapshot at each device, not only where its headers change).
+#[test]
+fn record_writes_its_exports_and_a_frame_per_device() {
+    require_root();
+    let veth = VethPair::new("x");
+    let dir = out_file("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = dir.join("ping.vrft");
+    let log = dir.join("record.log");
+    let child = Command::new(BIN)
+        .args(["record", "-o"])
+        .arg(&rec)
+        .args(["--export", "pcapng,json", "--export", "perfetto", "icmp"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_armed(&log);
+    veth.ping(3);
+    stop(child);
+    let err = std::fs::read_to_string(&log).unwrap();
+    for ext in ["pcapng", "jsonl", "perfetto-trace"] {
+        let f = rec.with_extension(ext);
+        assert!(err.contains(&format!("exported {}", f.display())), "{err}");
+        assert!(
+            std::fs::metadata(&f).unwrap().len() > 0,
+            "{} is empty",
+            f.display()
+        );
+    }
+    let r = Recording::read(&rec).unwrap();
+    let host = r
+        .header
+        .info
+        .host
+        .as_ref()
+        .expect("the recording names its host");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(host.hostname, hostname.trim());
+    assert_eq!(host.boot_id.len(), 36, "{host:?}");
+    assert_eq!(r.header.info.snaplen, Some(128));
+
+    let bin = Path::new(BIN);
+    let pcap = export_checks::check_pcapng(bin, &rec, &dir).unwrap();
+    // The exports made by record are byte for byte what `export` makes of the recording.
+    for (format, ext) in [
+        ("pcapng", "pcapng"),
+        ("json", "jsonl"),
+        ("perfetto", "perfetto-trace"),
+    ] {
+        let again = export_checks::export(bin, &rec, format, &dir).unwrap();
+        assert_eq!(
+            std::fs::read(&again).unwrap(),
+            std::fs::read(rec.with_extension(ext)).unwrap(),
+            "record --export {format} differs from export -f {format}"
+        );
+    }
+    export_checks::check_perfetto(bin, &rec, &dir).unwrap();
+    export_checks::check_json(bin, &rec).unwrap();
+    let (a, b) = (veth.netns_inode(&veth.a), veth.netns_inode(&veth.b));
+    let both = pcap
+        .ifaces_of
+        .values()
+        .filter(|ifaces| ifaces.iter().any(|i| i.0 == a) && ifaces.iter().any(|i| i.0 == b))
+        .count();
+    // Three requests a -> b and three replies b -> a.
+    assert!(
+        both >= 6,
+        "{both} packets have frames on both ends of the veth pair: {:?}",
+        pcap.ifaces_of
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -4,108 +4,14 @@
 //!
 //! Needs tmux (`scripts/setup.sh` installs it); without it this test fails rather than skips.
 
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use vrft_ui::testkit::REAL_RECORDING;
 
-const TIMEOUT: Duration = Duration::from_secs(20);
+#[path = "common/tmux.rs"]
+mod tmux;
 
-/// A private tmux server (own socket file) with one detached session; killed, and its
-/// socket removed, on drop, also when an assertion fails.
-struct Tmux {
-    socket: std::path::PathBuf,
-    session: String,
-}
-
-impl Tmux {
-    fn start(width: u16, height: u16, command: &str) -> Tmux {
-        match Command::new("tmux").arg("-V").output() {
-            Ok(o) if o.status.success() => {}
-            _ => panic!("tmux is missing: run scripts/setup.sh (it installs tmux)"),
-        }
-        // One server per test: tests run in parallel, and each kills its server at the end.
-        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let pid = std::process::id();
-        let t = Tmux {
-            socket: std::env::temp_dir().join(format!("vrft-tmux-test-{pid}-{n}")),
-            session: format!("vrft-replay-{pid}-{n}"),
-        };
-        let out = t.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            &t.session,
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            command,
-        ]);
-        assert!(out.status.success(), "tmux new-session: {out:?}");
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(["-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    /// Types `text` literally (no key-name lookup).
-    fn type_text(&self, text: &str) {
-        let out = self.tmux(&["send-keys", "-t", &self.session, "-l", text]);
-        assert!(out.status.success(), "send-keys: {out:?}");
-    }
-
-    /// Sends named keys such as `Enter`, `Tab`.
-    fn key(&self, name: &str) {
-        let out = self.tmux(&["send-keys", "-t", &self.session, name]);
-        assert!(out.status.success(), "send-keys: {out:?}");
-    }
-
-    fn screen(&self) -> String {
-        let out = self.tmux(&["capture-pane", "-p", "-t", &self.session]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn query(&self, format: &str) -> String {
-        let out = self.tmux(&["display-message", "-p", "-t", &self.session, format]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Polls the pane until `ok` holds; fails with the last screen after [`TIMEOUT`].
-    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            // tmux may show a frame half drawn: the screen must also hold still.
-            if ok(&s) {
-                std::thread::sleep(Duration::from_millis(50));
-                if self.screen() == s {
-                    return s;
-                }
-                continue;
-            }
-            if start.elapsed() > TIMEOUT {
-                panic!("timed out waiting for {what}; the screen was:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
+use tmux::Tmux;
 
 /// Rows of the packet list: lines of the top pane that start with a packet ID.
 fn list_rows(screen: &str) -> Vec<&str> {

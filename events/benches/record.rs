@@ -51,7 +51,7 @@ fn v3_bytes(rec: &Recording, events: &[Event]) -> Vec<u8> {
 #[allow(dead_code)]
 #[derive(Deserialize)]
 enum V3Owned {
-    Header(Header),
+    Header(Box<Header>),
     Events(Vec<Event>),
     Trailer(Trailer),
     Interfaces(Vec<Interface>),

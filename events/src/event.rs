@@ -73,6 +73,10 @@ pub struct Event {
     pub ret: i64,
     /// What only some events carry; boxed so that the common event stays small.
     pub extra: Option<Box<Extra>>,
+    /// Which recording of a merged set ([`crate::merge`]) the event came from; 0 for a
+    /// single recording. Never stored: a recording is one host.
+    #[serde(skip)]
+    pub host: u8,
 }
 
 /// The parts of an event that most events lack.
@@ -146,7 +150,7 @@ impl Event {
 
     /// The key of the call stack this event belongs to (see [`Event::tid`]).
     pub fn stack_key(&self) -> u64 {
-        stack_key(self.tid, self.cpu)
+        stack_key(self.tid, self.cpu) | u64::from(self.host) << 48
     }
 }
 

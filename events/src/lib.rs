@@ -6,6 +6,7 @@
 //! to a stored type and the format's version change together.
 
 pub mod event;
+pub mod merge;
 pub mod record;
 pub mod session;
 

@@ -32,6 +32,46 @@ pub struct SessionInfo {
     /// CLOCK_REALTIME minus CLOCK_MONOTONIC at the start, in nanoseconds: an event's wall
     /// clock time is `ts_ns + realtime_offset_ns`. `None` for recordings before version 7.
     pub realtime_offset_ns: Option<i64>,
+    /// Bytes kept at each header snapshot (`--snaplen`; 0: none). `None` before version 8.
+    pub snaplen: Option<u16>,
+    /// The machine that recorded, so that recordings of several hosts can be told apart
+    /// and merged. `None` before version 8.
+    pub host: Option<Host>,
+    /// The hosts of a merged session ([`crate::merge`]), in the order of their files;
+    /// empty for one recording. Never stored.
+    #[serde(skip)]
+    pub hosts: Vec<crate::merge::HostPart>,
+    /// In a merged session, the ids given to a payload id's later occurrences:
+    /// (id, payload id, occurrence counting from 1). Never stored.
+    #[serde(skip)]
+    pub aliases: Vec<(u32, u32, u16)>,
+}
+
+/// Which machine, which boot and which clock a recording's timestamps come from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    /// `/proc/sys/kernel/hostname`.
+    pub hostname: String,
+    /// `/proc/sys/kernel/random/boot_id`: two recordings with the same one share a clock.
+    pub boot_id: String,
+    /// The clock of the events' `ts_ns`: "monotonic" (what `bpf_ktime_get_ns` reads).
+    pub clock: String,
+}
+
+impl Host {
+    /// This machine, now.
+    pub fn this() -> Host {
+        let read = |f: &str| {
+            std::fs::read_to_string(f)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        Host {
+            hostname: read("/proc/sys/kernel/hostname"),
+            boot_id: read("/proc/sys/kernel/random/boot_id"),
+            clock: "monotonic".into(),
+        }
+    }
 }
 
 /// A named network namespace.
@@ -344,6 +384,24 @@ impl SessionInfo {
             .find(|(v, _)| i64::from(*v) == reason)
             .map(|(_, n)| n.clone())
             .unwrap_or_else(|| reason.to_string())
+    }
+
+    /// The host of a merged session that function id `func` belongs to (`None` for one
+    /// recording).
+    pub fn host_of(&self, func: u32) -> Option<(usize, &crate::merge::HostPart)> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .find(|(_, h)| (h.first_func..h.end_func).contains(&func))
+    }
+
+    /// A packet id as shown: `17`, or `17#2` for the second occurrence of payload id 17 in
+    /// a merged session.
+    pub fn packet_label(&self, id: u32) -> String {
+        match self.aliases.iter().find(|a| a.0 == id) {
+            Some(&(_, payload, nth)) => format!("{payload}#{nth}"),
+            None => id.to_string(),
+        }
     }
 
     pub fn func_name(&self, func: u32) -> &str {

@@ -60,7 +60,7 @@ pub fn packet(p: &Packet, info: &SessionInfo) -> Value {
             })
         })
         .collect();
-    json!({
+    let mut line = json!({
         "version": VERSION,
         "id": p.id,
         "first_ts_ns": p.first_ts,
@@ -85,7 +85,13 @@ pub fn packet(p: &Packet, info: &SessionInfo) -> Value {
             "incomplete": p.incomplete(),
         },
         "calls": roots.iter().map(|&i| call(p, info, &children, i)).collect::<Vec<_>>(),
-    })
+    });
+    // Recordings of several hosts merged: which hosts, and the id as shown ("17#2").
+    if !info.hosts.is_empty() {
+        line["label"] = json!(info.packet_label(p.id));
+        line["hosts"] = json!(format::host_path(p, info).split('>').collect::<Vec<_>>());
+    }
+    line
 }
 
 fn call(p: &Packet, info: &SessionInfo, children: &[Vec<u32>], i: u32) -> Value {
@@ -97,7 +103,7 @@ fn call(p: &Packet, info: &SessionInfo, children: &[Vec<u32>], i: u32) -> Value 
         .zip(&info.skb_fields)
         .map(|(v, name)| (name.clone(), json!(v)))
         .collect();
-    json!({
+    let mut c = json!({
         "id": i,
         "func": f.map_or_else(|| format!("func#{}", n.func), |f| f.name.clone()),
         "origin": f.map_or("unknown".into(), |f| match &f.origin {
@@ -119,7 +125,11 @@ fn call(p: &Packet, info: &SessionInfo, children: &[Vec<u32>], i: u32) -> Value 
             .iter()
             .map(|&c| call(p, info, children, c))
             .collect::<Vec<_>>(),
-    })
+    });
+    if let Some((_, h)) = info.host_of(n.func) {
+        c["host"] = json!(h.label);
+    }
+    c
 }
 
 /// The node's flags by name, for `select(.marks | index("drop"))`.

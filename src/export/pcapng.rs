@@ -29,8 +29,12 @@ use super::Source;
 /// What starts the comment that holds a snapshot's event as JSON.
 pub const JSON_PREFIX: &str = "vrft-json: ";
 
-/// The most a snapshot holds (the tracer's window); the interfaces' snaplen.
+/// The most a snapshot holds (the tracer's window): the interfaces' snaplen for recordings
+/// older than version 8, which do not say theirs.
 const SNAPLEN: u32 = 128;
+
+/// An Ethernet header: what frame() adds to a snapshot without one.
+const MAC_LEN: usize = 14;
 
 pub enum Error {
     /// The recording has no header snapshots at all.
@@ -97,7 +101,7 @@ pub fn write(src: &Source, out: &mut dyn Write) -> Result<(), Error> {
 /// at the network header) gets an all-zero MAC header with its ethertype; the packet's
 /// comment says so.
 fn frame(h: &Headers) -> Cow<'_, [u8]> {
-    if h.net_offset == 14 {
+    if usize::from(h.net_offset) == MAC_LEN {
         return Cow::Borrowed(&h.bytes);
     }
     let mut f = vec![0u8; 12];
@@ -114,7 +118,8 @@ fn interface(info: &SessionInfo, netns: u32, ifindex: u32) -> InterfaceDescripti
     };
     InterfaceDescriptionBlock {
         linktype: DataLink::ETHERNET,
-        snaplen: SNAPLEN,
+        // A snapshot that starts at the network header gets a MAC header in front (frame()).
+        snaplen: info.snaplen.map_or(SNAPLEN, u32::from) + MAC_LEN as u32,
         options: vec![
             InterfaceDescriptionOption::IfName(Cow::Owned(name)),
             InterfaceDescriptionOption::IfDescription(Cow::Owned(format!(

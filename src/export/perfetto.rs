@@ -90,7 +90,8 @@ use proto::{DebugAnnotation, TracePacket, TrackDescriptor, TrackEvent};
 
 /// Our one packet sequence.
 const SEQUENCE: u32 = 1;
-/// Track uuids: CPU tracks are `CPU_TRACK + cpu`, packet lifetimes `PACKET_TRACK + id`
+/// Track uuids: CPU tracks are `CPU_TRACK + (host << 16) + cpu` (host: 0 but in merged
+/// recordings), packet lifetimes `PACKET_TRACK + id`
 /// under `PACKETS`.
 const CPU_TRACK: u64 = 1 << 32;
 const PACKETS: u64 = 2 << 32;
@@ -112,21 +113,28 @@ struct Item<'a> {
 
 pub fn write(src: &Source, out: &mut dyn Write) -> std::io::Result<()> {
     let mut w = Writer { out, first: true };
-    let mut cpus: Vec<u16> = src
+    // A CPU of one host: merged recordings have a CPU 0 each.
+    let host = |n: &Node| src.info.host_of(n.func).map_or(0, |(k, _)| k as u64);
+    let mut cpus: Vec<(u64, u16)> = src
         .packets
         .iter()
-        .flat_map(|p| p.nodes.iter().map(|n| n.cpu))
+        .flat_map(|p| p.nodes.iter().map(|n| (host(n), n.cpu)))
         .collect();
     cpus.sort_unstable();
     cpus.dedup();
-    for &cpu in &cpus {
-        w.track(CPU_TRACK + u64::from(cpu), format!("CPU {cpu}"), None)?;
+    let track = |(h, cpu): (u64, u16)| CPU_TRACK + (h << 16) + u64::from(cpu);
+    for &(h, cpu) in &cpus {
+        let name = match src.info.hosts.get(h as usize) {
+            Some(part) => format!("{} CPU {cpu}", part.label),
+            None => format!("CPU {cpu}"),
+        };
+        w.track(track((h, cpu)), name, None)?;
     }
     w.track(PACKETS, "packets".into(), None)?;
     for p in &src.packets {
         lifetime(&mut w, src.info, p)?;
     }
-    for &cpu in &cpus {
+    for &key in &cpus {
         let mut items: Vec<Item> = src
             .packets
             .iter()
@@ -134,7 +142,7 @@ pub fn write(src: &Source, out: &mut dyn Write) -> std::io::Result<()> {
                 p.nodes
                     .iter()
                     .enumerate()
-                    .filter(move |(_, n)| n.cpu == cpu)
+                    .filter(move |(_, n)| (host(n), n.cpu) == key)
                     .map(move |(i, n)| Item {
                         begin: n.ts,
                         end: n.duration().map(|d| n.ts + d),
@@ -145,7 +153,7 @@ pub fn write(src: &Source, out: &mut dyn Write) -> std::io::Result<()> {
             .collect();
         // Outer calls first when two begin together; a parent precedes its children.
         items.sort_by_key(|it| (it.begin, std::cmp::Reverse(it.end.unwrap_or(0)), it.node));
-        cpu_track(&mut w, src.info, CPU_TRACK + u64::from(cpu), &items)?;
+        cpu_track(&mut w, src.info, track(key), &items)?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Perfetto trace, and a JSON Schema validator for the JSON lines. Shared by the host tests
 //! (fixtures) and the VM scenario that checks a fresh recording.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -48,6 +48,8 @@ pub struct PcapReport {
     pub frames: usize,
     pub vxlan: usize,
     pub inner_udp: usize,
+    /// The interfaces (netns, ifindex) each packet id has frames on.
+    pub ifaces_of: BTreeMap<u32, BTreeSet<(u32, u32)>>,
 }
 
 /// The pcap-ng export read by tshark and tcpdump: as many frames as header snapshots, per
@@ -78,6 +80,7 @@ pub fn check_pcapng(bin: &Path, rec: &Path, dir: &Path) -> Result<PcapReport, St
         frames: 0,
         vxlan: 0,
         inner_udp: 0,
+        ifaces_of: BTreeMap::new(),
     };
     for line in fields.lines() {
         let f: Vec<&str> = line.split('|').collect();
@@ -99,6 +102,7 @@ pub fn check_pcapng(bin: &Path, rec: &Path, dir: &Path) -> Result<PcapReport, St
         if !ids.contains(&id) {
             return Err(format!("comment names packet {id}, not in the recording"));
         }
+        report.ifaces_of.entry(id).or_default().insert(key);
         if !comment.contains(";vrft-json: {") {
             return Err(format!("no JSON comment in {comment:?}"));
         }

@@ -284,6 +284,23 @@ fn check_exports(out: &Outcome, tag: &str, datagrams: usize) -> Result<(), Strin
         ));
     }
     let pcap = checks::check_pcapng(bin, &rec, &dir)?;
+    // A capture on each interface the packet crossed: a snapshot at every device and
+    // namespace change, not only where the headers changed.
+    let m = vrft_ui::model::Model::from_events(&r.header.info, &r.events);
+    for p in m.packets().iter().filter(|p| p.id & 0x8000_0000 == 0) {
+        let crossed: std::collections::BTreeSet<(u32, u32)> =
+            p.devs.iter().copied().filter(|d| d.1 != 0).collect();
+        // Beside those, snapshots off any device (ifindex 0): the first probe in the sending
+        // socket's namespace (fsession), a header change at the receiving socket's copy.
+        let mut captured = pcap.ifaces_of.get(&p.id).cloned().unwrap_or_default();
+        captured.retain(|d| d.1 != 0);
+        if captured != crossed {
+            return Err(format!(
+                "{tag}: packet {}: pcap-ng frames on {captured:?}, devices crossed {crossed:?}",
+                p.id
+            ));
+        }
+    }
     if pcap.inner_udp < datagrams {
         return Err(format!(
             "{tag}: tshark decoded {} inner UDP datagrams in {} frames ({} VXLAN), want {datagrams}",
@@ -593,6 +610,26 @@ ip_finish_output2|skb_copy_datagram_iter)$'";
             if !seen.starts_with(from_nat) {
                 return Err(format!(
                     "packet {id}: after the rewrite, ref shows\n  {from_nat:?}\nlater followed\n  {seen:?}"
+                ));
+            }
+            // Its bytes, already rewritten: from the first probe that saw it with fsession (7.2),
+            // from the next tracepoint with fentry clones (6.1, 6.12: see on_entry's note_first).
+            let p = got[id];
+            let first = p.headers().first();
+            let summary = first.and_then(|(_, h)| vrft_ui::headers::summary(h));
+            let to_b = format!(">{}:7777", veth::B);
+            let want_at = if later.rec.header.info.backend == Some(vrft_events::Backend::Fentry) {
+                p.nodes.iter().position(|n| n.has(TRACEPOINT)).map(|i| i as u32)
+            } else {
+                Some(0)
+            };
+            if first.map(|f| f.0) != want_at
+                || !summary.as_deref().is_some_and(|s| s.contains(&to_b))
+            {
+                return Err(format!(
+                    "later: packet {id}: first snapshot {summary:?} at call {:?}, want {to_b} at \
+                     call {want_at:?}",
+                    first.map(|f| f.0)
                 ));
             }
         }

@@ -18,6 +18,7 @@ mod initramfs;
 mod kernel;
 mod lab;
 mod live;
+mod merged;
 mod pair;
 mod qemu;
 mod scenario;

@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Failed, Trial};
@@ -29,6 +28,7 @@ use vrft_events::record::Recording;
 use vrft_ui::model::{Model, Node, Packet};
 
 use super::initramfs;
+use super::merged;
 use super::kernel::Kernel;
 use super::qemu::{self, Machine, Nic};
 use super::scenario::{self, Outcome, Scenario};
@@ -519,31 +519,29 @@ fn report_clocks(a: &Host, b: &Host) -> Result<(), String> {
     Ok(())
 }
 
-/// The lead's hook for the merged view (issue 19): for now both recordings exist, and
-/// `vrft-tui dump a.vrft b.vrft` runs once the merge has landed (before, `dump` takes one file
-/// and the second is refused; that is reported, not failed).
+/// The merged view of both recordings (issue 19), checked by `merged.rs`: the clock estimate
+/// within the bounds the raw recordings give, each datagram one packet from the sender's socket
+/// to the receiver's, the wire in the latency view, `dump` and `replay` in tmux.
 pub fn check_merged(a: &Path, b: &Path) -> Result<(), String> {
     for f in [a, b] {
         if !f.is_file() {
             return Err(format!("{}: missing", f.display()));
         }
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_vrft-tui"))
-        .arg("dump")
-        .arg(a)
-        .arg(b)
-        .output()
-        .map_err(|e| format!("vrft-tui dump: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!(
-        "[pair] vrft-tui dump a.vrft b.vrft: {} ({} lines){}",
-        out.status,
-        stdout.lines().count(),
-        if out.status.success() {
-            String::new()
-        } else {
-            format!(": {}", String::from_utf8_lossy(&out.stderr).trim())
-        }
-    );
+    let sent = [
+        merged::Sent {
+            from: "a",
+            to: "b",
+            ids: AB.0..=AB.0 + AB.1 - 1,
+        },
+        merged::Sent {
+            from: "b",
+            to: "a",
+            ids: BA.0..=BA.0 + BA.1 - 1,
+        },
+    ];
+    let work = a.parent().unwrap_or(a);
+    let summary = merged::check_merged(a, b, &sent, work)?;
+    eprintln!("[pair] {summary}");
     Ok(())
 }

@@ -87,9 +87,10 @@ struct vrft_track {
 	 * free path's own functions still belong to the packet. */
 	__u8 freed;
 	__u8 pad[3];
-	/* Fingerprint of the headers last sent (0: none yet): see vrft_note_headers. */
+	/* Fingerprint of the headers last sent (0: none yet) and of the device
+	 * they were on (0: none): see vrft_note_headers. */
 	__u32 hdr_fp;
-	__u32 pad2;
+	__u32 hdr_dev;
 };
 
 struct {
@@ -957,18 +958,23 @@ static __always_inline __u32 headers_fingerprint(__u64 *w, __u16 eth)
 }
 
 /* Sends the packet's headers (as a note before its next event) when they
- * are first written and whenever they change: encapsulation, decapsulation,
- * NAT. Called by the tracepoints, which every packet meets with its headers
- * in place; global for the same reason as vrft_read_flow. */
+ * are first written, whenever they change (encapsulation, decapsulation,
+ * NAT) and on every new device or namespace, so that an export shows the
+ * packet on each interface it crossed, as a capture there would. Called by
+ * the tracepoints, which every packet meets at each device with its headers
+ * in place, and by the probe that starts following a packet; global for the
+ * same reason as vrft_read_flow (and verified once per program, not per
+ * call site). */
 __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 {
 	struct sk_buff *skb = (struct sk_buff *)skb_addr;
 	__u16 eth, mac, net, start, net_offset = 0;
 	unsigned char *head;
 	struct vrft_headers *hd;
+	struct net_device *dev;
 	struct vrft_event *e;
 	__u64 w[6] = {};
-	__u32 fp, tail;
+	__u32 fp, tail, where = 0;
 
 	if (!t || !skb || !snaplen)
 		return 0;
@@ -991,7 +997,13 @@ __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 	if (bpf_probe_read_kernel(w, sizeof(w), head + net))
 		return 0;
 	fp = headers_fingerprint(w, eth);
-	if (fp == t->hdr_fp)
+	/* Where the packet is: its device in its namespace. Leaving a device
+	 * (a socket's queue has none) is no new place. */
+	dev = BPF_CORE_READ(skb, dev);
+	if (dev)
+		where = (BPF_CORE_READ(dev, ifindex) * 0x9e3779b1U ^
+			 BPF_CORE_READ(dev, nd_net.net, ns.inum)) | 1;
+	if (fp == t->hdr_fp && (!where || where == t->hdr_dev))
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + sizeof(*hd), 0);
 	if (!e) {
@@ -1009,6 +1021,8 @@ __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 		hd->len = 0;
 	bpf_ringbuf_submit(e, wake_flag(sizeof(*e) + sizeof(*hd)));
 	t->hdr_fp = fp;
+	if (where)
+		t->hdr_dev = where;
 	return 0;
 }
 
@@ -1150,7 +1164,12 @@ static __always_inline void on_copy_into(__u64 skb, __u64 src)
 enum { ENTRY_SKIPPED, ENTRY_PUSHED, ENTRY_DEEP_REENTRY };
 
 /* Entry of a traced function. */
-static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src)
+/* note_first: send the headers of a packet first seen here. Not in fentry
+ * clones: verifying vrft_note_headers in each of them took 6.1's walk per
+ * clone from 1,472 to 2,120 instructions (budget 2,000), paid at every attach;
+ * there the next tracepoint sends them. The single-program backends verify it
+ * once. */
+static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src, int note_first)
 {
 	__u32 func = VRFT_COOKIE_FUNC(cookie), role = VRFT_COOKIE_ROLE(cookie);
 	__u8 flags = 0;
@@ -1174,6 +1193,10 @@ static __always_inline int on_entry(__u64 cookie, struct sk_buff *skb, __u64 src
 		return 0;
 	packet = t->packet;
 	clone = t->clone;
+	/* The first bytes of a packet first seen here (a filter that starts
+	 * matching mid-path, a packet born before any tracepoint). */
+	if (note_first && (flags & VRFT_F_FIRST_SEEN))
+		vrft_note_headers((__u64)skb, t);
 	/* Without a task stack (counted) the exit could not be paired. */
 	st = task_stack(1);
 	if (!st)
@@ -1315,7 +1338,7 @@ int vrft_fentry(__u64 *ctx)
 		return 0;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
 		bpf_get_func_arg(ctx, VRFT_COOKIE_SRC_ARG(cookie), &src);
-	on_entry(cookie, (struct sk_buff *)skb, src);
+	on_entry(cookie, (struct sk_buff *)skb, src, 0);
 	return 0;
 }
 
@@ -1417,7 +1440,7 @@ int vrft_kprobe(struct pt_regs *regs)
 		return 1;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
 		src = kprobe_arg(regs, VRFT_COOKIE_SRC_ARG(cookie));
-	*pushed = on_entry(cookie, (struct sk_buff *)skb, src) != ENTRY_SKIPPED ? skb : 0;
+	*pushed = on_entry(cookie, (struct sk_buff *)skb, src, 1) != ENTRY_SKIPPED ? skb : 0;
 	return *pushed ? 0 : 1;
 }
 
@@ -1446,7 +1469,7 @@ int vrft_fsession(__u64 *ctx)
 		return 0;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
 		bpf_get_func_arg(ctx, VRFT_COOKIE_SRC_ARG(cookie), &src);
-	if (on_entry(cookie, (struct sk_buff *)skb, src) != ENTRY_SKIPPED)
+	if (on_entry(cookie, (struct sk_buff *)skb, src, 1) != ENTRY_SKIPPED)
 		*pushed = skb;
 	return 0;
 }

@@ -296,6 +296,8 @@ impl Tracer {
                 Backend::Tracepoint => Vec::new(),
                 _ => targets.iter().map(Target::func_info).collect(),
             },
+            snaplen: Some(cfg.snaplen.min(config::MAX_SNAPLEN)),
+            host: Some(vrft_events::session::Host::this()),
             ..Default::default()
         }
     }

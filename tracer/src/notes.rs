@@ -50,6 +50,7 @@ mod tests {
 
     fn event(tid: u32, packet: u32) -> Event {
         Event {
+            host: 0,
             ts_ns: 1,
             packet,
             clone: 0,

@@ -173,6 +173,7 @@ pub fn decode(b: &[u8]) -> Option<Event> {
         ctx,
         flags: r.flags & !F_FLOW,
         extra,
+        host: 0,
     })
 }
 

@@ -479,7 +479,7 @@ impl App {
 
     fn rebuild_tree(&mut self) {
         self.tree_rows = match self.selected_slot() {
-            Some(s) => format::rows(self.model.packet(s), &self.folded),
+            Some(s) => format::rows(self.model.packet(s), &self.info, &self.folded),
             None => Vec::new(),
         };
     }

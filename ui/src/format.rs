@@ -32,6 +32,8 @@ pub enum RowKind {
     Separator { from: u32 },
     /// The packet's device or netns changed at `node`.
     Device,
+    /// In recordings of several hosts merged: the packet's part on another host starts at `node`.
+    Host,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,8 +132,36 @@ pub fn dev_text(info: &SessionInfo, (netns, ifindex): (u32, u32)) -> String {
     )
 }
 
+/// `host b (boot 1a2b3c4d, 6.12.74+deb13-amd64, clock +1.234567890 s ± 4.2 us)`.
+pub fn host_text(info: &SessionInfo, func: u32) -> String {
+    match info.host_of(func) {
+        Some((_, h)) => format!(
+            "host {} (boot {}, {}, clock {})",
+            h.label,
+            h.host.boot_id.get(..8).unwrap_or(&h.host.boot_id),
+            h.kernel,
+            h.clock.describe()
+        ),
+        None => "host ?".into(),
+    }
+}
+
+/// The hosts a packet went through, in order: "a>b" (empty for one recording).
+pub fn host_path(p: &Packet, info: &SessionInfo) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for n in &p.nodes {
+        if let Some((_, h)) = info.host_of(n.func) {
+            if !seen.contains(&h.label.as_str()) {
+                seen.push(&h.label);
+            }
+        }
+    }
+    seen.join(">")
+}
+
 /// Rows of `p` in display order; calls in `folded` show as one line.
-pub fn rows(p: &Packet, folded: &HashSet<u32>) -> Vec<Row> {
+pub fn rows(p: &Packet, info: &SessionInfo, folded: &HashSet<u32>) -> Vec<Row> {
+    let host = |n: &Node| info.host_of(n.func).map(|(k, _)| k);
     let order = p.preorder();
     let mut out = Vec::with_capacity(order.len() * 2);
     // Open calls waiting for their closing row: (node, depth).
@@ -157,7 +187,14 @@ pub fn rows(p: &Packet, folded: &HashSet<u32>) -> Vec<Row> {
             skip_below = None;
         }
         let node = &p.nodes[i as usize];
-        if let Some((from, prev)) = prev {
+        let new_host = !info.hosts.is_empty() && prev.is_none_or(|(_, pr)| host(pr) != host(node));
+        if new_host {
+            out.push(Row {
+                kind: RowKind::Host,
+                node: i,
+                depth,
+            });
+        } else if let Some((from, prev)) = prev {
             if (prev.cpu, prev.ctx) != (node.cpu, node.ctx) {
                 out.push(Row {
                     kind: RowKind::Separator { from },
@@ -166,7 +203,7 @@ pub fn rows(p: &Packet, folded: &HashSet<u32>) -> Vec<Row> {
                 });
             }
         }
-        if prev.map_or(p.dev(node).1 != 0, |(_, pr)| pr.dev != node.dev) {
+        if prev.map_or(p.dev(node).1 != 0, |(_, pr)| pr.dev != node.dev || new_host) {
             out.push(Row {
                 kind: RowKind::Device,
                 node: i,
@@ -223,6 +260,7 @@ pub fn row_text(p: &Packet, info: &SessionInfo, row: &Row) -> String {
                 ctx_name(node.ctx)
             )
         }
+        RowKind::Host => format!("{cpu} ===== {} =====", host_text(info, node.func)),
         RowKind::Device => format!(
             "{cpu} {} {blank} |{indent}/* dev {} */",
             rel(node.ts),
@@ -306,9 +344,15 @@ fn missing_exit(node: &Node) -> &'static str {
 
 /// One-line summary of a packet, used as the dump header.
 pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
+    let hosts = host_path(p, info);
+    let hosts = if hosts.is_empty() {
+        String::new()
+    } else {
+        format!("  hosts {hosts}")
+    };
     let mut s = format!(
-        "packet {}  first seen {:.6} s  cpu {}  {}  flow {}  calls {}  dur {}",
-        p.id,
+        "packet {}{hosts}  first seen {:.6} s  cpu {}  {}  flow {}  calls {}  dur {}",
+        info.packet_label(p.id),
         p.first_ts as f64 / 1e9,
         p.cpu,
         dev_path(p, info),
@@ -332,7 +376,11 @@ pub fn packet_summary(p: &Packet, info: &SessionInfo) -> String {
 /// first, so a pane narrower than the whole line still shows it. `first_seen` is the time
 /// as the list shows it (relative, wall clock or since boot).
 pub fn packet_title(p: &Packet, info: &SessionInfo, first_seen: &str) -> String {
-    let mut s = format!("packet {}", p.id);
+    let mut s = format!("packet {}", info.packet_label(p.id));
+    let hosts = host_path(p, info);
+    if !hosts.is_empty() {
+        s += &format!("  hosts {hosts}");
+    }
     if let Some(f) = fate(p, info) {
         s += &format!("  {f}");
     }
@@ -392,15 +440,15 @@ pub fn list_headers(p: &Packet) -> Option<&Headers> {
         .map(|(_, h)| h)
 }
 
-/// What the headers became at `node`, when the packet's headers changed there (a snapshot
-/// after the first: encapsulation, decapsulation, NAT).
+/// What the headers became at `node`, when they changed there (encapsulation,
+/// decapsulation, NAT). The tracer also snapshots a packet on each new device, with the
+/// same headers: those are no change.
 pub fn header_change(p: &Packet, node: u32) -> Option<String> {
     let all = p.headers();
     let i = all.iter().position(|(n, _)| *n == node)?;
-    if i == 0 {
-        return None;
-    }
-    Some(headers::summary(&all[i].1).unwrap_or_else(|| "unreadable".into()))
+    let summary = |h| headers::summary(h).unwrap_or_else(|| "unreadable".into());
+    let now = summary(&all[i].1);
+    (i > 0 && summary(&all[i - 1].1) != now).then_some(now)
 }
 
 /// Who ran the packet: `ping[812]`, the process of its first call in process context.
@@ -431,7 +479,7 @@ pub fn function_graph(p: &Packet, info: &SessionInfo) -> Vec<String> {
         format!("# {}", header()),
     ];
     out.extend(
-        rows(p, &HashSet::new())
+        rows(p, info, &HashSet::new())
             .iter()
             .map(|r| row_text(p, info, r)),
     );

@@ -10,6 +10,7 @@
 //! functions seen in it, else the device's name.
 
 use crate::model::Packet;
+use vrft_events::event::Context;
 use vrft_events::session::SessionInfo;
 
 /// Boundary groups: a name and the functions whose first entry in a hop marks it. Their
@@ -59,6 +60,8 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ),
     ("dev queue", &["__dev_queue_xmit"]),
     ("driver xmit", &["dev_hard_start_xmit"]),
+    // A packet a driver built in its NAPI poll: its first call (see `driver_rx`).
+    ("driver rx", &[]),
     (
         "tunnel encap",
         &[
@@ -154,7 +157,17 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "__skb_datagram_iter",
         ],
     ),
+    // The ends of the wire between two hosts of a merged session: no function marks them.
+    ("wire out", &[]),
+    ("wire in", &[]),
 ];
+
+const DRIVER_XMIT: u8 = 6;
+const DRIVER_RX: u8 = 7;
+/// Groups up to this one ("neighbour") are a local send's.
+const LAST_SEND: u8 = 4;
+const WIRE_OUT: u8 = GROUPS.len() as u8 - 2;
+const WIRE_IN: u8 = GROUPS.len() as u8 - 1;
 
 /// What a hop is, from what ran in it. Listed in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -168,6 +181,9 @@ pub enum HopKind {
     /// device is a tunnel's.
     Tunnel,
     Other,
+    /// Between two hosts of a merged session: from the sender's driver transmit to the
+    /// receiver's first call, in the aligned clock.
+    Wire,
 }
 
 impl HopKind {
@@ -178,6 +194,7 @@ impl HopKind {
             HopKind::Bridge => "bridge",
             HopKind::Tunnel => "tunnel",
             HopKind::Other => "other device",
+            HopKind::Wire => "wire",
         }
     }
 
@@ -223,7 +240,7 @@ impl HopKind {
             HopKind::Tunnel => 3,
             HopKind::Bridge => 2,
             HopKind::Veth => 1,
-            HopKind::NoDevice | HopKind::Other => 0,
+            HopKind::NoDevice | HopKind::Other | HopKind::Wire => 0,
         }
     }
 }
@@ -295,10 +312,15 @@ pub fn stage_name(a: u8, b: u8) -> String {
     format!("{} -> {}", GROUPS[a as usize].0, GROUPS[b as usize].0)
 }
 
-/// The hops of `p`, in time order.
+/// The hops of `p`, in time order; in a merged session each host's in turn, with the wire
+/// between them.
 pub fn hops(p: &Packet, roles: &Roles, info: &SessionInfo) -> Vec<Hop> {
     let mut order: Vec<u32> = (0..p.nodes.len() as u32).collect();
-    order.sort_by_key(|&i| p.nodes[i as usize].ts);
+    // Merged, the calls are already each host's part in time order (a sender's transmit
+    // completion may come after the receiver started: it stays in the sender's part).
+    if info.hosts.is_empty() {
+        order.sort_by_key(|&i| p.nodes[i as usize].ts);
+    }
     let mut hops: Vec<Hop> = Vec::new();
     for i in order {
         let node = &p.nodes[i as usize];
@@ -344,10 +366,106 @@ pub fn hops(p: &Packet, roles: &Roles, info: &SessionInfo) -> Vec<Hop> {
             }
         }
     }
+    hops = driver_rx(p, info, hops);
+    if !info.hosts.is_empty() {
+        hops = with_wires(p, info, hops);
+    }
     for k in 1..hops.len() {
         hops[k - 1].end = hops[k].start;
     }
     hops
+}
+
+/// A packet that starts in a softirq without a device was built by a driver's receive (its
+/// NAPI poll) before the driver set the device: those calls belong to the device's hop, whose
+/// first stage is then measured from the driver, at a `driver rx` boundary. Also where a
+/// merged packet's part on the next host starts.
+fn driver_rx(p: &Packet, info: &SessionInfo, hops: Vec<Hop>) -> Vec<Hop> {
+    let host = |h: &Hop| info.host_of(p.nodes[h.first as usize].func).map(|(k, _)| k);
+    let mut out: Vec<Hop> = Vec::with_capacity(hops.len());
+    let mut pending: Option<Hop> = None;
+    for mut h in hops {
+        if let Some(mut d) = pending.take() {
+            // Received: the device's hop goes on with the receive path, not with a send.
+            let receives = h.bounds.first().is_none_or(|b| b.group > DRIVER_RX);
+            if h.dev.1 != 0 && host(&h) == host(&d) && receives {
+                h.start = d.start;
+                h.first = d.first;
+                d.bounds
+                    .retain(|b| !h.bounds.iter().any(|x| x.group == b.group));
+                d.bounds.append(&mut h.bounds);
+                h.bounds = d.bounds;
+            } else {
+                d.bounds.retain(|b| b.group != DRIVER_RX);
+                out.push(d);
+            }
+        }
+        let starts_part = out.last().is_none_or(|prev| host(prev) != host(&h));
+        let first = &p.nodes[h.first as usize];
+        // A reply the stack builds in a softirq (ICMP, TCP's RST) is sent, not received.
+        let sends = h.bounds.iter().any(|b| b.group <= LAST_SEND);
+        if starts_part && h.kind == HopKind::NoDevice && first.ctx == Context::SoftIrq && !sends {
+            h.bounds.insert(
+                0,
+                Boundary {
+                    group: DRIVER_RX,
+                    node: h.first,
+                    ts: h.start,
+                },
+            );
+            pending = Some(h);
+        } else {
+            out.push(h);
+        }
+    }
+    out.extend(pending.map(|mut d| {
+        d.bounds.retain(|b| b.group != DRIVER_RX);
+        d
+    }));
+    out
+}
+
+/// A wire hop wherever the packet passes to another host: from the sender's last hop's
+/// driver transmit (else that hop's start) to the receiver's first call (never before).
+fn with_wires(p: &Packet, info: &SessionInfo, hops: Vec<Hop>) -> Vec<Hop> {
+    let host = |h: &Hop| info.host_of(p.nodes[h.first as usize].func).map(|(k, _)| k);
+    let mut out: Vec<Hop> = Vec::with_capacity(hops.len() + 1);
+    for h in hops {
+        if let Some(prev) = out.last().filter(|prev| host(prev) != host(&h)) {
+            let out_of = prev
+                .bounds
+                .iter()
+                .rfind(|b| b.group == DRIVER_XMIT)
+                .copied()
+                .unwrap_or(Boundary {
+                    group: DRIVER_XMIT,
+                    node: prev.first,
+                    ts: prev.start,
+                });
+            let arrived = h.start.max(out_of.ts);
+            out.push(Hop {
+                dev: (0, 0),
+                kind: HopKind::Wire,
+                start: out_of.ts,
+                end: arrived,
+                first: out_of.node,
+                bounds: vec![
+                    Boundary {
+                        group: WIRE_OUT,
+                        node: out_of.node,
+                        ts: out_of.ts,
+                    },
+                    Boundary {
+                        group: WIRE_IN,
+                        node: h.first,
+                        ts: arrived,
+                    },
+                ],
+            });
+        }
+        out.push(h);
+    }
+    out
 }
 
 /// The lines of one packet's breakdown: each hop (stage `None`), then its stages (index of
@@ -548,6 +666,15 @@ pub fn compute<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_constants_name_their_groups() {
+        assert_eq!(GROUPS[DRIVER_XMIT as usize].0, "driver xmit");
+        assert_eq!(GROUPS[DRIVER_RX as usize].0, "driver rx");
+        assert_eq!(GROUPS[LAST_SEND as usize].0, "neighbour");
+        assert_eq!(GROUPS[WIRE_OUT as usize].0, "wire out");
+        assert_eq!(GROUPS[WIRE_IN as usize].0, "wire in");
+    }
 
     fn sample(ns: u64) -> Sample {
         Sample {

@@ -118,24 +118,32 @@ pub mod v6 {
                         task: None,
                     })
                 }),
+                host: 0,
             }
         }
     }
 }
 
-/// Versions 5 and 6: the session named no namespaces and had no clock offset.
-pub mod header6 {
+/// Versions 5 to 7: the session named no snaplen nor host, and before 7 no namespaces nor
+/// clock offset. Postcard stores a struct as its fields one after the other, so version 7's
+/// session is version 6's followed by its two new fields.
+pub mod header7 {
     use super::*;
+    use crate::session::Namespace;
 
+    /// A recording's header of versions 5 to 7, with the session `I` of its version.
     #[derive(Deserialize)]
-    pub struct Header6 {
-        info: SessionInfo6,
+    pub struct Old<I> {
+        info: I,
         backend_reason: String,
         started_unix_ns: u64,
     }
 
+    pub type Header6 = Old<SessionInfo6>;
+    pub type Header7 = Old<SessionInfo7>;
+
     #[derive(Deserialize)]
-    struct SessionInfo6 {
+    pub struct SessionInfo6 {
         functions: Vec<FuncInfo>,
         backend: Option<Backend>,
         kernel: String,
@@ -146,9 +154,34 @@ pub mod header6 {
         skb_fields: Vec<String>,
     }
 
-    impl From<Header6> for crate::record::Header {
+    #[derive(Deserialize)]
+    pub struct SessionInfo7 {
+        v6: SessionInfo6,
+        namespaces: Vec<Namespace>,
+        realtime_offset_ns: Option<i64>,
+    }
+
+    impl From<Header6> for Header7 {
         fn from(h: Header6) -> Self {
-            let i = h.info;
+            Old {
+                info: SessionInfo7 {
+                    v6: h.info,
+                    namespaces: Vec::new(),
+                    realtime_offset_ns: None,
+                },
+                backend_reason: h.backend_reason,
+                started_unix_ns: h.started_unix_ns,
+            }
+        }
+    }
+
+    impl From<Header7> for crate::record::Header {
+        fn from(h: Header7) -> Self {
+            let SessionInfo7 {
+                v6: i,
+                namespaces,
+                realtime_offset_ns,
+            } = h.info;
             crate::record::Header {
                 info: SessionInfo {
                     functions: i.functions,
@@ -159,8 +192,9 @@ pub mod header6 {
                     interfaces: i.interfaces,
                     drop_reasons: i.drop_reasons,
                     skb_fields: i.skb_fields,
-                    namespaces: Vec::new(),
-                    realtime_offset_ns: None,
+                    namespaces,
+                    realtime_offset_ns,
+                    ..SessionInfo::default()
                 },
                 backend_reason: h.backend_reason,
                 started_unix_ns: h.started_unix_ns,

@@ -34,7 +34,8 @@ const FILE_HEADER_LEN: usize = 12;
 /// 5: each function says what it returns (void, bool, pointer, value).
 /// 6: events carry the packet's ethertype and socket family (what kind of packet it is).
 /// 7: events carry header bytes and the task; the session names namespaces and its clock offset.
-pub const VERSION: u32 = 7;
+/// 8: the session holds the snaplen and the host (name, boot id, clock).
+pub const VERSION: u32 = 8;
 /// The oldest version still read (its events are converted: `legacy.rs`).
 pub const OLDEST_READ: u32 = 5;
 

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use super::damage::{Damage, Problem};
 use super::error::{FormatError, HeaderLoss, ReadError};
 use super::frame::{decode_payload, find_sync, FrameHeader, FrameKind, HEADER_LEN};
-use super::legacy::{header6::Header6, v5::Event5, v6::Event6};
+use super::legacy::header7::{Header6, Header7};
+use super::legacy::{v5::Event5, v6::Event6};
 use super::{Header, Trailer, FILE_HEADER_LEN, MAGIC, OLDEST_READ, VERSION};
 use crate::event::Event;
 use crate::session::{Interface, Namespace};
@@ -225,7 +226,8 @@ impl Scan {
     /// The session header, converted from the recording's version.
     fn decode_header(&self, raw: &[u8]) -> Option<Header> {
         match self.version {
-            5 | 6 => decode::<Header6>(raw).map(Header::from),
+            5 | 6 => decode::<Header6>(raw).map(|h| Header7::from(h).into()),
+            7 => decode::<Header7>(raw).map(Header::from),
             _ => decode(raw),
         }
     }

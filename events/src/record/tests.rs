@@ -10,6 +10,7 @@ use crate::session::Interface;
 
 fn event(i: u32) -> Event {
     Event {
+        host: 0,
         ts_ns: 1_000 + i as u64,
         packet: i / 3,
         clone: 0,

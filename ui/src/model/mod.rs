@@ -39,7 +39,8 @@ pub struct Model {
     finished: bool,
     /// The process of each thread, as the tracer noted it (once per thread, before its
     /// first event), so a packet's first call in process context names who ran it.
-    tasks: HashMap<u32, Task>,
+    /// Keyed by host and thread ([`task_key`]).
+    tasks: HashMap<u64, Task>,
     /// What [`Model::stored_bytes`] counts, as of the last [`Model::count_touched`]: kept
     /// current from the packets that changed, so a memory budget costs no walk over all.
     bytes: usize,
@@ -68,6 +69,11 @@ impl Remap {
             _ => None,
         }
     }
+}
+
+/// A thread of one host: merged recordings reuse thread ids.
+fn task_key(ev: &Event) -> u64 {
+    u64::from(ev.host) << 32 | u64::from(ev.tid)
 }
 
 /// Bytes a stored packet costs besides its heap parts: the struct, its index entry, its
@@ -158,14 +164,14 @@ impl Model {
             if self.tasks.len() >= MAX_TASKS {
                 self.tasks.clear();
             }
-            self.tasks.insert(ev.tid, t.clone());
+            self.tasks.insert(task_key(ev), t.clone());
         }
         let node = p.nodes.len() as u32; // the node this event adds, if it adds one
         if let Some(h) = ev.headers() {
             p.add_headers(node, h);
         }
         if ev.ctx == Context::Process && ev.kind != Kind::Exit && p.task().is_none() {
-            if let Some(t) = self.tasks.get(&ev.tid) {
+            if let Some(t) = self.tasks.get(&task_key(ev)) {
                 p.set_task(node, t);
             }
         }

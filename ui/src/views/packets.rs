@@ -10,18 +10,20 @@ use ratatui::Frame;
 use super::columns::{Fitted, Step};
 use super::{body, pane, scroll, selected_style};
 use crate::app::{App, Pane, TimeMode};
-use crate::format::{dev_path, flow_text, human_ns};
+use crate::format::{dev_path, flow_text, host_path, human_ns};
 use crate::model::Packet;
 
-/// Column order of the list (the ID is column 0).
-const TIME: usize = 1;
-const CPU: usize = 2;
-const IFACES: usize = 3;
-const NETNS: usize = 4;
-const FLOW: usize = 5;
-const CALLS: usize = 6;
-const DURATION: usize = 7;
-const MARK: usize = 8;
+/// Column order of the list (the ID is column 0). HOSTS exists only for recordings of
+/// several hosts merged.
+const HOSTS: usize = 1;
+const TIME: usize = 2;
+const CPU: usize = 3;
+const IFACES: usize = 4;
+const NETNS: usize = 5;
+const FLOW: usize = 6;
+const CALLS: usize = 7;
+const DURATION: usize = 8;
+const MARK: usize = 9;
 
 /// What the list gives up on a narrow terminal, first to last: the ID, the flow and the
 /// marks stay (they tell packets apart and say what became of them; the tree's title
@@ -32,6 +34,7 @@ const STEPS: &[Step] = &[
     Step::Drop(CALLS),
     Step::Drop(NETNS),
     Step::Squeeze(IFACES),
+    Step::Drop(HOSTS),
     Step::Drop(DURATION),
     Step::Drop(TIME),
     Step::Squeeze(FLOW),
@@ -79,8 +82,9 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         TimeMode::Wall => "WALL CLOCK",
         TimeMode::Boot => "SINCE BOOT",
     };
-    let headers: Vec<String> = [
+    let mut headers: Vec<String> = [
         "ID",
+        "HOSTS",
         time_header,
         "CPU",
         "INTERFACES",
@@ -93,8 +97,27 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     .map(String::from)
     .to_vec();
     // How narrow a squeezed column may get: enough to recognise what it holds.
-    let floors = [0, 0, 0, 9, 16, 0, 0, 0, 8];
-    let fitted = Fitted::new(&headers, &cells, &floors, STEPS, inner.width, SPACING);
+    let mut floors = vec![0, 0, 0, 0, 9, 16, 0, 0, 0, 8];
+    let mut cells = cells;
+    let mut steps = STEPS.to_vec();
+    if app.info.hosts.is_empty() {
+        // One host: no HOSTS column; the later columns move left by one.
+        headers.remove(HOSTS);
+        floors.remove(HOSTS);
+        for row in &mut cells {
+            row.remove(HOSTS);
+        }
+        let left = |i: usize| if i > HOSTS { i - 1 } else { i };
+        steps = STEPS
+            .iter()
+            .filter(|s| !matches!(s, Step::Drop(HOSTS) | Step::Squeeze(HOSTS)))
+            .map(|s| match *s {
+                Step::Drop(i) => Step::Drop(left(i)),
+                Step::Squeeze(i) => Step::Squeeze(left(i)),
+            })
+            .collect();
+    }
+    let fitted = Fitted::new(&headers, &cells, &floors, &steps, inner.width, SPACING);
     let rows: Vec<Row> = cells
         .into_iter()
         .enumerate()
@@ -151,7 +174,8 @@ fn cells(app: &App, p: &Packet) -> Vec<Line<'static>> {
     vec![
         // Counter IDs (top bit set, with --payload-id) have ten digits: the column is as
         // wide as the widest ID on screen.
-        Line::from(p.id.to_string()),
+        Line::from(app.info.packet_label(p.id)),
+        Line::from(host_path(p, &app.info)),
         Line::from(app.time_text(p.first_ts, true)),
         Line::from(p.cpu.to_string()),
         Line::from(dev_path(p, &app.info)),

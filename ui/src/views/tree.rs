@@ -69,6 +69,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             match row.kind {
                 RowKind::Separator { .. } => Style::new().fg(Color::Magenta),
                 RowKind::Device => Style::new().fg(Color::Cyan),
+                RowKind::Host => Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
                 _ if node.has(DROP) => Style::new().fg(Color::Red),
                 _ if node.is_broken() || !node.has(EXITED) => Style::new().fg(Color::Yellow),
                 _ if node.has(TRACEPOINT) => Style::new().fg(Color::Green),

@@ -141,6 +141,7 @@ impl Synth {
         let func = self.func(name);
         self.t += self.step;
         self.events.push(Event {
+            host: 0,
             ts_ns: self.t,
             packet: pkt,
             clone: 0,
