@@ -28,8 +28,8 @@ use vrft_events::record::Recording;
 use vrft_ui::model::{Model, Node, Packet};
 
 use super::initramfs;
-use super::merged;
 use super::kernel::Kernel;
+use super::merged;
 use super::qemu::{self, Machine, Nic};
 use super::scenario::{self, Outcome, Scenario};
 
@@ -228,8 +228,9 @@ fn run() -> Result<(), String> {
     };
     let (oa, ob) = (a.outcome()?, b.outcome()?);
     let (ra, rb) = (Host::read(&oa, Role::A)?, Host::read(&ob, Role::B)?);
-    check_host(&ra)
-        .and_then(|()| check_host(&rb))
+    check_host(&ra, &oa)
+        .and_then(|()| check_host(&rb, &ob))
+        .and_then(|()| distinct_boots(&ra, &rb))
         .and_then(|()| report_clocks(&ra, &rb))
         .map_err(|why| {
             format!(
@@ -381,6 +382,34 @@ impl Host {
         p.nodes.iter().find(|n| self.func(n) == func)
     }
 
+    /// Checks that `p`'s calls pass `path` in order, the first of them as its very first call;
+    /// a step's device ("" for any) and context must match too.
+    fn follows(&self, p: &Packet, path: &[Step]) -> Result<(), String> {
+        let mut at = 0;
+        for (i, n) in p.nodes.iter().enumerate() {
+            let Some(&(func, dev, ctx)) = path.get(at) else {
+                break;
+            };
+            if self.func(n) == func
+                && (dev.is_empty() || self.dev(p, n) == dev)
+                && ctx.is_none_or(|c| n.ctx == c)
+            {
+                at += 1;
+            } else if i == 0 {
+                break;
+            }
+        }
+        if at == path.len() {
+            return Ok(());
+        }
+        Err(format!(
+            "no {:?} after {:?}; the calls: {:?}",
+            path[at],
+            &path[..at],
+            self.head(p, 200)
+        ))
+    }
+
     /// The first `max` calls of `p`, as "func@dev(ctx)".
     fn head(&self, p: &Packet, max: usize) -> Vec<String> {
         p.nodes
@@ -395,10 +424,44 @@ fn ids((first, count): (u32, u32)) -> std::ops::Range<u32> {
     first..first + count
 }
 
-/// Each host on its own: every payload id of both directions once; sent ids from the socket
-/// layer out through virtio_net's transmit; received ids from virtio_net's NAPI receive path
-/// (softirq) into the UDP socket on the overlay device.
-fn check_host(h: &Host) -> Result<(), String> {
+/// One step of a tree: function, device ("" for any), context (`None` for any).
+type Step = (&'static str, &'static str, Option<Context>);
+
+/// What a sent datagram's tree shows on 6.12, in order (function, device, context). It starts
+/// at `udp4_hwcsum`: `udp_send_skb` writes the UDP header after its own entry, so the filter
+/// first matches at the checksum offload it calls next (its caller's entry and exit are not
+/// in the tree). vxlan0 encapsulates, virtio_net's `start_xmit` puts it on the wire, and the
+/// driver's transmit completion frees it in its NAPI poll (softirq).
+const SEND_PATH: &[Step] = &[
+    ("udp4_hwcsum", "", Some(Context::Process)),
+    ("ip_send_skb", "", Some(Context::Process)),
+    // The first datagram waits for the overlay's ARP reply: it goes on in that softirq.
+    ("vxlan_xmit", "vxlan0", None),
+    ("start_xmit", "eth0", None),
+    ("napi_consume_skb", "", Some(Context::SoftIrq)),
+];
+
+/// What a received datagram's tree shows on 6.12. It starts at `inet_gro_receive` on eth0 in
+/// softirq: the driver's NAPI poll built the skb (`virtnet_poll` > `receive_buf` >
+/// `napi_gro_receive`), but the filter can read the outer IP header only once
+/// `dev_gro_receive` has set it, just before it calls `inet_gro_receive`. Then VXLAN's GRO,
+/// the stack, decapsulation (`vxlan_rcv`), the overlay socket, and the free after the read.
+const RECEIVE_PATH: &[Step] = &[
+    ("inet_gro_receive", "eth0", Some(Context::SoftIrq)),
+    ("vxlan_gro_receive", "eth0", Some(Context::SoftIrq)),
+    ("ip_local_deliver", "eth0", Some(Context::SoftIrq)),
+    ("vxlan_rcv", "", Some(Context::SoftIrq)),
+    (
+        "__udp_enqueue_schedule_skb",
+        "vxlan0",
+        Some(Context::SoftIrq),
+    ),
+    ("kfree_skbmem", "", Some(Context::Process)),
+];
+
+/// Each host on its own: every payload id of both directions once; the ids it sent along
+/// [`SEND_PATH`], those it received along [`RECEIVE_PATH`]; the recording names its host.
+fn check_host(h: &Host, out: &Outcome) -> Result<(), String> {
     let who = h.role.name();
     let packets = h.by_id();
     let (sent, received) = match h.role {
@@ -414,66 +477,53 @@ fn check_host(h: &Host) -> Result<(), String> {
             .map(|p| format!("{:#x} {:?}", p.id, h.head(p, 6)))
             .collect();
         return Err(format!(
-            "host {who}: want payload ids {:?} and {:?} once each, got:\n{}",
-            ids(AB),
-            ids(BA),
+            "host {who}: want payload ids {} and {} once each, got:\n{}",
+            span(AB),
+            span(BA),
             got.join("\n")
         ));
     }
-    for id in ids(sent) {
-        let p = packets[&id];
-        let first = &p.nodes[0];
-        if first.ctx != Context::Process {
-            return Err(format!(
-                "host {who}: sent id {id} starts in {:?}: {:?}",
-                first.ctx,
-                h.head(p, 10)
-            ));
-        }
-        let xmit = h.find(p, "start_xmit").ok_or_else(|| {
-            format!(
-                "host {who}: sent id {id} never reached virtio_net's start_xmit: {:?}",
-                h.head(p, 60)
-            )
-        })?;
-        if h.dev(p, xmit) != "eth0" {
-            return Err(format!(
-                "host {who}: sent id {id}: start_xmit on {}, want eth0",
-                h.dev(p, xmit)
-            ));
+    for (dir, range, path) in [
+        ("sent", sent, SEND_PATH),
+        ("received", received, RECEIVE_PATH),
+    ] {
+        for id in ids(range) {
+            h.follows(packets[&id], path)
+                .map_err(|why| format!("host {who}: {dir} id {id}: {why}"))?;
         }
     }
-    for id in ids(received) {
-        let p = packets[&id];
-        let first = &p.nodes[0];
-        if first.ctx != Context::SoftIrq || h.dev(p, first) != "eth0" {
-            return Err(format!(
-                "host {who}: received id {id} does not start in softirq on eth0: {:?}",
-                h.head(p, 10)
-            ));
-        }
-        let enqueue = h.find(p, "__udp_enqueue_schedule_skb").ok_or_else(|| {
-            format!(
-                "host {who}: received id {id} never reached the UDP socket: {:?}",
-                h.head(p, 60)
-            )
+    // The recording says which machine it is (format 8), as the guest itself saw it.
+    let host =
+        h.rec.header.info.host.as_ref().ok_or_else(|| {
+            format!("host {who}: the recording names no host (format 8 or later)")
         })?;
-        if h.dev(p, enqueue) != "vxlan0" {
-            return Err(format!(
-                "host {who}: received id {id} enqueued from {}, want vxlan0",
-                h.dev(p, enqueue)
-            ));
-        }
+    let (hostname, boot_id) = (out.read("hostname")?, out.read("boot_id")?);
+    if host.hostname != who || host.hostname != hostname.trim() || host.boot_id != boot_id.trim() {
+        return Err(format!(
+            "host {who}: recorded host {host:?}, the guest said hostname {hostname:?}, boot id {boot_id:?}"
+        ));
     }
-    let p = packets[&received.0];
     eprintln!(
-        "[pair] host {who}: ids {:?} sent, {:?} received; received id {} starts {:?}",
-        ids(sent),
-        ids(received),
+        "[pair] host {who}: ids {} sent, {} received, each once; received id {} starts {:?}",
+        span(sent),
+        span(received),
         received.0,
-        h.head(p, 10)
+        h.head(packets[&received.0], 10)
     );
     Ok(())
+}
+
+/// Two machines, so two boots (and two monotonic clocks to align).
+fn distinct_boots(a: &Host, b: &Host) -> Result<(), String> {
+    let boot = |h: &Host| h.rec.header.info.host.as_ref().map(|h| h.boot_id.clone());
+    if boot(a) == boot(b) {
+        return Err(format!("hosts a and b share boot id {:?}", boot(a)));
+    }
+    Ok(())
+}
+
+fn span((first, count): (u32, u32)) -> String {
+    format!("{first}..={}", first + count - 1)
 }
 
 /// Prints, for the merge's clock estimate, the timestamps of one datagram each way and the
