@@ -238,7 +238,27 @@ fn run() -> Result<(), String> {
                 oa.log, ob.log
             )
         })?;
+    report_unfiltered(&ob)?;
     check_merged(&oa.path("a.vrft"), &ob.path("b.vrft"))
+}
+
+/// Prints how b's unfiltered recording starts the first datagram from a: the calls before
+/// the filter could read the headers, if the tracer saw any (the driver's part, issue 19).
+fn report_unfiltered(out: &Outcome) -> Result<(), String> {
+    let path = out.path("b-all.vrft");
+    let rec = Recording::read(&path).map_err(|e| format!("{}: {e:#}", path.display()))?;
+    let h = Host {
+        role: Role::B,
+        model: Model::from_events(&rec.header.info, &rec.events),
+        rec,
+    };
+    let first = h.by_id().get(&AB.0).map(|p| h.head(p, 10));
+    eprintln!(
+        "[pair] host b unfiltered: {} packets; id {} starts {first:?}",
+        h.model.packets().len(),
+        AB.0
+    );
+    Ok(())
 }
 
 /// One guest's boot, as the checks need it.
