@@ -34,8 +34,13 @@ const MODULES: &[&str] = &[
     "virtio_blk",
 ];
 
+/// The network card's driver, for the two-host bed (tests/vm/pair.rs). Copied into every base
+/// image but loaded only by the scripts that want it (`/etc/modules-nic`, in load order): the
+/// single-guest scenarios have no card, and their function counts stay as they were.
+const NIC_MODULES: &[&str] = &["virtio_net"];
+
 /// Bump when the base layout changes, so cached base images are rebuilt.
-const BASE_FORMAT: u32 = 3;
+const BASE_FORMAT: u32 = 4;
 
 /// What `tmux` needs besides its libraries, for the live UI scenario (tests/vm/live.rs): it
 /// refuses to start without a UTF-8 locale (glibc's C.UTF-8 is a file, not built in), and
@@ -260,6 +265,13 @@ pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
     let tmux = which("tmux")?;
     let terminal_files = tmux_files()?;
     let modules = kernel.module_load_order(MODULES)?;
+    // virtio_net's own dependencies (net_failover, failover; virtio and virtio_ring on 6.1,
+    // already loaded for the disk) minus what the list above loads anyway.
+    let nic_modules: Vec<PathBuf> = kernel
+        .module_load_order(NIC_MODULES)?
+        .into_iter()
+        .filter(|m| !modules.contains(m))
+        .collect();
 
     // Rebuild when any input changes: key the file name on the inputs' paths, sizes and mtimes.
     let mut inputs = vec![
@@ -271,6 +283,7 @@ pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
     ];
     inputs.extend(terminal_files.iter().cloned());
     inputs.extend(modules.iter().cloned());
+    inputs.extend(nic_modules.iter().cloned());
     let mut hasher = DefaultHasher::new();
     (BASE_FORMAT, &kernel.release).hash(&mut hasher);
     for path in &inputs {
@@ -309,17 +322,19 @@ pub fn base_image(kernel: &Kernel) -> Result<PathBuf, String> {
     for applet in String::from_utf8_lossy(&applets.stdout).lines() {
         cpio.symlink(&format!("bin/{applet}"), "busybox"); // keeps the real ip, ping and tc
     }
-    let mut order = String::new();
-    for path in &modules {
-        let name = kernel::module_name(&path.to_string_lossy());
-        cpio.file(
-            &format!("lib/modules/{name}.ko"),
-            0o644,
-            &kernel::module_bytes(path)?,
-        );
-        order += &format!("{name}\n");
+    for (list, paths) in [("etc/modules", &modules), ("etc/modules-nic", &nic_modules)] {
+        let mut order = String::new();
+        for path in paths {
+            let name = kernel::module_name(&path.to_string_lossy());
+            cpio.file(
+                &format!("lib/modules/{name}.ko"),
+                0o644,
+                &kernel::module_bytes(path)?,
+            );
+            order += &format!("{name}\n");
+        }
+        cpio.file(list, 0o644, order.as_bytes());
     }
-    cpio.file("etc/modules", 0o644, order.as_bytes());
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&cpio.finish()).unwrap();

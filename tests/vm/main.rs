@@ -18,8 +18,8 @@ mod initramfs;
 mod kernel;
 mod lab;
 mod live;
-#[allow(dead_code)] // until the two-guest bed calls it
 mod merged;
+mod pair;
 mod qemu;
 mod scenario;
 mod testbed;
@@ -93,6 +93,8 @@ fn main() {
             }));
         }
     }
+    // Two guests at once on their own wire: a boot of its own, not shared with the scenarios.
+    trials.extend(pair::trial(&kernel::selected()));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -186,7 +188,13 @@ impl Plan {
                 .map_err(|e| format!("VRFT_VM_TIMEOUT={secs}: {e}"))?,
             Err(_) => 120 + scenarios.iter().map(|s| u64::from(s.timeout)).sum::<u64>(),
         };
-        let boot = qemu::boot(&kernel, &initrd, &work, Duration::from_secs(timeout))?;
+        let boot = qemu::boot(
+            &kernel,
+            &initrd,
+            &work,
+            Duration::from_secs(timeout),
+            &qemu::Machine::default(),
+        )?;
         eprintln!(
             "vm: kernel {} ({}): {} scenario(s); initramfs {:.1} s, guest at /init after {} s, boot wall time {:.1} s",
             kernel.name,

@@ -14,6 +14,8 @@ use vrft_ui::format;
 use vrft_ui::latency::{self, HopKind};
 use vrft_ui::model::{Model, Packet};
 
+// Shared with tests/tmux_replay.rs, which uses the parts this file does not.
+#[allow(dead_code)]
 #[path = "../common/tmux.rs"]
 mod tmux;
 

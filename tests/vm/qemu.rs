@@ -13,6 +13,52 @@ use super::scenario::marker;
 /// Size of the raw disk the guest writes /out to as a tar stream (sparse on the host).
 const OUT_DISK_BYTES: u64 = 1 << 30;
 
+/// The emulated machine: its vCPUs and, for the two-host bed (tests/vm/pair.rs), a network card.
+pub struct Machine {
+    pub cpus: u32,
+    pub nic: Option<Nic>,
+}
+
+impl Default for Machine {
+    /// Two vCPUs and no network card: the single-guest scenarios.
+    fn default() -> Self {
+        Machine { cpus: 2, nic: None }
+    }
+}
+
+/// A virtio-net card whose wire is a UDP socket pair on the host's loopback address: QEMU sends
+/// each Ethernet frame the guest transmits as one datagram from `local` to `remote`, and hands
+/// the guest every datagram that arrives on `local`. Two guests with their ports crossed share
+/// one wire; nothing leaves 127.0.0.1.
+pub struct Nic {
+    pub local: u16,
+    pub remote: u16,
+    pub mac: String,
+}
+
+impl Nic {
+    /// QEMU's arguments for the card: the `dgram` backend (QEMU 7.2+) and a virtio-net PCI device.
+    fn args(&self) -> [String; 4] {
+        [
+            "-netdev".into(),
+            format!(
+                "dgram,id=wire,local.type=inet,local.host=127.0.0.1,local.port={},\
+                 remote.type=inet,remote.host=127.0.0.1,remote.port={}",
+                self.local, self.remote
+            ),
+            "-device".into(),
+            format!("virtio-net-pci,netdev=wire,mac={}", self.mac),
+        ]
+    }
+}
+
+/// A UDP port on 127.0.0.1 that nothing holds right now: bound to port 0, read back, released.
+/// Another process could take it before QEMU binds it, but parallel runs pick different ports.
+pub fn free_udp_port() -> Result<u16, String> {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    Ok(sock.local_addr().map_err(|e| e.to_string())?.port())
+}
+
 pub struct Boot {
     /// Everything the guest printed on its serial console, '\r' removed.
     pub console: String,
@@ -45,6 +91,7 @@ pub fn boot(
     initrd: &Path,
     work: &Path,
     timeout: Duration,
+    machine: &Machine,
 ) -> Result<Boot, String> {
     let disk = work.join("out.img");
     let file = fs::File::create(&disk).map_err(|e| format!("{}: {e}", disk.display()))?;
@@ -53,16 +100,9 @@ pub fn boot(
 
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args([
-            "-accel",
-            tcg_threads(kernel),
-            "-cpu",
-            "max",
-            "-smp",
-            "2",
-            "-m",
-            "2048",
-        ])
+        .args(["-accel", tcg_threads(kernel), "-cpu", "max", "-m", "2048"])
+        .arg("-smp")
+        .arg(machine.cpus.to_string())
         .arg("-kernel")
         .arg(&kernel.vmlinuz)
         .arg("-initrd")
@@ -74,8 +114,12 @@ pub fn boot(
         .args(["-append", "console=ttyS0 quiet panic=-1 tsc=reliable"])
         .arg("-drive")
         .arg(format!("file={},format=raw,if=virtio", disk.display()))
-        // No network card: guest traffic stays inside the guest's own namespaces.
-        .args(["-nic", "none", "-nographic", "-no-reboot"])
+        .args(match &machine.nic {
+            Some(nic) => nic.args().to_vec(),
+            // No network card: guest traffic stays inside the guest's own namespaces.
+            None => vec!["-nic".into(), "none".into()],
+        })
+        .args(["-nographic", "-no-reboot"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

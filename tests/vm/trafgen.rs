@@ -34,6 +34,30 @@ enum Cmd {
         rate: u32,
         #[arg(long, default_value_t = 64)]
         size: usize,
+        /// The first ID (the others follow it), so two senders' IDs never meet.
+        #[arg(long, default_value_t = 1)]
+        first: u32,
+    },
+    /// Tell another host WORD over UDP: send it every half second until that host answers
+    /// `ack WORD` (see `await`); fail after TIMEOUT seconds. The two-host bed's guests
+    /// coordinate so, over their own wire (tests/vm/pair.rs).
+    Tell {
+        #[arg(long)]
+        to: SocketAddr,
+        #[arg(long)]
+        word: String,
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Wait until a datagram WORD arrives on BIND, answer `ack WORD` to its sender; fail after
+    /// TIMEOUT seconds, naming what never came.
+    Await {
+        #[arg(long)]
+        bind: SocketAddr,
+        #[arg(long)]
+        word: String,
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
     },
     /// Receive until COUNT packets arrived (exit 0) or TIMEOUT seconds passed (exit 1).
     Recv {
@@ -174,12 +198,19 @@ fn run(cmd: Cmd) -> std::io::Result<()> {
             &done,
             cpu,
         ),
+        Cmd::Tell { to, word, timeout } => tell(to, &word, timeout),
+        Cmd::Await {
+            bind,
+            word,
+            timeout,
+        } => await_word(bind, &word, timeout),
         Cmd::Send {
             proto,
             to,
             count,
             rate,
             size,
+            first,
         } => {
             let size = size.max(4);
             enum Socket {
@@ -198,9 +229,9 @@ fn run(cmd: Cmd) -> std::io::Result<()> {
             };
             let start = Instant::now();
             let mut buf = vec![0u8; size];
-            for id in 1..=count {
+            for (n, id) in (first..first + count).enumerate() {
                 if rate > 0 {
-                    let due = start + Duration::from_secs_f64(f64::from(id - 1) / f64::from(rate));
+                    let due = start + Duration::from_secs_f64(n as f64 / f64::from(rate));
                     std::thread::sleep(due.saturating_duration_since(Instant::now()));
                 }
                 buf[..4].copy_from_slice(&id.to_be_bytes());
@@ -292,6 +323,66 @@ impl Proto {
             Proto::Udp => "udp",
             Proto::Tcp => "tcp",
         }
+    }
+}
+
+/// See `Cmd::Tell`.
+fn tell(to: SocketAddr, word: &str, timeout: u64) -> std::io::Result<()> {
+    let sock = UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
+    sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let ack = format!("ack {word}");
+    let mut buf = [0u8; 256];
+    while Instant::now() < deadline {
+        // Until the other host is up, sends may fail (no neighbour yet): keep trying.
+        let _ = sock.send_to(word.as_bytes(), to);
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) if from.ip() == to.ip() && buf[..n] == *ack.as_bytes() => {
+                println!("trafgen: {to} heard '{word}'");
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) || e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "told {to} '{word}' for {timeout} s and it never answered: is the other host up?"
+    )))
+}
+
+/// See `Cmd::Await`.
+fn await_word(bind: SocketAddr, word: &str, timeout: u64) -> std::io::Result<()> {
+    let sock = UdpSocket::bind(bind)?;
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let ack = format!("ack {word}");
+    let mut buf = [0u8; 256];
+    let mut heard = None;
+    // After the first WORD, stay a second more to answer repeats whose ack was lost.
+    loop {
+        let until = heard.map_or(deadline, |at: Instant| at + Duration::from_secs(1));
+        let Some(left) = until.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) if buf[..n] == *word.as_bytes() => {
+                sock.send_to(ack.as_bytes(), from)?;
+                if heard.is_none() {
+                    println!("trafgen: heard '{word}' from {from}");
+                    heard = Some(Instant::now());
+                }
+            }
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    match heard {
+        Some(_) => Ok(()),
+        None => Err(std::io::Error::other(format!(
+            "no '{word}' from the other host on {bind} within {timeout} s: is it up?"
+        ))),
     }
 }
 
