@@ -115,7 +115,9 @@ pub fn check_merged(a: &Path, b: &Path, sent: &[Sent], work: &Path) -> Result<St
                 r.map(|i| info.func_name(p.nodes[i].func)).collect()
             };
             let (sender, receiver) = (names(0..first_other), names(first_other..p.nodes.len()));
-            if p.nodes[0].ctx != Context::Process || !sender.contains(&"udp_send_skb") {
+            // From the socket's send, or the first probe after the filter matched (a
+            // `udp dst port` filter matches once udp_send_skb wrote the header).
+            if p.nodes[0].ctx != Context::Process || !sender.contains(&"ip_send_skb") {
                 return Err(format!(
                     "packet {id}: {}'s part does not start at the socket's send: {sender:?}",
                     s.from
@@ -134,21 +136,26 @@ pub fn check_merged(a: &Path, b: &Path, sent: &[Sent], work: &Path) -> Result<St
                     s.to, s.from
                 ));
             }
-            // Past the wire, the receiver's first stage is measured from its driver.
+            // Past the wire, the receiver's first stage is measured from its first call, in
+            // the driver's NAPI poll (softirq).
             let hops = latency::hops(p, &roles, info);
             let after = hops
                 .iter()
                 .skip_while(|h| h.kind != HopKind::Wire)
                 .nth(1)
                 .ok_or_else(|| format!("packet {id}: no hop after the wire"))?;
-            let first_stage = after.stages().next().map(|(name, _, _)| name);
-            if !first_stage
-                .as_deref()
-                .is_some_and(|n| n.starts_with("driver rx -> "))
-            {
+            let first_stage = after.stages().next();
+            let from_first = first_stage
+                .as_ref()
+                .is_some_and(|(_, b, _)| b.node as usize == first_other);
+            if p.nodes[first_other].ctx != Context::SoftIrq || !from_first {
                 return Err(format!(
-                    "packet {id}: {}'s first stage is {first_stage:?}, want one from the driver",
-                    s.to
+                    "packet {id}: {}'s first stage {:?} is not measured from its first call, \
+                     {} in {:?}",
+                    s.to,
+                    first_stage.map(|(name, _, _)| name),
+                    receiver[0],
+                    p.nodes[first_other].ctx
                 ));
             }
         }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Failed, Trial};
 use vrft_events::event::Context;
 use vrft_events::record::Recording;
+use vrft_ui::latency;
 use vrft_ui::model::{Model, Node, Packet};
 
 use super::initramfs;
@@ -135,8 +136,8 @@ vrft-tui record --backend kprobe --wait-detach --inner --payload-id -o "$OUT/{me
   udp dst port {DATA_PORT} 2> "$OUT/record.err" &
 rec=$!
 wait_for "$OUT/record.err" $rec 300 armed
-# Beside it, unfiltered: the calls before the filter can first read the headers.
-vrft-tui record --backend kprobe --wait-detach --payload-id -o "$OUT/{me}-all.vrft" \
+# Beside it, unfiltered and with counter ids: every call from the driver's skb on.
+vrft-tui record --backend kprobe --wait-detach -o "$OUT/{me}-all.vrft" \
   2> "$OUT/record-all.err" &
 rec_all=$!
 wait_for "$OUT/record-all.err" $rec_all 300 armed
@@ -227,7 +228,10 @@ fn run() -> Result<(), String> {
         boot_pair(&kernel, &work)?
     };
     let (oa, ob) = (a.outcome()?, b.outcome()?);
-    let (ra, rb) = (Host::read(&oa, Role::A)?, Host::read(&ob, Role::B)?);
+    let (ra, rb) = (
+        Host::read(&oa, Role::A, "a.vrft")?,
+        Host::read(&ob, Role::B, "b.vrft")?,
+    );
     check_host(&ra, &oa)
         .and_then(|()| check_host(&rb, &ob))
         .and_then(|()| distinct_boots(&ra, &rb))
@@ -238,25 +242,71 @@ fn run() -> Result<(), String> {
                 oa.log, ob.log
             )
         })?;
-    report_unfiltered(&ob)?;
+    check_driver(&oa, Role::A)?;
+    check_driver(&ob, Role::B)?;
     check_merged(&oa.path("a.vrft"), &ob.path("b.vrft"))
 }
 
-/// Prints how b's unfiltered recording starts the first datagram from a: the calls before
-/// the filter could read the headers, if the tracer saw any (the driver's part, issue 19).
-fn report_unfiltered(out: &Outcome) -> Result<(), String> {
-    let path = out.path("b-all.vrft");
-    let rec = Recording::read(&path).map_err(|e| format!("{}: {e:#}", path.display()))?;
-    let h = Host {
-        role: Role::B,
-        model: Model::from_events(&rec.header.info, &rec.events),
-        rec,
+/// The driver layer, in each host's unfiltered recording: every overlay datagram the host
+/// received (those that reached the overlay socket) starts in the NIC driver's NAPI poll,
+/// in softirq before the driver set the device (virtio_net building the skb), reaches
+/// `napi_gro_receive` on eth0, and the latency view's first stage is measured from there:
+/// `driver rx -> ...` from the tree's first call.
+fn check_driver(out: &Outcome, role: Role) -> Result<(), String> {
+    let who = role.name();
+    let h = Host::read(out, role, &format!("{who}-all.vrft"))?;
+    let info = &h.rec.header.info;
+    let roles = latency::Roles::new(info);
+    let received: Vec<&Packet> = h
+        .model
+        .packets()
+        .iter()
+        .filter(|p| {
+            p.nodes
+                .iter()
+                .any(|n| h.func(n) == "__udp_enqueue_schedule_skb" && h.dev(p, n) == "vxlan0")
+        })
+        .collect();
+    let want = match role {
+        Role::A => BA.1,
+        Role::B => AB.1,
     };
-    let first = h.by_id().get(&AB.0).map(|p| h.head(p, 10));
+    if received.len() != want as usize {
+        return Err(format!(
+            "host {who} unfiltered: {} datagrams reached the overlay socket, want {want}",
+            received.len()
+        ));
+    }
+    for p in &received {
+        let first = &p.nodes[0];
+        let why = if first.ctx != Context::SoftIrq || p.dev(first).1 != 0 {
+            "does not start in softirq before the driver set the device"
+        } else if !p
+            .nodes
+            .iter()
+            .any(|n| h.func(n) == "napi_gro_receive" && h.dev(p, n) == "eth0")
+        {
+            "has no napi_gro_receive on eth0"
+        } else {
+            let hops = latency::hops(p, &roles, info);
+            let stage = hops.first().and_then(|hop| hop.stages().next());
+            match stage {
+                Some((name, from, _)) if name.starts_with("driver rx -> ") && from.node == 0 => {
+                    continue
+                }
+                _ => "has no first latency stage from the driver's first call",
+            }
+        };
+        return Err(format!(
+            "host {who} unfiltered: packet {:#x} {why}: {:?}",
+            p.id,
+            h.head(p, 12)
+        ));
+    }
     eprintln!(
-        "[pair] host b unfiltered: {} packets; id {} starts {first:?}",
-        h.model.packets().len(),
-        AB.0
+        "[pair] host {who} unfiltered: {} overlay datagrams received from the driver on; the first starts {:?}",
+        received.len(),
+        h.head(received[0], 6)
     );
     Ok(())
 }
@@ -371,8 +421,9 @@ struct Host {
 }
 
 impl Host {
-    fn read(out: &Outcome, role: Role) -> Result<Host, String> {
-        let path = out.path(&format!("{}.vrft", role.name()));
+    /// `file` in the role's /out: its filtered recording `a.vrft`, or `a-all.vrft`.
+    fn read(out: &Outcome, role: Role, file: &str) -> Result<Host, String> {
+        let path = out.path(file);
         let rec = Recording::read(&path).map_err(|e| format!("{}: {e:#}", path.display()))?;
         let model = Model::from_events(&rec.header.info, &rec.events);
         Ok(Host { role, rec, model })
@@ -410,7 +461,7 @@ impl Host {
             let Some(&(func, dev, ctx)) = path.get(at) else {
                 break;
             };
-            if self.func(n) == func
+            if func.split('|').any(|f| self.func(n) == f)
                 && (dev.is_empty() || self.dev(p, n) == dev)
                 && ctx.is_none_or(|c| n.ctx == c)
             {
@@ -444,29 +495,38 @@ fn ids((first, count): (u32, u32)) -> std::ops::Range<u32> {
     first..first + count
 }
 
-/// One step of a tree: function, device ("" for any), context (`None` for any).
+/// One step of a tree: function (or `a|b`: either), device ("" for any), context (`None` for
+/// any).
 type Step = (&'static str, &'static str, Option<Context>);
 
 /// What a sent datagram's tree shows on 6.12, in order (function, device, context). It starts
 /// at `udp4_hwcsum`: `udp_send_skb` writes the UDP header after its own entry, so the filter
 /// first matches at the checksum offload it calls next (its caller's entry and exit are not
 /// in the tree). vxlan0 encapsulates, virtio_net's `start_xmit` puts it on the wire, and the
-/// driver's transmit completion frees it in its NAPI poll (softirq).
+/// driver's transmit completion frees it in its NAPI poll (softirq): `napi_consume_skb`, or
+/// only the `skb:consume_skb` tracepoint in it when the function's probe missed (a softirq run
+/// on an interrupt's exit while a probe of the interrupted process held the CPU's BPF guard).
 const SEND_PATH: &[Step] = &[
     ("udp4_hwcsum", "", Some(Context::Process)),
     ("ip_send_skb", "", Some(Context::Process)),
     // The first datagram waits for the overlay's ARP reply: it goes on in that softirq.
     ("vxlan_xmit", "vxlan0", None),
     ("start_xmit", "eth0", None),
-    ("napi_consume_skb", "", Some(Context::SoftIrq)),
+    (
+        "napi_consume_skb|skb:consume_skb",
+        "",
+        Some(Context::SoftIrq),
+    ),
 ];
 
-/// What a received datagram's tree shows on 6.12. It starts at `inet_gro_receive` on eth0 in
-/// softirq: the driver's NAPI poll built the skb (`virtnet_poll` > `receive_buf` >
-/// `napi_gro_receive`), but the filter can read the outer IP header only once
-/// `dev_gro_receive` has set it, just before it calls `inet_gro_receive`. Then VXLAN's GRO,
-/// the stack, decapsulation (`vxlan_rcv`), the overlay socket, and the free after the read.
+/// What a received datagram's tree shows on 6.12. It starts in virtio_net's NAPI poll
+/// (`virtnet_poll` > `receive_buf`, softirq) at `eth_type_trans`, before the driver set the
+/// device: the first probe where the filter can read the frame (the driver built the skb just
+/// before). Then `napi_gro_receive` on eth0, VXLAN's GRO, the stack, decapsulation
+/// (`vxlan_rcv`), the overlay socket, and the free after the read.
 const RECEIVE_PATH: &[Step] = &[
+    ("eth_type_trans", "", Some(Context::SoftIrq)),
+    ("napi_gro_receive", "eth0", Some(Context::SoftIrq)),
     ("inet_gro_receive", "eth0", Some(Context::SoftIrq)),
     ("vxlan_gro_receive", "eth0", Some(Context::SoftIrq)),
     ("ip_local_deliver", "eth0", Some(Context::SoftIrq)),

@@ -69,14 +69,16 @@ pub struct Boot {
     pub wall: Duration,
 }
 
-/// One host thread per vCPU, except for the 7.2 scenarios: there the guest died on the int3 of
-/// kernel text patching (a trampoline's ip_after_call rewritten while fsession's links were
-/// released, a static branch while function_graph was switched on), twice in three runs of
-/// trace_veth_auto on 2026-12-04. With every vCPU on one host thread no vCPU runs a translation
-/// of the code another one is patching. Benchmarks keep one thread per vCPU: the flood and its
-/// sink run on separate CPUs.
-fn tcg_threads(kernel: &Kernel) -> &'static str {
-    if kernel.name.starts_with("7.") && std::env::var_os("VRFT_VM_BENCH").is_none() {
+/// Every vCPU on one host thread, except for benchmarks. With one host thread per vCPU the guest
+/// died on the int3 of kernel text patching: on 7.2 (a trampoline's ip_after_call rewritten while
+/// fsession's links were released, a static branch while function_graph was switched on), twice
+/// in three runs of trace_veth_auto on 2026-12-04, and on 6.12 in busy_host (an int3 left in a
+/// static branch of __dev_queue_xmit while the kprobe backend attached under a flood, same day).
+/// A vCPU kept running its translation of code another vCPU was patching; with one host thread no
+/// vCPU runs while another patches. Benchmarks keep one thread per vCPU: the flood and its sink
+/// run on separate CPUs.
+fn tcg_threads() -> &'static str {
+    if std::env::var_os("VRFT_VM_BENCH").is_none() {
         "tcg,thread=single"
     } else {
         "tcg,thread=multi"
@@ -100,7 +102,7 @@ pub fn boot(
 
     let start = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", tcg_threads(kernel), "-cpu", "max", "-m", "2048"])
+        .args(["-accel", tcg_threads(), "-cpu", "max", "-m", "2048"])
         .arg("-smp")
         .arg(machine.cpus.to_string())
         .arg("-kernel")

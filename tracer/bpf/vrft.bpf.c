@@ -405,8 +405,10 @@ static __always_inline __u32 copy_frame(struct vrft_pkt *p, unsigned char *head,
 }
 
 /* Where the skb's frame starts: at the MAC header when it is set and comes
- * before the network header, else at the network header. Returns 0 before
- * either is set: there is nothing to look at yet, a later probe tries again. */
+ * before the network header or the network header is not set yet (a NIC
+ * driver's receive between eth_type_trans and GRO), else at the network
+ * header. Returns 0 before either is set: there is nothing to look at yet, a
+ * later probe tries again. */
 struct frame {
 	unsigned char *head;
 	__u32 off;  /* from head */
@@ -420,9 +422,11 @@ static __always_inline int locate(struct sk_buff *skb, struct frame *fr)
 	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
 	__u32 data_off, len = BPF_CORE_READ(skb, len);
 
+	int net_unset = net == 0 || net == (__u16)~0U;
+
 	fr->head = BPF_CORE_READ(skb, head);
-	fr->l2 = mac != (__u16)~0U && mac < net;
-	if (!fr->l2 && (net == 0 || net == (__u16)~0U))
+	fr->l2 = mac != (__u16)~0U && (mac < net || net_unset);
+	if (!fr->l2 && net_unset)
 		return 0;
 	data_off = BPF_CORE_READ(skb, data) - fr->head;
 	fr->end = data_off + len - BPF_CORE_READ(skb, data_len);
@@ -648,11 +652,11 @@ static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
 /* Where the frame the filter reads starts (as locate() decides), 0 if nowhere yet. */
 static __always_inline __u64 state_frame(struct vrft_skb_state *v)
 {
-	if (v->mac != (__u16)~0U && v->mac < v->net)
+	int net_unset = v->net == 0 || v->net == (__u16)~0U;
+
+	if (v->mac != (__u16)~0U && (v->mac < v->net || net_unset))
 		return v->head + v->mac;
-	if (v->net == 0 || v->net == (__u16)~0U)
-		return 0;
-	return v->head + v->net;
+	return net_unset ? 0 : v->head + v->net;
 }
 
 /* The frame's first MEMO_WORDS words, 0 if unreadable. On 6.2+ read in place

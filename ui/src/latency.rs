@@ -326,10 +326,12 @@ pub fn hops(p: &Packet, roles: &Roles, info: &SessionInfo) -> Vec<Hop> {
         let node = &p.nodes[i as usize];
         let (netns, ifindex) = p.dev(node);
         let end = node.exit_ts().unwrap_or(node.ts);
-        // A call without a device stays in the hop it is in.
-        let same = hops
-            .last()
-            .is_some_and(|h| ifindex == 0 || h.dev.1 == ifindex && h.dev.0 == netns);
+        // A call without a device stays in the hop it is in, on its host: the next host's
+        // part may start in its driver, before the device is set.
+        let host = info.host_of(node.func).map(|(k, _)| k);
+        let same = hops.last().is_some_and(|h| {
+            hop_host(p, info, h) == host && (ifindex == 0 || h.dev.1 == ifindex && h.dev.0 == netns)
+        });
         if !same {
             hops.push(Hop {
                 dev: (netns, ifindex),
