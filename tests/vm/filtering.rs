@@ -35,6 +35,16 @@ geneve_xmit|geneve_udp_encap_recv|geneve_rx)$'";
 
 /// Records with `args` while `traffic` runs, into $OUT/<tag>.vrft; namespace inodes go to $OUT/ns.
 /// The backend is the automatic choice: fentry on 6.1 and 6.12, fsession on 7.2.
+/// The packets whose id is a payload sequence number (not a counter id), by id.
+pub fn payload_packets(model: &Model) -> BTreeMap<u32, &Packet> {
+    model
+        .packets()
+        .iter()
+        .filter(|p| p.id & 0x8000_0000 == 0)
+        .map(|p| (p.id, p))
+        .collect()
+}
+
 fn record_during(tag: &str, args: &str, traffic: &str) -> String {
     format!(
         "{NS_INODES}{}{traffic}\nsleep 1\n{}",
@@ -116,7 +126,7 @@ impl Traced {
 
     /// The packets with payload ids, which must be exactly 1..=count.
     fn expect_payload_ids(&self, tag: &str, count: u32) -> Result<BTreeMap<u32, &Packet>, String> {
-        let ids = self.payload_packets();
+        let ids = payload_packets(&self.model);
         if ids.keys().copied().ne(1..=count) {
             return Err(format!(
                 "{tag}: want ids 1..={count} once each, got:\n{}",
@@ -124,16 +134,6 @@ impl Traced {
             ));
         }
         Ok(ids)
-    }
-
-    /// The packets whose id is a payload sequence number (not a counter id).
-    fn payload_packets(&self) -> BTreeMap<u32, &Packet> {
-        self.model
-            .packets()
-            .iter()
-            .filter(|p| p.id & 0x8000_0000 == 0)
-            .map(|p| (p.id, p))
-            .collect()
     }
 
     fn describe(&self) -> String {

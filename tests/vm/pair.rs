@@ -28,6 +28,7 @@ use vrft_events::record::Recording;
 use vrft_ui::latency;
 use vrft_ui::model::{Model, Node, Packet};
 
+use super::filtering;
 use super::initramfs;
 use super::kernel::Kernel;
 use super::merged;
@@ -440,12 +441,7 @@ impl Host {
 
     /// The packets with payload ids (not counter ids), by id.
     fn by_id(&self) -> BTreeMap<u32, &Packet> {
-        self.model
-            .packets()
-            .iter()
-            .filter(|p| p.id & 0x8000_0000 == 0)
-            .map(|p| (p.id, p))
-            .collect()
+        filtering::payload_packets(&self.model)
     }
 
     /// First call of `func` in packet `p`.

@@ -408,7 +408,9 @@ static __always_inline __u32 copy_frame(struct vrft_pkt *p, unsigned char *head,
  * before the network header or the network header is not set yet (a NIC
  * driver's receive between eth_type_trans and GRO), else at the network
  * header. Returns 0 before either is set: there is nothing to look at yet, a
- * later probe tries again. */
+ * later probe tries again. An offset of 0 is not set either: a struct being
+ * cleared for a new life (7.2's __alloc_skb zeroes both before its data
+ * exists, while head still points at the last life's). */
 struct frame {
 	unsigned char *head;
 	__u32 off;  /* from head */
@@ -425,7 +427,7 @@ static __always_inline int locate(struct sk_buff *skb, struct frame *fr)
 	int net_unset = net == 0 || net == (__u16)~0U;
 
 	fr->head = BPF_CORE_READ(skb, head);
-	fr->l2 = mac != (__u16)~0U && (mac < net || net_unset);
+	fr->l2 = mac && mac != (__u16)~0U && (mac < net || net_unset);
 	if (!fr->l2 && net_unset)
 		return 0;
 	data_off = BPF_CORE_READ(skb, data) - fr->head;
@@ -654,7 +656,7 @@ static __always_inline __u64 state_frame(struct vrft_skb_state *v)
 {
 	int net_unset = v->net == 0 || v->net == (__u16)~0U;
 
-	if (v->mac != (__u16)~0U && (v->mac < v->net || net_unset))
+	if (v->mac && v->mac != (__u16)~0U && (v->mac < v->net || net_unset))
 		return v->head + v->mac;
 	return net_unset ? 0 : v->head + v->net;
 }
