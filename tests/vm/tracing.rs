@@ -434,11 +434,12 @@ fn check_identity(out: &Outcome, recursion_misses: u64) -> Result<(), String> {
     }
     let (matched, calls) = (seen.matched, seen.calls);
     eprintln!(
-        "[{}] nesting: {} packets over VXLAN, {matched} of {calls} calls of the senders matched in function_graph ({} calls), {} nested otherwise",
+        "[{}] nesting: {} packets over VXLAN, {matched} of {calls} calls of the senders matched in function_graph ({} calls), {} nested otherwise, {} run between the two tracers' return hooks of their parent",
         out.kernel,
         overlay.len() + pings.len(),
         graph.len(),
-        misnested.len()
+        misnested.len(),
+        seen.between_hooks
     );
     if calls < 200 || matched * 10 < calls * 9 {
         return Err(format!(
