@@ -206,23 +206,23 @@ pub fn compare(
         }
         let want = graph_up.and_then(|a| from_graph[a]);
         let got = matched_parent(i);
+        if want == got {
+            continue;
+        }
         // A softirq run on an interrupt's exit after the probe's exit of `want` but before
         // ftrace's return hook of it (one runs after the other; under TCG a few hundred
         // microseconds apart): function_graph puts the call inside `want`, the tree just
         // after it, inside its caller. Seen once in a few runs (6.12, ip_send_skb).
         let n = &p.nodes[i as usize];
-        let after_exit = want != got
-            && want.is_some_and(|w| {
-                let w_node = &p.nodes[w as usize];
-                w_node.ctx != n.ctx
-                    && w_node.exit_ts().is_some_and(|x| x <= n.ts)
-                    && matched_parent(w) == got
-            });
+        let after_exit = want.is_some_and(|w| {
+            let w_node = &p.nodes[w as usize];
+            w_node.ctx != n.ctx
+                && w_node.exit_ts().is_some_and(|x| x <= n.ts)
+                && matched_parent(w) == got
+        });
         if after_exit {
             between_hooks += 1;
-            continue;
-        }
-        if want != got {
+        } else {
             let name =
                 |n: Option<u32>| n.map_or("(top)", |n| info.func_name(p.nodes[n as usize].func));
             return Err(format!(
