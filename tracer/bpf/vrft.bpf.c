@@ -99,10 +99,12 @@ struct vrft_track {
 	 * free path's own functions still belong to the packet. */
 	__u8 freed;
 	__u8 pad[3];
-	/* Fingerprint of the headers last sent (0: none yet) and of the device
-	 * they were on (0: none): see vrft_note_headers. */
+	/* Fingerprint of the headers last sent (0: none yet), and the device
+	 * they were on (namespace inode << 32 | ifindex; 0: none): see
+	 * vrft_note_headers. */
 	__u32 hdr_fp;
-	__u32 hdr_dev;
+	__u32 pad2;
+	__u64 hdr_dev;
 };
 
 struct {
@@ -404,13 +406,7 @@ static __always_inline __u32 copy_frame(struct vrft_pkt *p, unsigned char *head,
 	return n;
 }
 
-/* Where the skb's frame starts: at the MAC header when it is set and comes
- * before the network header or the network header is not set yet (a NIC
- * driver's receive between eth_type_trans and GRO), else at the network
- * header. Returns 0 before either is set: there is nothing to look at yet, a
- * later probe tries again. An offset of 0 is not set either: a struct being
- * cleared for a new life (7.2's __alloc_skb zeroes both before its data
- * exists, while head still points at the last life's). */
+/* An skb's frame: where it starts and ends in the skb's head. */
 struct frame {
 	unsigned char *head;
 	__u32 off;  /* from head */
@@ -419,20 +415,38 @@ struct frame {
 	int l2;
 };
 
+/* Where a frame starts in its head, from the MAC and network header offsets:
+ * at the MAC header when it is set and comes before the network header or the
+ * network header is not set yet (a NIC driver's receive between eth_type_trans
+ * and GRO), else at the network header (*l2 = 0); 0 while neither is set. An
+ * offset of 0 is not set either: a struct being cleared for a new life (7.2's
+ * __alloc_skb zeroes both before its data exists, while head still points at
+ * the last life's). */
+static __always_inline __u16 frame_offset(__u16 mac, __u16 net, int *l2)
+{
+	int mac_set = mac && mac != (__u16)~0U, net_set = net && net != (__u16)~0U;
+
+	*l2 = mac_set && (mac < net || !net_set);
+	if (*l2)
+		return mac;
+	return net_set ? net : 0;
+}
+
+/* Finds the skb's frame; 0 before it has one: there is nothing to look at
+ * yet, a later probe tries again. */
 static __always_inline int locate(struct sk_buff *skb, struct frame *fr)
 {
 	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
 	__u32 data_off, len = BPF_CORE_READ(skb, len);
+	int l2;
 
-	int net_unset = net == 0 || net == (__u16)~0U;
-
-	fr->head = BPF_CORE_READ(skb, head);
-	fr->l2 = mac && mac != (__u16)~0U && (mac < net || net_unset);
-	if (!fr->l2 && net_unset)
+	fr->off = frame_offset(mac, net, &l2);
+	if (!fr->off)
 		return 0;
+	fr->l2 = l2;
+	fr->head = BPF_CORE_READ(skb, head);
 	data_off = BPF_CORE_READ(skb, data) - fr->head;
 	fr->end = data_off + len - BPF_CORE_READ(skb, data_len);
-	fr->off = fr->l2 ? mac : net;
 	fr->wire = len + data_off - fr->off;
 	return 1;
 }
@@ -654,11 +668,10 @@ static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
 /* Where the frame the filter reads starts (as locate() decides), 0 if nowhere yet. */
 static __always_inline __u64 state_frame(struct vrft_skb_state *v)
 {
-	int net_unset = v->net == 0 || v->net == (__u16)~0U;
+	int l2;
+	__u16 off = frame_offset(v->mac, v->net, &l2);
 
-	if (v->mac && v->mac != (__u16)~0U && (v->mac < v->net || net_unset))
-		return v->head + v->mac;
-	return net_unset ? 0 : v->head + v->net;
+	return off ? v->head + off : 0;
 }
 
 /* The frame's first MEMO_WORDS words, 0 if unreadable. On 6.2+ read in place
@@ -826,7 +839,7 @@ __noinline int vrft_read_flow(__u64 skb_addr, struct vrft_flow *fl)
 			inner = l4 + 8 + 8 + (g[0] & 0x3f) * 4;
 			if (g[2] == 0x65 && g[3] == 0x58)
 				inner += 14;
-			else if (!(g[2] == 0x08 && g[3] == 0 || g[2] == 0x86 && g[3] == 0xdd))
+			else if (!((g[2] == 0x08 && g[3] == 0) || (g[2] == 0x86 && g[3] == 0xdd)))
 				inner = 0;
 		}
 		if (inner) {
@@ -1083,7 +1096,8 @@ __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 	struct net_device *dev;
 	struct vrft_event *e;
 	__u64 w[6] = {};
-	__u32 fp, tail, where = 0;
+	__u32 fp, tail;
+	__u64 where = 0;
 
 	if (!t || !skb || !snaplen)
 		return 0;
@@ -1109,9 +1123,12 @@ __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 	/* Where the packet is: its device in its namespace. Leaving a device
 	 * (a socket's queue has none) is no new place. */
 	dev = BPF_CORE_READ(skb, dev);
+	/* Exact, not hashed: a hash of the two lost the inode's lowest bit, so
+	 * eth0 in two namespaces created one after the other (consecutive
+	 * inodes) was one place and the second got no snapshot. */
 	if (dev)
-		where = (BPF_CORE_READ(dev, ifindex) * 0x9e3779b1U ^
-			 BPF_CORE_READ(dev, nd_net.net, ns.inum)) | 1;
+		where = (__u64)BPF_CORE_READ(dev, nd_net.net, ns.inum) << 32 |
+			BPF_CORE_READ(dev, ifindex);
 	if (fp == t->hdr_fp && (!where || where == t->hdr_dev))
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + sizeof(*hd), 0);
