@@ -295,8 +295,17 @@ fn check_exports(out: &Outcome, tag: &str, datagrams: usize) -> Result<(), Strin
         let mut captured = pcap.ifaces_of.get(&p.id).cloned().unwrap_or_default();
         captured.retain(|d| d.1 != 0);
         if captured != crossed {
+            // The tree says where the snapshots were taken (`headers now`) and where not.
+            let tree = std::process::Command::new(bin)
+                .arg("dump")
+                .arg(&rec)
+                .args(["--packet", &p.id.to_string()])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_else(|e| e.to_string());
             return Err(format!(
-                "{tag}: packet {}: pcap-ng frames on {captured:?}, devices crossed {crossed:?}",
+                "{tag}: packet {}: pcap-ng frames on {captured:?}, devices crossed \
+                 {crossed:?}; its tree:\n{tree}",
                 p.id
             ));
         }
