@@ -163,11 +163,18 @@ stop_record INT
             super::compat::check_compatible_choice(out, &stats, &err)?;
         }
         let insns = &stats["verified_insns_max"];
-        eprintln!(
-            "[{}] {name}: verifier walked at most {} instructions per function probe, {} per other program",
-            out.kernel, insns["function_probe"], insns["other"]
-        );
         let per_probe = insns["function_probe"].as_u64().unwrap_or(0);
+        if per_probe == 0 && insns["other"].as_u64().unwrap_or(0) == 0 {
+            eprintln!(
+                "[{}] {name}: the kernel does not report the verifier's walk (5.16+)",
+                out.kernel
+            );
+        } else {
+            eprintln!(
+                "[{}] {name}: verifier walked at most {per_probe} instructions per function probe, {} per other program",
+                out.kernel, insns["other"]
+            );
+        }
         // The identity rules (birth, copy-into, free path) took 6.1 from about
         // 1,200 to about 1,600; the budget catches paths that multiply, not growth.
         // It is paid per function by fentry clones only: kprobe and fsession verify one
