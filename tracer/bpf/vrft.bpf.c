@@ -1127,8 +1127,7 @@ __noinline int vrft_note_headers(__u64 skb_addr, struct vrft_track *t)
 	 * eth0 in two namespaces created one after the other (consecutive
 	 * inodes) was one place and the second got no snapshot. */
 	if (dev)
-		where = (__u64)BPF_CORE_READ(dev, nd_net.net, ns.inum) << 32 |
-			BPF_CORE_READ(dev, ifindex);
+		where = (__u64)skb_netns(skb, dev) << 32 | BPF_CORE_READ(dev, ifindex);
 	if (fp == t->hdr_fp && (!where || where == t->hdr_dev))
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + sizeof(*hd), 0);
