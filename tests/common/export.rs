@@ -12,7 +12,7 @@ use vrft_events::record::Recording;
 use vrft_ui::model::{Model, ROOT};
 
 /// Runs `cmd`, returning its stdout; a tool that is missing says how to get it.
-fn run(cmd: &mut Command) -> Result<String, String> {
+pub fn run(cmd: &mut Command) -> Result<String, String> {
     let name = cmd.get_program().to_string_lossy().into_owned();
     let out = cmd
         .output()

@@ -296,13 +296,13 @@ fn check_exports(out: &Outcome, tag: &str, datagrams: usize) -> Result<(), Strin
         captured.retain(|d| d.1 != 0);
         if captured != crossed {
             // The tree says where the snapshots were taken (`headers now`) and where not.
-            let tree = std::process::Command::new(bin)
-                .arg("dump")
-                .arg(&rec)
-                .args(["--packet", &p.id.to_string()])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_else(|e| e.to_string());
+            let tree = checks::run(
+                std::process::Command::new(bin)
+                    .arg("dump")
+                    .arg(&rec)
+                    .args(["--packet", &p.id.to_string()]),
+            )
+            .unwrap_or_else(|e| e);
             return Err(format!(
                 "{tag}: packet {}: pcap-ng frames on {captured:?}, devices crossed \
                  {crossed:?}; its tree:\n{tree}",
