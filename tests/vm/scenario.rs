@@ -147,6 +147,8 @@ wait_released() {
   done
   cat /run/vrft-tui/release.log 2>/dev/null || echo "nothing to release"
 }
+# stamp LABEL: the guest's uptime on the console, to see where a scenario's time goes.
+stamp() { echo "VRFT-STAMP $1 $(cut -d' ' -f1 /proc/uptime)"; }
 # at NS CMD...: run CMD in network namespace NS.
 at() { ns=$1; shift; ip netns exec "$ns" "$@"; }
 # counter NS DEV STAT: a device statistic, e.g. counter a vxlan0 tx_packets.

@@ -81,8 +81,10 @@ pub(super) fn trace_veth(
     };
     let script = format!(
         r#"{RECORD_HELPERS}{graph_helpers}{setup}{overlay_setup}
-{debug}{no_graph}start_record --json {fields}{backend_arg}
+{debug}{no_graph}stamp start_record
+start_record --json {fields}{backend_arg}
 wait_armed 500
+stamp armed
 {beside}# A packet tap on b's eth0, as tcpdump holds: the kernel hands it a clone of each frame.
 at b trafgen tap --dev eth0 --until "$OUT/tap.stop" --ready "$OUT/tap.ready" > "$OUT/tap.frames" &
 TAP=$!
@@ -95,6 +97,7 @@ graph_setup
 {overlay}
 at a sh -c '{sender}; exec /bin/ping -c 2 -i 0.3 {overlay_b}' > "$OUT/ping_vxlan.txt"
 graph_done
+stamp graph_done
 # A burst to a closed port: each sk_buff is freed before the next is allocated.
 mkdir $T/instances/frees
 echo 1 > $T/instances/frees/events/skb/kfree_skb/enable
@@ -108,7 +111,9 @@ at a ping -c 2 -i 0.3 {b} > "$OUT/ping.txt"
 at a trafgen send --proto udp --to {b}:9 --count 1 --rate 0
 sleep 1
 stop_record INT
+stamp stopped
 {beside_stop}vrft-tui dump "$OUT/rec.vrft" > "$OUT/dump.txt"
+stamp dumped
 "#,
         backend_arg = if backend == "auto" || backend == "compat" {
             String::new()
