@@ -20,7 +20,8 @@ pub fn scenarios() -> Vec<Scenario> {
             |_: &Outcome| Ok(()),
         )
         .timeout(1500)],
-        Ok("hits") => vec![super::bench_hits::bench_hits().also_on(&["7.2"])],
+        // 5.10: the compatible fentry clones (its rows without kprobe session and fsession).
+        Ok("hits") => vec![super::bench_hits::bench_hits().also_on(&["7.2", "5.10"])],
         Ok(_) => vec![bench_attach().also_on(&["7.2"])],
         Err(_) => Vec::new(),
     }

@@ -8,9 +8,9 @@ use std::process::Command;
 /// Kernels booted when `VRFT_VM_KERNELS` is not set.
 pub const DEFAULT_KERNELS: &str = "5.10,6.1,6.12,7.2";
 
-/// Kernels that run every scenario; the others (7.2: the tracing multi-link;
-/// 5.10: Debian 11, the oldest, for what it lacks) run only the scenarios that name them (`Scenario::also_on`), to keep CI's
-/// time: each boot under emulation costs minutes.
+/// Kernels that run the scenarios that name no kernel (the test bed's own, `filter_pcap_port`);
+/// the others name theirs (`Scenario::only_on`, `also_on`), each kernel what proves something
+/// about it (docs/testing.md), to keep CI's time: each boot under emulation costs minutes.
 pub const EVERY_SCENARIO: &[&str] = &["6.1", "6.12"];
 
 /// Where downloaded kernels and built initramfs images live (outside the repo, reused across runs).

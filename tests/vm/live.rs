@@ -117,7 +117,7 @@ tm display-message -p -t live '#{{alternate_on}} #{{cursor_flag}}' > "$OUT/shell
     );
     Scenario::new("live_tmux", script, check)
         .timeout(420)
-        .also_on(&["7.2"])
+        .only_on(&["6.12", "7.2"])
 }
 
 fn check(out: &Outcome) -> Result<(), String> {

@@ -139,6 +139,7 @@ for ns in a b; do for dev in eth1 vxlan0; do ip -n $ns link set $dev up; done; d
 /// The receiver (`trafgen recv`, in namespace `to`) saves the sequence IDs it got to
 /// `$OUT/<tag>.ids` and fails the script unless all `count` arrived; check them on the host with
 /// `Outcome::expect_ids(tag, count)`.
+#[derive(Clone)]
 pub struct Flow {
     /// Names the flow's files in $OUT and its shell variable, so: letters, digits, '_'.
     pub tag: &'static str,
