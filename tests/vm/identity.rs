@@ -114,20 +114,20 @@ pub fn datagrams<'m>(
         // Or handed to the CPU that allocated it: on 7.2 a received datagram is queued
         // there (`skb_attempt_defer_free`) and freed at that CPU's next receive softirq,
         // which an idle CPU may not run before the recording ends.
+        // With recursion misses a packet may lose its last free with the rest of a softirq
+        // (its receive count then shows the loss too): a counted loss, not a wrong tree.
+        let lost_end = want.misses && missed_calls(p);
         let freed = p
             .nodes
             .iter()
             .filter(|n| n.has(node_flags::FREED) || name(n) == "skb_attempt_defer_free")
             .map(|n| n.ts)
-            .max()
-            .ok_or_else(|| {
-                format!(
-                    "packet {}: never freed:
-{}",
-                    p.id,
-                    tree.outline()
-                )
-            })?;
+            .max();
+        let freed = match freed {
+            Some(ts) => ts,
+            None if lost_end => continue,
+            None => return Err(format!("packet {}: never freed:\n{}", p.id, tree.outline())),
+        };
         let root_ts = |mut i: u32| {
             while p.nodes[i as usize].parent != ROOT {
                 i = p.nodes[i as usize].parent;
@@ -136,9 +136,6 @@ pub fn datagrams<'m>(
         };
         let late = (0..p.nodes.len() as u32)
             .find(|&i| p.nodes[i as usize].ts > freed && root_ts(i) > freed);
-        // With recursion misses a packet may lose its last free with the rest of a softirq
-        // (its receive count then shows the loss too): a counted loss, not a wrong tree.
-        let lost_end = want.misses && missed_calls(p);
         if (late.is_some() || p.last_ts > freed + 1_000_000_000) && !lost_end {
             return Err(format!(
                 "packet {}: {} starts after the last free; recorded until {} ns after it:\n{}",

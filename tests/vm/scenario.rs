@@ -53,7 +53,7 @@ impl Scenario {
         self
     }
 
-    /// Runs the scenario on these kernels too, beside those that run every scenario.
+    /// Runs the scenario on these kernels too, beside those of `EVERY_SCENARIO`.
     pub fn also_on(mut self, kernels: &'static [&'static str]) -> Scenario {
         self.also = kernels;
         self

@@ -27,6 +27,20 @@ pub mod veth {
         super::pair(A, B)
             + "for ns in a b; do ip -n $ns link set lo up; ip -n $ns link set eth0 up; done\n"
     }
+
+    /// Shell that makes each side's neighbour entry for the other permanent: no datagram
+    /// waits for ARP, whose reply may resume it in another context (its tree then no
+    /// longer nests under the sender's `ip_finish_output2`).
+    pub fn known_neighbours() -> String {
+        let mac = |ns| {
+            format!("$(ip -n {ns} -o link show eth0 | sed 's/.*link.ether \\([^ ]*\\).*/\\1/')")
+        };
+        format!(
+            "ip -n a neigh replace {B} lladdr {} dev eth0 nud permanent\nip -n b neigh replace {A} lladdr {} dev eth0 nud permanent\n",
+            mac("b"),
+            mac("a")
+        )
+    }
 }
 
 /// A VXLAN overlay (VNI 42, `vxlan0`) between namespaces `a` and `b` over a veth underlay (`eth0`).
