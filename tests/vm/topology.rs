@@ -32,9 +32,7 @@ pub mod veth {
     /// waits for ARP, whose reply may resume it in another context (its tree then no
     /// longer nests under the sender's `ip_finish_output2`).
     pub fn known_neighbours() -> String {
-        let mac = |ns| {
-            format!("$(ip -n {ns} -o link show eth0 | sed 's/.*link.ether \\([^ ]*\\).*/\\1/')")
-        };
+        let mac = |ns| format!("$(at {ns} cat /sys/class/net/eth0/address)");
         format!(
             "ip -n a neigh replace {B} lladdr {} dev eth0 nud permanent\nip -n b neigh replace {A} lladdr {} dev eth0 nud permanent\n",
             mac("b"),

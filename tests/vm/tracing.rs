@@ -81,18 +81,14 @@ pub(super) fn trace_veth(
         ""
     };
     let script = format!(
-        r#"{RECORD_HELPERS}{graph_helpers}{setup}{overlay_setup}
+        r#"{RECORD_HELPERS}{TAP_HELPERS}{graph_helpers}{setup}{overlay_setup}
 {scout}{debug}{no_graph}stamp start_record
 start_record --json {fields}{backend_arg}
 wait_armed 500
 stamp armed
-{beside}# A packet tap on b's eth0, as tcpdump holds: the kernel hands it a clone of each frame.
-at b trafgen tap --dev eth0 --until "$OUT/tap.stop" --ready "$OUT/tap.ready" > "$OUT/tap.frames" &
-TAP=$!
-wait_file "$OUT/tap.ready"
+{beside}tap_start tap
 {udp}
-touch "$OUT/tap.stop"
-wait $TAP
+tap_stop tap
 # UDP and ping over VXLAN across the bridge, their senders followed by function_graph.
 graph_setup
 {overlay}
@@ -220,6 +216,18 @@ stamp dumped
     .only_on(kernels)
 }
 
+/// Shell helpers for a packet tap on b's eth0, as tcpdump holds: the kernel hands it a clone
+/// of each frame. `tap_start NAME` returns once it listens (frames to $OUT/NAME.frames),
+/// `tap_stop NAME` ends it.
+const TAP_HELPERS: &str = r#"
+tap_start() {
+  at b trafgen tap --dev eth0 --until "$OUT/$1.stop" --ready "$OUT/$1.ready" > "$OUT/$1.frames" &
+  TAP=$!
+  wait_file "$OUT/$1.ready"
+}
+tap_stop() { touch "$OUT/$1.stop"; wait $TAP; }
+"#;
+
 /// Shell that learns which functions the scenario's UDP flows call: a short fsession
 /// recording of five datagrams of each (with the tap), whose trees name them in `$FUNCS`,
 /// a regex for the fentry recording beside the full trace ([`BESIDE_START`]).
@@ -233,12 +241,9 @@ fn scout(udp: &Flow, overlay: &Flow) -> String {
         r#"vrft-tui record -o "$OUT/scout.vrft" --wait-detach > /dev/null 2> "$OUT/scout.err" &
 SPID=$!
 wait_for "$OUT/scout.err" $SPID 300 armed
-at b trafgen tap --dev eth0 --until "$OUT/scout_tap.stop" --ready "$OUT/scout_tap.ready" > /dev/null &
-STAP=$!
-wait_file "$OUT/scout_tap.ready"
+tap_start scout_tap
 {udp}
-touch "$OUT/scout_tap.stop"
-wait $STAP
+tap_stop scout_tap
 {overlay}
 kill -INT $SPID
 wait $SPID
@@ -442,7 +447,7 @@ fn call_sequence(
         by_task
             .entry(task)
             .or_default()
-            .push((depth(i), info.func_name(n.func).to_string()));
+            .push((depth(i), name(i).to_string()));
     }
     by_task
 }
