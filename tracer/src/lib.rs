@@ -436,7 +436,7 @@ impl Tracer {
         let (recursion_misses, verified_insns_max) = probe.prog_totals();
         let mut report = StopReport {
             stats: probe.with_misses(recursion_misses),
-            links: self.attached.slow_links.len(),
+            links: self.attached.slow_links.len() + self.attached.cheap_links.len(),
             verified_insns_max,
             filter_runs: probe.filter_runs(),
             ..Default::default()
@@ -447,16 +447,19 @@ impl Tracer {
 
     /// Releases every link; returns the pid of the background release if one was started.
     fn release_now(&mut self) -> Option<u32> {
-        // Tracepoint and multi-kprobe links are cheap to release: drop them here.
-        self.attached.cheap_links.clear();
-        let links: Vec<OwnedFd> = std::mem::take(&mut self.attached.slow_links);
-        if links.is_empty() {
+        let slow: Vec<OwnedFd> = std::mem::take(&mut self.attached.slow_links);
+        let cheap: Vec<OwnedFd> = std::mem::take(&mut self.attached.cheap_links);
+        if slow.is_empty() || self.wait_detach {
+            // Tracepoint and multi-kprobe links take well under a second: closed here.
+            drop(cheap);
+            if !slow.is_empty() {
+                release::in_foreground(slow);
+            }
             return None;
         }
-        if self.wait_detach {
-            release::in_foreground(links);
-            return None;
-        }
+        // With a background release anyway, the cheap links go there too: the six
+        // tracepoints alone took 0.5 s of the stop on 7.2 under emulation.
+        let links: Vec<OwnedFd> = cheap.into_iter().chain(slow).collect();
         match release::in_background(links) {
             Ok(pid) => Some(pid),
             Err(e) => {
