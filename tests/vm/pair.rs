@@ -499,20 +499,19 @@ type Step = (&'static str, &'static str, Option<Context>);
 /// at `udp4_hwcsum`: `udp_send_skb` writes the UDP header after its own entry, so the filter
 /// first matches at the checksum offload it calls next (its caller's entry and exit are not
 /// in the tree). vxlan0 encapsulates, virtio_net's `start_xmit` puts it on the wire, and the
-/// driver's transmit completion frees it in its NAPI poll (softirq): `napi_consume_skb`, or
-/// only the `skb:consume_skb` tracepoint in it when the function's probe missed (a softirq run
-/// on an interrupt's exit while a probe of the interrupted process held the CPU's BPF guard).
+/// driver's transmit completion frees it: `napi_consume_skb`, or only the `skb:consume_skb`
+/// tracepoint in it when the function's probe missed (a softirq run on an interrupt's exit
+/// while a probe of the interrupted process held the CPU's BPF guard). Mostly in its NAPI
+/// poll (softirq), but `start_xmit` also frees what the device finished sending before, so a
+/// later datagram's send may free this one in its task (seen when the first datagram waited
+/// for ARP and went on from the reply's softirq).
 const SEND_PATH: &[Step] = &[
     ("udp4_hwcsum", "", Some(Context::Process)),
     ("ip_send_skb", "", Some(Context::Process)),
     // The first datagram waits for the overlay's ARP reply: it goes on in that softirq.
     ("vxlan_xmit", "vxlan0", None),
     ("start_xmit", "eth0", None),
-    (
-        "napi_consume_skb|skb:consume_skb",
-        "",
-        Some(Context::SoftIrq),
-    ),
+    ("napi_consume_skb|skb:consume_skb", "", None),
 ];
 
 /// What a received datagram's tree shows on 6.12. It starts in virtio_net's NAPI poll
