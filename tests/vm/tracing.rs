@@ -87,8 +87,9 @@ start_record --json {fields}{backend_arg}
 wait_armed 500
 stamp armed
 cat /proc/net/softnet_stat > "$OUT/softnet.armed"
-mkdir -p /debugfs && mount -t debugfs none /debugfs 2>/dev/null
-cat /debugfs/sched/preempt > "$OUT/preempt" 2>/dev/null
+# (sched/preempt: 5.12+; the mount may already be there.)
+mkdir -p /debugfs && mount -t debugfs none /debugfs 2>/dev/null || true
+cat /debugfs/sched/preempt > "$OUT/preempt" 2>/dev/null || echo unknown > "$OUT/preempt"
 {beside}tap_start tap
 {udp}
 tap_stop tap
