@@ -15,6 +15,7 @@ use vrft_events::record::Recording;
 use vrft_events::session::SessionInfo;
 use vrft_ui::model::{node_flags, Model, Packet, ROOT};
 
+use super::filtering::packets_of;
 use super::scenario::{Outcome, Scenario};
 use super::topology::{veth, Flow};
 use super::tracing::RECORD_HELPERS;
@@ -137,16 +138,7 @@ grep '^verifier: ' "$OUT/clones.err"
                 trailer.stats.lost
             ));
         }
-        let of_flow = |port: &str| {
-            model
-                .packets()
-                .iter()
-                .filter(|p| {
-                    let f = super::filtering::flow_text(p);
-                    f.starts_with(&format!("udp {}:", veth::A)) && f.ends_with(port)
-                })
-                .collect::<Vec<_>>()
-        };
+        let of_flow = |port: &str| packets_of(&model, &format!("udp {}:", veth::A), port);
         let names = |p: &vrft_ui::model::Packet| -> Vec<String> {
             p.nodes
                 .iter()
@@ -322,11 +314,8 @@ fn nested_as_on_6_1(out: &Outcome) -> Result<(), String> {
         let model = Model::from_events(info, &rec.events);
         let (head, tail) = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
         let mut count = BTreeMap::new();
-        for p in model.packets() {
-            let f = super::filtering::flow_text(p);
-            if f.starts_with(&head) && f.ends_with(&tail) {
-                *count.entry(shape(p, info, common)).or_default() += 1;
-            }
+        for p in packets_of(&model, &head, &tail) {
+            *count.entry(shape(p, info, common)).or_default() += 1;
         }
         count
     };

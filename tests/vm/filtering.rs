@@ -27,6 +27,19 @@ pub fn flow_text(p: &Packet) -> String {
     p.flow.as_ref().map(|f| f.to_string()).unwrap_or_default()
 }
 
+/// The packets whose flow text starts with `head` and ends with `tail`, e.g.
+/// ("udp 10.11.0.1:", ">10.11.0.2:7777"): one UDP flow whatever its source port.
+pub fn packets_of<'m>(model: &'m Model, head: &str, tail: &str) -> Vec<&'m Packet> {
+    model
+        .packets()
+        .iter()
+        .filter(|p| {
+            let f = flow_text(p);
+            f.starts_with(head) && f.ends_with(tail)
+        })
+        .collect()
+}
+
 /// The functions that show every hop of UDP over veth, VXLAN and GENEVE.
 const FUNCS: &str = "--funcs '^(ip_output|ip_finish_output2|__dev_queue_xmit|dev_hard_start_xmit|veth_xmit|\
 vxlan_xmit|vxlan_xmit_one|udp_tunnel_xmit_skb|iptunnel_xmit|__netif_receive_skb_core|ip_rcv|ip_local_deliver|\

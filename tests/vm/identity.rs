@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use vrft_events::session::SessionInfo;
 use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
 
-use super::filtering::flow_text;
+use super::filtering::{flow_text, packets_of};
 use super::scenario::Outcome;
 use super::tracing::Tree;
 
@@ -68,14 +68,7 @@ pub fn datagrams<'m>(
 ) -> Result<Vec<&'m Packet>, String> {
     let name = |n: &Node| info.func_name(n.func).to_string();
     let (head, tail) = &want.flow;
-    let found: Vec<&Packet> = model
-        .packets()
-        .iter()
-        .filter(|p| {
-            let flow = flow_text(p);
-            flow.starts_with(head) && flow.ends_with(tail)
-        })
-        .collect();
+    let found = packets_of(model, head, tail);
     if found.len() != want.sent {
         let ids: Vec<u32> = found.iter().map(|p| p.id).collect();
         return Err(format!(

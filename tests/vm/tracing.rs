@@ -7,6 +7,7 @@ use vrft_events::record::Recording;
 use vrft_events::session::SessionInfo;
 use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
 
+use super::filtering::packets_of;
 use super::identity::made_only_of;
 use super::scenario::{Outcome, Scenario};
 use super::topology::{veth, vxlan_bridge, Flow};
@@ -330,17 +331,7 @@ fn check_automatic_choice(
         (vxlan_bridge::OVERLAY_A, vxlan_bridge::OVERLAY_B, 7778),
     ] {
         let (head, tail) = (format!("udp {from}:"), format!(">{to}:{port}"));
-        let of = |m: &Model| -> Vec<Packet> {
-            m.packets()
-                .iter()
-                .filter(|p| {
-                    let f = super::filtering::flow_text(p);
-                    f.starts_with(&head) && f.ends_with(&tail)
-                })
-                .cloned()
-                .collect()
-        };
-        let (pa, pb) = (of(&ma), of(&mb));
+        let (pa, pb) = (packets_of(&ma, &head, &tail), packets_of(&mb, &head, &tail));
         if pa.len() != 20 || pb.len() != 20 {
             return Err(format!(
                 "flow {head}..{tail}: {} packets with fsession, {} with fentry, want 20 each",
@@ -664,15 +655,11 @@ fn check_udp_trees(out: &Outcome, sent: usize, misses: u64) -> Result<(), String
     }
     let info = &rec.header.info;
     let model = Model::from_events(&rec.header.info, &rec.events);
-    let flow = |p: &Packet| {
-        let f = super::filtering::flow_text(p);
-        f.starts_with(&format!("udp {}:", veth::A)) && f.ends_with(&format!(">{}:7777", veth::B))
-    };
+    // The flow is read where the IP layer finished the header, before veth.
+    let flow = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
     let received = |p: &Packet| p.nodes.iter().any(|n| info.func_name(n.func) == "udp_rcv");
-    let (udp, unreceived): (Vec<&Packet>, Vec<&Packet>) = model
-        .packets()
-        .iter()
-        .filter(|p| flow(p))
+    let (udp, unreceived): (Vec<&Packet>, Vec<&Packet>) = packets_of(&model, &flow.0, &flow.1)
+        .into_iter()
         .partition(|p| received(p));
     let lost = unreceived
         .iter()
@@ -694,12 +681,6 @@ fn check_udp_trees(out: &Outcome, sent: usize, misses: u64) -> Result<(), String
         );
     }
     for p in udp {
-        // The flow is read where the IP layer finished the header, before veth.
-        let flow = super::filtering::flow_text(p);
-        let want = (format!("udp {}:", veth::A), format!(">{}:7777", veth::B));
-        if !(flow.starts_with(&want.0) && flow.ends_with(&want.1)) {
-            return Err(format!("packet {}: flow '{flow}', want {want:?}", p.id));
-        }
         if !info.skb_fields.is_empty() {
             for n in p
                 .nodes
