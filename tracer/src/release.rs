@@ -59,20 +59,12 @@ pub fn in_background(links: Vec<OwnedFd>) -> Result<u32> {
         .map_err(Error::io(format!("cannot create {}", run_dir().display())))?;
     // The child waits for end-of-file on this pipe: the write end stays open here until
     // this process exits (however it exits), and exec closes the child's copy.
-    let mut ends = [0; 2];
-    // SAFETY: `ends` has room for the two fds pipe2 writes.
-    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(Error::io("cannot create the release pipe")(
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: pipe2 just opened both fds and nothing else owns them.
     let (parent_gone, alive) =
-        unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+        std::io::pipe().map_err(Error::io("cannot create the release pipe"))?;
     let fds: Vec<RawFd> = links.iter().map(|l| l.as_raw_fd()).collect();
     for &fd in fds.iter().chain([&parent_gone.as_raw_fd()]) {
-        // libbpf opens everything close-on-exec; these must survive the exec.
-        // SAFETY: fd is open and owned by `links`.
+        // libbpf (and std's pipe) open everything close-on-exec; these must survive the exec.
+        // SAFETY: fd is open and owned by `links` or `parent_gone`.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
     let list = fds
