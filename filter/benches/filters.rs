@@ -14,6 +14,7 @@ fn counts() {
     let map = TranslateOptions::default();
     let stack = TranslateOptions {
         buffer: Buffer::Stack,
+        marks: None,
         ..map
     };
     println!("| expression | L2 cBPF | L2 eBPF | L2 eBPF (stack) | L3 cBPF | L3 eBPF |");

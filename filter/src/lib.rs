@@ -11,7 +11,7 @@ pub use cbpf::CbpfInsn;
 pub use ebpf::{program_bytes, EbpfInsn};
 pub use flow::{combine, flow_expression, FlowSpec, IpNet, IpVersion, Port, Proto};
 pub use pcap::{compile_pcap, Start};
-pub use translate::{translate, Buffer, TranslateOptions, WireLen};
+pub use translate::{translate, Buffer, Marks, TranslateOptions, WireLen};
 
 /// Every error is one line that says what is wrong and what to do.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

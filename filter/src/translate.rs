@@ -2,7 +2,7 @@
 //!
 //! Register map (all caller-saved, so the subprogram needs no spills):
 //! r0 = A (so `ret a` is a bare `exit`), r1 = packet buffer, r2 = valid bytes,
-//! r3 = packet length for `len`, r4 = X, r5 = scratch, r6 = byte scratch (stack buffers only),
+//! r3 = packet length for `len`, r4 = X, r5 = scratch, r6 = byte scratch (stack buffers) or marks address,
 //! M[i] = 32-bit stack slots below r10.
 //! See docs/filters.md for the calling convention and the bounds-check strategy.
 
@@ -46,6 +46,8 @@ pub struct TranslateOptions {
     pub cap: u16,
     pub wire_len: WireLen,
     pub buffer: Buffer,
+    /// Record which packet bytes the run read (map value buffers only).
+    pub marks: Option<Marks>,
 }
 
 impl Default for TranslateOptions {
@@ -54,8 +56,23 @@ impl Default for TranslateOptions {
             cap: 256,
             wire_len: WireLen::ValidBytes,
             buffer: Buffer::MapValue,
+            marks: None,
         }
     }
+}
+
+/// Where a run records the bytes it read, so that a caller can remember a verdict together
+/// with exactly what it depended on (the tracer's rejection memo): every load of packet bytes
+/// `[o, o + n)` with `o + n <= window` stores `n` bytes of 0xff at `r1 + at + o`; a load that
+/// ends past `window` stores 1 at `r1 + at + window` instead. The caller zeroes the
+/// `window + 1` bytes before the run. The verdict is a function of the marked bytes, the
+/// number of valid bytes and the wire length (plus the overflow byte: unknown).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Marks {
+    /// Offset of the marks from r1: at least `cap`, so that the marks never alias packet bytes.
+    pub at: u16,
+    /// Packet bytes tracked, from the start of the frame.
+    pub window: u16,
 }
 
 /// Largest `cap`: packet offsets are encoded in the 16-bit signed `off` of loads.
@@ -96,6 +113,16 @@ pub fn translate(prog: &[CbpfInsn], opts: &TranslateOptions) -> Result<Vec<EbpfI
             "cap must be 1 to {MAX_CAP} bytes, not {}",
             opts.cap
         )));
+    }
+    if let Some(m) = opts.marks {
+        if opts.buffer != Buffer::MapValue
+            || m.at < opts.cap
+            || u32::from(m.at) + u32::from(m.window) >= MAX_CAP as u32
+        {
+            return Err(Error::BadOption(format!(
+                "marks need a map value buffer, at >= cap and at + window < {MAX_CAP}, not {m:?}"
+            )));
+        }
     }
     validate(prog)?;
     let cap = u64::from(opts.cap);
@@ -267,6 +294,27 @@ fn load(em: &mut Emitter, size: u8, bytes: u64, base: u8, off: i16, buffer: Buff
     }
 }
 
+/// Marks the bytes `[k, end)` of a load at a constant offset (see [`Marks`]).
+fn mark_fixed(em: &mut Emitter, m: Marks, size: u8, k: u32, end: u64) {
+    if end <= u64::from(m.window) {
+        em.push(EbpfInsn::st(size, PKT, (m.at as u32 + k) as i16, -1));
+    } else {
+        em.push(EbpfInsn::st(e::BPF_B, PKT, (m.at + m.window) as i16, 1));
+    }
+}
+
+/// Marks the bytes of a load that ends at TMP (X + k + bytes, already checked against cap).
+/// Uses r6 as the address: the marks are written only with map value buffers, where the
+/// loads do not need it.
+fn mark_variable(em: &mut Emitter, m: Marks, size: u8, bytes: u64) {
+    em.push(EbpfInsn::jmp_imm(e::BPF_JGT, TMP, i32::from(m.window), 4));
+    em.push(EbpfInsn::alu64_reg(e::BPF_MOV, BYTE, TMP));
+    em.push(EbpfInsn::alu64_reg(e::BPF_ADD, BYTE, PKT));
+    em.push(EbpfInsn::st(size, BYTE, m.at as i16 - bytes as i16, -1));
+    em.push(EbpfInsn::ja(1));
+    em.push(EbpfInsn::st(e::BPF_B, PKT, (m.at + m.window) as i16, 1));
+}
+
 fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, opts: &TranslateOptions) -> Result<(), Error> {
     let cap = u64::from(opts.cap);
     let buffer = opts.buffer;
@@ -295,6 +343,9 @@ fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, opts: &TranslateOptions) -> R
                         EbpfInsn::jmp_imm(e::BPF_JLT, CAPLEN, end as i32, 0),
                         Target::NoMatch,
                     );
+                    if let Some(m) = opts.marks {
+                        mark_fixed(em, m, size, k, end);
+                    }
                     load(em, size, bytes, PKT, k as i16, buffer);
                 }
             }
@@ -318,6 +369,9 @@ fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, opts: &TranslateOptions) -> R
                         EbpfInsn::jmp_reg(e::BPF_JGT, TMP, CAPLEN, 0),
                         Target::NoMatch,
                     );
+                    if let Some(m) = opts.marks {
+                        mark_variable(em, m, size, bytes);
+                    }
                     em.push(EbpfInsn::alu64_reg(e::BPF_ADD, TMP, PKT));
                     load(em, size, bytes, TMP, -(bytes as i16), buffer);
                 }
@@ -337,6 +391,9 @@ fn emit(em: &mut Emitter, pc: usize, i: &CbpfInsn, opts: &TranslateOptions) -> R
                         EbpfInsn::jmp_imm(e::BPF_JLE, CAPLEN, k as i32, 0),
                         Target::NoMatch,
                     );
+                    if let Some(m) = opts.marks {
+                        mark_fixed(em, m, e::BPF_B, k, u64::from(k) + 1);
+                    }
                     em.push(EbpfInsn::ldx(e::BPF_B, XR, PKT, k as i16));
                     em.push(EbpfInsn::alu32_imm(e::BPF_AND, XR, 0xf));
                     em.push(EbpfInsn::alu32_imm(e::BPF_LSH, XR, 2));

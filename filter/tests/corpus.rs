@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use vrft_filter::{
-    cbpf, compile_pcap, translate, CbpfInsn, EbpfInsn, Start, TranslateOptions, WireLen,
+    cbpf, compile_pcap, translate, CbpfInsn, EbpfInsn, Marks, Start, TranslateOptions, WireLen,
 };
 
 fn packets(start: Start) -> Vec<(&'static str, Vec<u8>)> {
@@ -69,6 +69,95 @@ fn translated_filters_agree_with_libpcap() {
         }
     }
     eprintln!("{runs} packet runs agreed with libpcap");
+}
+
+/// The tracer's configuration: 256 bytes of packet, the first 128 of them tracked.
+const MARKS: Marks = Marks {
+    at: 256,
+    window: 128,
+};
+
+/// With marks, a run records every byte its verdict depends on: changing any byte it left
+/// unmarked (inside the window, when nothing was read past it) never changes the verdict. The
+/// tracer's rejection memo relies on this to compare only those bytes.
+#[test]
+fn marks_name_every_byte_a_verdict_reads() {
+    let opts = TranslateOptions {
+        cap: MARKS.at,
+        wire_len: WireLen::R3,
+        buffer: vrft_filter::Buffer::MapValue,
+        marks: Some(MARKS),
+    };
+    let (mut runs, mut past) = (0usize, 0usize);
+    for &expr in CORPUS {
+        for start in [Start::L2, Start::L3] {
+            let Ok(cbpf) = compile_pcap(expr, start) else {
+                continue;
+            };
+            let prog = translate(&cbpf, &opts).unwrap();
+            for (name, pkt) in packets(start) {
+                let wire = pkt.len() as u32;
+                let (verdict, marks) = ebpf_run_marked(&prog, &pkt, opts.cap, MARKS, wire);
+                let valid = &pkt[..pkt.len().min(usize::from(opts.cap))];
+                assert_eq!(
+                    verdict,
+                    libpcap_run(&cbpf, valid, wire),
+                    "'{expr}' on '{name}'"
+                );
+                if marks[usize::from(MARKS.window)] != 0 {
+                    past += 1;
+                    continue;
+                }
+                let tracked = pkt.len().min(usize::from(MARKS.window));
+                for i in (0..tracked).filter(|&i| marks[i] == 0) {
+                    for flip in [0xff, 0x01, 0x10] {
+                        let mut other = pkt.clone();
+                        other[i] ^= flip;
+                        let (v, _) = ebpf_run_marked(&prog, &other, opts.cap, MARKS, wire);
+                        assert_eq!(
+                            v, verdict,
+                            "'{expr}' {start:?} on '{name}': unmarked byte {i} changed the verdict"
+                        );
+                        runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(runs > 10_000, "only {runs} runs");
+    eprintln!("{runs} runs with an unmarked byte changed; {past} verdicts read past the window");
+}
+
+/// `udp dst port 9` on an IPv4 UDP frame marks exactly what it reads: the ethertype, the
+/// protocol, the fragment offset, the header length and the destination port. Checksums,
+/// lengths and addresses stay unmarked, so a sender writing them does not re-run the filter.
+#[test]
+fn marks_of_a_port_filter() {
+    let opts = TranslateOptions {
+        cap: MARKS.at,
+        wire_len: WireLen::R3,
+        buffer: vrft_filter::Buffer::MapValue,
+        marks: Some(MARKS),
+    };
+    let prog = translate(&compile_pcap("udp dst port 9", Start::L2).unwrap(), &opts).unwrap();
+    let pkt = samples()
+        .into_iter()
+        .find(|s| s.name == "udp4 7777")
+        .expect("sample")
+        .l2;
+    let (verdict, marks) = ebpf_run_marked(&prog, &pkt, opts.cap, MARKS, pkt.len() as u32);
+    assert_eq!(verdict, 0);
+    let marked: Vec<usize> = (0..marks.len()).filter(|&i| marks[i] != 0).collect();
+    assert_eq!(marked, [12, 13, 14, 20, 21, 23, 36, 37]);
+    // A read past the window sets the byte after it: the verdict cannot be remembered.
+    let far = translate(&compile_pcap("ether[200] = 1", Start::L2).unwrap(), &opts).unwrap();
+    let big = samples()
+        .into_iter()
+        .find(|s| s.name == "udp4 large")
+        .expect("sample")
+        .l2;
+    let (_, marks) = ebpf_run_marked(&far, &big, opts.cap, MARKS, big.len() as u32);
+    assert_eq!(marks[usize::from(MARKS.window)], 1);
 }
 
 /// Each corpus expression separates the samples: it matches some and rejects others,

@@ -9,7 +9,7 @@ use common::*;
 use std::io;
 use vrft_filter::ebpf::{self as e, EbpfInsn, R0, R1, R10, R2, R3, R4};
 use vrft_filter::{
-    compile_pcap, program_bytes, translate, Buffer, Start, TranslateOptions, WireLen,
+    compile_pcap, program_bytes, translate, Buffer, Marks, Start, TranslateOptions, WireLen,
 };
 
 const R6: u8 = 6;
@@ -288,6 +288,7 @@ fn verifier_accepts_every_corpus_filter() {
             let filter = translate(&cbpf, opts).unwrap();
             let stack_opts = TranslateOptions {
                 buffer: Buffer::Stack,
+                marks: None,
                 ..*opts
             };
             let stack_filter = translate(&cbpf, &stack_opts).unwrap();
@@ -302,6 +303,25 @@ fn verifier_accepts_every_corpus_filter() {
                     }
                 }
             }
+        }
+    }
+    // The tracer's configuration: marks after 256 packet bytes, for the first 128.
+    let marks = Marks {
+        at: 256,
+        window: 128,
+    };
+    let opts = TranslateOptions {
+        cap: 256,
+        wire_len: WireLen::R3,
+        buffer: Buffer::MapValue,
+        marks: Some(marks),
+    };
+    let map = buffer_map(marks.at + marks.window + 1);
+    for (expr, start, cbpf) in corpus_programs() {
+        let prog = on_map_value(&map, &translate(&cbpf, &opts).unwrap());
+        match load(BPF_PROG_TYPE_SOCKET_FILTER, &prog) {
+            Ok(_) => loaded += 1,
+            Err(log) => failures.push(format!("'{expr}' {start:?} with marks: {log}")),
         }
     }
     assert!(

@@ -168,21 +168,25 @@ const CONFIGS: &[TranslateOptions] = &[
         cap: 256,
         wire_len: WireLen::ValidBytes,
         buffer: Buffer::MapValue,
+        marks: None,
     },
     TranslateOptions {
         cap: 256,
         wire_len: WireLen::R3,
         buffer: Buffer::Stack,
+        marks: None,
     },
     TranslateOptions {
         cap: 6,
         wire_len: WireLen::R3,
         buffer: Buffer::MapValue,
+        marks: None,
     },
     TranslateOptions {
         cap: 6,
         wire_len: WireLen::R3,
         buffer: Buffer::Stack,
+        marks: None,
     },
 ];
 
@@ -300,6 +304,7 @@ fn untrusted_length_never_reads_past_cap() {
             cap,
             wire_len: WireLen::ValidBytes,
             buffer,
+            marks: None,
         };
         for (name, prog) in programs() {
             let ebpf = translate(&prog, &opts).unwrap();

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use vrft_filter::ebpf::{self as e, EbpfInsn, R1, R2, R3};
-use vrft_filter::{program_bytes, Buffer, CbpfInsn, TranslateOptions, WireLen};
+use vrft_filter::{program_bytes, Buffer, CbpfInsn, Marks, TranslateOptions, WireLen};
 
 // ---------------------------------------------------------------- libpcap oracle
 
@@ -59,6 +59,36 @@ pub fn ebpf_run_raw(prog: &[EbpfInsn], buf: &[u8], valid: u32, wire_len: u32) ->
     r0 as u32
 }
 
+/// Runs a filter translated with `marks` on the first `cap` bytes of `pkt` in a buffer of
+/// `marks.at + marks.window + 1` bytes (marks zeroed first), as the tracer does: the verdict
+/// and the marks area after the run.
+pub fn ebpf_run_marked(
+    prog: &[EbpfInsn],
+    pkt: &[u8],
+    cap: u16,
+    marks: Marks,
+    wire_len: u32,
+) -> (u32, Vec<u8>) {
+    let valid = pkt.len().min(cap as usize);
+    let mut code = vec![
+        EbpfInsn::ldx(e::BPF_W, R2, R1, 0),
+        EbpfInsn::ldx(e::BPF_W, R3, R1, 4),
+        EbpfInsn::alu64_imm(e::BPF_ADD, R1, 8),
+    ];
+    code.extend_from_slice(prog);
+    let bytes = program_bytes(&code);
+    let mut mem = Vec::new();
+    mem.extend_from_slice(&(valid as u32).to_ne_bytes());
+    mem.extend_from_slice(&wire_len.to_ne_bytes());
+    mem.extend_from_slice(&pkt[..valid]);
+    mem.resize(8 + usize::from(marks.at + marks.window) + 1, 0);
+    let vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf accepts the program");
+    let r0 = vm
+        .execute_program(&mut mem)
+        .unwrap_or_else(|err| panic!("rbpf: {err}\nprogram: {prog:#?}"));
+    (r0 as u32, mem[8 + usize::from(marks.at)..].to_vec())
+}
+
 /// Runs a filter on the first `cap` bytes of `pkt` as the tracer would hand them over.
 pub fn ebpf_run(prog: &[EbpfInsn], pkt: &[u8], cap: u16, wire_len: u32) -> u32 {
     let valid = &pkt[..pkt.len().min(cap as usize)];
@@ -72,16 +102,19 @@ pub const CONFIGS: &[TranslateOptions] = &[
         cap: 256,
         wire_len: WireLen::ValidBytes,
         buffer: Buffer::MapValue,
+        marks: None,
     },
     TranslateOptions {
         cap: 256,
         wire_len: WireLen::R3,
         buffer: Buffer::MapValue,
+        marks: None,
     },
     TranslateOptions {
         cap: 64,
         wire_len: WireLen::R3,
         buffer: Buffer::Stack,
+        marks: None,
     },
 ];
 
