@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use regex::Regex;
 
-use vrft_filter::{FlowSpec, PacketFilter, TranslateOptions, WireLen};
+use vrft_filter::{FlowSpec, PacketFilter};
 
 use crate::netns::Netns;
 use crate::self_traffic::{self, SshConnection};
@@ -298,11 +298,7 @@ impl TraceArgs {
         }
         let expr = self.expression()?;
         if !expr.is_empty() {
-            let opts = TranslateOptions {
-                cap: 256,
-                wire_len: WireLen::R3,
-                ..Default::default()
-            };
+            let opts = crate::tracer::pcap_options();
             f.pcap = Some(PacketFilter::new(&expr, &opts).map_err(|e| anyhow::anyhow!("{e}"))?);
         }
         Ok(f)

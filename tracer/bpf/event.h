@@ -39,6 +39,13 @@ enum vrft_ctx {
 /* The most --skb-fields one event carries. */
 #define VRFT_MAX_FIELDS 8
 
+/* Bytes of a packet the pcap filter can read, and the first of them whose reads
+ * a run of the filter marks for the rejection memo (filter/src/translate.rs,
+ * Marks): the marks follow the bytes in the same buffer, then one byte that
+ * says a read went past them. */
+#define VRFT_PKT_CAP    256
+#define VRFT_MEMO_BYTES 128
+
 /* The most interfaces (and namespaces) one --iface/--netns filter holds. */
 #define VRFT_MAX_FILTER_DEVS 8
 

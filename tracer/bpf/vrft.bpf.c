@@ -271,10 +271,16 @@ const volatile __u16 geneve_port = 6081;
 const volatile struct vrft_field skb_fields[VRFT_MAX_FIELDS];
 const volatile __u8 skb_nfields;
 
-/* A copy of the packet's first bytes, for the pcap filter and header parsing. */
-#define PKT_CAP 256
+/* A copy of the packet's first bytes, for the pcap filter and header parsing,
+ * and the marks of the bytes the last pcap run read in the first
+ * VRFT_MEMO_BYTES (0xff each; past: a read went further): what its verdict
+ * depends on, which the rejection memo keeps (user space translates the
+ * filter with these offsets: tracer/src/config.rs, pcap_options). */
+#define PKT_CAP VRFT_PKT_CAP
 struct vrft_pkt {
 	__u8 data[PKT_CAP];
+	__u64 marks[VRFT_MEMO_BYTES / 8];
+	__u8 past;
 };
 
 struct {
@@ -406,6 +412,17 @@ static __always_inline __u32 copy_frame(struct vrft_pkt *p, unsigned char *head,
 	return n;
 }
 
+/* Plain loads through a read-only cast (6.2+, inlined by the verifier into a
+ * move) cost no helper call; older kernels read with bpf_probe_read_kernel. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* ((type *)p)->field (one pointer hop; field may name an embedded member, as
+ * nd_net.net), for p given as a pointer or a number. */
+#define kfield(type, p, field)                                                      \
+	(bpf_ksym_exists(bpf_rdonly_cast) ? bpf_core_cast((void *)(p), type)->field : \
+					    BPF_CORE_READ((type *)(p), field))
+#define skb_get(skb, field) kfield(struct sk_buff, skb, field)
+
 /* An skb's frame: where it starts and ends in the skb's head. */
 struct frame {
 	unsigned char *head;
@@ -436,17 +453,17 @@ static __always_inline __u16 frame_offset(__u16 mac, __u16 net, int *l2)
  * yet, a later probe tries again. */
 static __always_inline int locate(struct sk_buff *skb, struct frame *fr)
 {
-	__u16 mac = BPF_CORE_READ(skb, mac_header), net = BPF_CORE_READ(skb, network_header);
-	__u32 data_off, len = BPF_CORE_READ(skb, len);
+	__u16 mac = skb_get(skb, mac_header), net = skb_get(skb, network_header);
+	__u32 data_off, len = skb_get(skb, len);
 	int l2;
 
 	fr->off = frame_offset(mac, net, &l2);
 	if (!fr->off)
 		return 0;
 	fr->l2 = l2;
-	fr->head = BPF_CORE_READ(skb, head);
-	data_off = BPF_CORE_READ(skb, data) - fr->head;
-	fr->end = data_off + len - BPF_CORE_READ(skb, data_len);
+	fr->head = skb_get(skb, head);
+	data_off = (__u64)skb_get(skb, data) - (__u64)fr->head;
+	fr->end = data_off + len - skb_get(skb, data_len);
 	fr->wire = len + data_off - fr->off;
 	return 1;
 }
@@ -526,19 +543,25 @@ __noinline int vrft_match_packet(__u64 skb_addr, __u32 *id)
 static __always_inline __u32 skb_netns(struct sk_buff *skb, struct net_device *dev)
 {
 	struct sock *sk;
+	struct net *net;
 
-	if (dev)
-		return BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	sk = BPF_CORE_READ(skb, sk);
-	return sk ? BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) : 0;
+	if (dev) {
+		net = kfield(struct net_device, dev, nd_net.net);
+		return kfield(struct net, net, ns.inum);
+	}
+	sk = skb_get(skb, sk);
+	if (!sk)
+		return 0;
+	net = kfield(struct sock, sk, __sk_common.skc_net.net);
+	return kfield(struct net, net, ns.inum);
 }
 
 /* The filter, run at every probe on an skb we do not follow yet. */
 static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
 {
 	if (filter_ndevs || filter_nnetns) {
-		struct net_device *dev = BPF_CORE_READ(skb, dev);
-		__u32 ns = skb_netns(skb, dev), ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+		struct net_device *dev = skb_get(skb, dev);
+		__u32 ns = skb_netns(skb, dev), ifindex = dev ? kfield(struct net_device, dev, ifindex) : 0;
 		int dev_ok = !filter_ndevs, ns_ok = !filter_nnetns;
 
 		/* The lists are constants: the verifier drops the unused slots. */
@@ -561,14 +584,16 @@ static __always_inline int vrft_filter(struct sk_buff *skb, __u32 *id)
  * read, so that the next probe on an unchanged skb returns after one inlined
  * array lookup and a few plain loads instead of the header copy and the
  * filter (a packet passes 60-80 probes). Any change of what the filter reads
- * makes it run again: device or socket (--iface, --netns); head, end, header
- * offsets or the frame's first MEMO_WORDS * 8 bytes (pcap and flow filters,
- * payload ids; NAT rewrites the bytes in place). A slot holds one
+ * makes it run again: device or socket (--iface, --netns); head, end, where
+ * the frame starts, or one of the frame's bytes that the pcap run read (pcap
+ * and flow filters; NAT rewrites the bytes in place). Only those bytes: a
+ * sender writes its headers and checksums one layer at a time, and a port
+ * filter that re-ran at each write decided 9 times per datagram. A slot holds one
  * skb: a collision costs a filter run, never a wrong answer. Starting to
  * follow an skb clears its slot, so a memo hit also means "not followed" and
  * spares the lookup in `tracked`. See docs/design.md, "Rejected packets". */
 #define MEMO_SLOTS 8192
-#define MEMO_WORDS 16
+#define MEMO_WORDS (VRFT_MEMO_BYTES / 8)
 
 /* The skb fields the filter's decision depends on. Not data and len: pushing
  * or pulling a header moves both and leaves the frame as it was, and the
@@ -579,14 +604,16 @@ struct vrft_skb_state {
 	__u64 head;
 	__u64 end;      /* data + len, from head */
 	__u32 data_len; /* with end: the end of the linear part */
-	__u16 mac;
-	__u16 net;
+	__u16 frame;    /* where the frame starts (frame_offset), from head */
+	__u16 l2;       /* whether it starts at the MAC header */
 };
 
 struct vrft_memo {
 	__u64 skb;
 	struct vrft_skb_state st;
-	__u64 bytes[MEMO_WORDS];
+	__u32 words;             /* bit i: word i holds a byte the filter read */
+	__u64 mask[MEMO_WORDS];  /* those bytes (0xff each) */
+	__u64 bytes[MEMO_WORDS]; /* their values, the rest 0 */
 };
 
 struct {
@@ -617,10 +644,6 @@ static __always_inline int filter_reads_frame(void)
 	return filter_pcap || id_from_payload;
 }
 
-/* Plain loads through a read-only cast (6.2+, inlined by the verifier into a
- * move) cost no helper call; older kernels read with bpf_probe_read_kernel. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
-
 /* skb's slot; 0 when no filter can reject. */
 static __always_inline struct vrft_memo *memo_slot(__u64 skb)
 {
@@ -634,44 +657,26 @@ static __always_inline struct vrft_memo *memo_slot(__u64 skb)
 static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
 {
 	__builtin_memset(v, 0, sizeof(*v));
-	if (bpf_ksym_exists(bpf_rdonly_cast)) {
-		struct sk_buff *s = bpf_core_cast((void *)skb, struct sk_buff);
-
-		if (filter_reads_dev()) {
-			v->dev = (__u64)s->dev;
-			v->sk = v->dev ? 0 : (__u64)s->sk;
-		}
-		if (filter_reads_frame()) {
-			v->head = (__u64)s->head;
-			v->end = (__u64)s->data - v->head + s->len;
-			v->data_len = s->data_len;
-			v->mac = s->mac_header;
-			v->net = s->network_header;
-		}
-	} else {
-		struct sk_buff *s = (struct sk_buff *)skb;
-
-		if (filter_reads_dev()) {
-			v->dev = (__u64)BPF_CORE_READ(s, dev);
-			v->sk = v->dev ? 0 : (__u64)BPF_CORE_READ(s, sk);
-		}
-		if (filter_reads_frame()) {
-			v->head = (__u64)BPF_CORE_READ(s, head);
-			v->end = (__u64)BPF_CORE_READ(s, data) - v->head + BPF_CORE_READ(s, len);
-			v->data_len = BPF_CORE_READ(s, data_len);
-			v->mac = BPF_CORE_READ(s, mac_header);
-			v->net = BPF_CORE_READ(s, network_header);
-		}
+	/* Without a device --iface turns the skb down whatever its socket: the
+	 * socket (its namespace) matters only to --netns alone. */
+	if (filter_reads_dev()) {
+		v->dev = (__u64)skb_get(skb, dev);
+		v->sk = v->dev || filter_ndevs ? 0 : (__u64)skb_get(skb, sk);
 	}
-}
+	/* Without a frame the filters that read one turn the skb down: all
+	 * frameless states are one (an skb being built changes its head and
+	 * length several times before it has a header). */
+	if (filter_reads_frame()) {
+		int l2;
 
-/* Where the frame the filter reads starts (as locate() decides), 0 if nowhere yet. */
-static __always_inline __u64 state_frame(struct vrft_skb_state *v)
-{
-	int l2;
-	__u16 off = frame_offset(v->mac, v->net, &l2);
-
-	return off ? v->head + off : 0;
+		v->frame = frame_offset(skb_get(skb, mac_header), skb_get(skb, network_header), &l2);
+		if (!v->frame)
+			return;
+		v->l2 = l2;
+		v->head = (__u64)skb_get(skb, head);
+		v->end = (__u64)skb_get(skb, data) - v->head + skb_get(skb, len);
+		v->data_len = skb_get(skb, data_len);
+	}
 }
 
 /* The frame's first MEMO_WORDS words, 0 if unreadable. On 6.2+ read in place
@@ -696,45 +701,75 @@ static __always_inline int memo_holds(struct vrft_memo *m, __u64 skb)
 {
 	struct vrft_skb_state v;
 	const __u64 *w;
-	__u64 frame;
+	__u64 diff = 0;
+	__u32 words;
 
 	if (m->skb != skb)
 		return 0;
 	skb_state(skb, &v);
 	if (m->st.dev != v.dev || m->st.sk != v.sk || m->st.head != v.head || m->st.end != v.end ||
-	    m->st.data_len != v.data_len || m->st.mac != v.mac || m->st.net != v.net)
+	    m->st.data_len != v.data_len || m->st.frame != v.frame || m->st.l2 != v.l2)
 		return 0;
 	/* Only pcap and flow filters read the frame's bytes. */
-	frame = state_frame(&v);
-	if (!filter_pcap || !frame)
+	words = m->words;
+	if (!filter_pcap || !v.frame || !words)
 		return 1;
-	w = frame_words(frame);
+	w = frame_words(v.head + v.frame);
 	if (!w)
 		return 0;
 #pragma unroll
 	for (int i = 0; i < MEMO_WORDS; i++)
-		if (m->bytes[i] != w[i])
-			return 0;
-	return 1;
+		if (words & (1u << i))
+			diff |= (w[i] & m->mask[i]) ^ m->bytes[i];
+	return !diff;
 }
 
-/* Remembers that the filter rejected skb as it is now. */
-static __always_inline void memo_store(struct vrft_memo *m, __u64 skb)
+/* Remembers that the filter rejected skb as it is now; p holds the marks of
+ * what a pcap run read (see vrft_pkt). */
+static __always_inline void memo_store(struct vrft_memo *m, __u64 skb, struct vrft_pkt *p)
 {
 	const __u64 *w;
-	__u64 frame;
+	__u32 words = 0;
 
+	m->skb = 0;
 	skb_state(skb, &m->st);
-	frame = state_frame(&m->st);
-	if (filter_pcap && frame) {
-		w = frame_words(frame);
+	if (filter_pcap && m->st.frame) {
+		/* A read past the marked bytes: nothing to compare it by. */
+		if (!p || p->past)
+			return;
+		w = frame_words(m->st.head + m->st.frame);
 		if (!w)
 			return;
 #pragma unroll
-		for (int i = 0; i < MEMO_WORDS; i++)
-			m->bytes[i] = w[i];
+		for (int i = 0; i < MEMO_WORDS; i++) {
+			/* --inner: the tunnel's outer headers decided where the filter
+			 * looked, unmarked; compare every byte as before. */
+			__u64 mask = filter_inner ? ~0ULL : p->marks[i];
+
+			m->mask[i] = mask;
+			m->bytes[i] = w[i] & mask;
+			/* 1 << i when mask is not 0, without a branch for the verifier to walk. */
+			words |= (__u32)((mask | -mask) >> 63) << i;
+		}
 	}
+	m->words = words;
 	m->skb = skb;
+}
+
+/* Zeroes the marks before a filter run (see vrft_pkt); the buffer, or 0. */
+static __always_inline struct vrft_pkt *clear_marks(void)
+{
+	__u32 zero = 0;
+	struct vrft_pkt *p;
+
+	if (!filter_pcap)
+		return 0;
+	p = bpf_map_lookup_elem(&pkt_scratch, &zero);
+	if (!p)
+		return 0;
+	__builtin_memset(p->marks, 0, sizeof(p->marks));
+	p->past = 0;
+	return p;
 }
 
 /* skb is followed from now on: its memo m (its slot, or 0), if any, no longer holds. */
@@ -1160,6 +1195,7 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 	struct vrft_memo *memo = memo_slot(key);
 	struct vrft_track *t;
 	struct vrft_track fresh = {};
+	struct vrft_pkt *marks;
 	__u32 id = 0;
 
 	/* The common case on a busy host: a packet the filter already turned
@@ -1183,9 +1219,10 @@ static __always_inline struct vrft_track *lookup_or_start(struct sk_buff *skb, _
 		return 0;
 	if (filter_rejects())
 		count(CNT_FILTER_RUNS);
+	marks = clear_marks();
 	if (!vrft_filter(skb, &id)) {
 		if (memo)
-			memo_store(memo, key);
+			memo_store(memo, key, marks);
 		return 0;
 	}
 	memo_forget(memo, key);

@@ -40,6 +40,22 @@ pub const MAX_SNAPLEN: u16 = crate::contract::VRFT_HDR_BYTES as u16;
 /// The most interfaces and namespaces one filter holds (`VRFT_MAX_FILTER_DEVS`).
 pub const MAX_FILTER_DEVS: usize = crate::contract::VRFT_MAX_FILTER_DEVS as usize;
 
+/// How the pcap filter is translated for the BPF programs: a copy of the frame's first
+/// `VRFT_PKT_CAP` bytes, `len` from the real packet, and marks of the bytes each run reads in
+/// the first `VRFT_MEMO_BYTES` (what the rejection memo compares), right after the copy.
+pub fn pcap_options() -> vrft_filter::TranslateOptions {
+    let cap = crate::contract::VRFT_PKT_CAP as u16;
+    vrft_filter::TranslateOptions {
+        cap,
+        wire_len: vrft_filter::WireLen::R3,
+        buffer: vrft_filter::Buffer::MapValue,
+        marks: Some(vrft_filter::Marks {
+            at: cap,
+            window: crate::contract::VRFT_MEMO_BYTES as u16,
+        }),
+    }
+}
+
 /// What the BPF side filters on, resolved and compiled before anything loads.
 #[derive(Clone, Debug, Default)]
 pub struct FilterConfig {

@@ -45,7 +45,7 @@ use backend::{AttachCtx, Attached};
 use plan::Target;
 use skel::{OpenVrftSkel, VrftSkel, VrftSkelBuilder};
 
-pub use config::{Config, FilterConfig, MAX_FILTER_DEVS};
+pub use config::{pcap_options, Config, FilterConfig, MAX_FILTER_DEVS};
 pub use error::{Error, Result};
 pub use privileges::{check_privileges, raise_nofile};
 pub use report::StopReport;
