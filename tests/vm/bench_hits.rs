@@ -102,8 +102,9 @@ vrft() {
 }
 @SETUP@
 cat /proc/loadavg > "$OUT/loadavg"
-# VRFT_VM_BENCH_HITS=multi: only the single-program backends (kprobe session, fsession).
-if [ "@ONLY@" != multi ]; then
+# VRFT_VM_BENCH_HITS=multi: only the single-program backends (kprobe session, fsession);
+# =kprobe or =fsession: only that one.
+if [ -z "@ONLY@" ]; then
 # Every function: attached and released once (trivial), or never released (vrft-tui, last).
 measure noprobe_full 1 @ROUNDS@
 trivial trivial_full 1 @ROUNDS@ --kind fentry @FULL@ --hits "$OUT/hits"
@@ -120,7 +121,7 @@ for rep in $(seq @REPS@); do
 done
 fi
 # kprobe.multi and sessions (6.12): one link for every function, cheap both ways.
-if grep -q bpf_session_cookie /proc/kallsyms; then
+if [ "@ONLY@" != fsession ] && grep -q bpf_session_cookie /proc/kallsyms; then
   for rep in $(seq @REPS@); do
     measure noprobe_kprobe $rep 1
     trivial trivial_kmulti $rep 1 --kind kprobe-multi @FULL@
@@ -133,7 +134,7 @@ if grep -q bpf_session_cookie /proc/kallsyms; then
   done
 fi
 # The tracing multi-link (7.2+): one fsession program per BTF object, cheap both ways.
-if grep -q bpf_tracing_multi_attach /proc/kallsyms; then
+if [ "@ONLY@" != kprobe ] && grep -q bpf_tracing_multi_attach /proc/kallsyms; then
   for rep in $(seq @REPS@); do
     measure noprobe_fsession $rep 1
     trivial trivial_fsession $rep 1 --kind fsession-multi @FULL@
@@ -144,7 +145,7 @@ if grep -q bpf_tracing_multi_attach /proc/kallsyms; then
   done
 fi
 # Last: the kernel releases this full set in the background while the guest powers off.
-if [ "@ONLY@" != multi ]; then
+if [ -z "@ONLY@" ]; then
 measure noprobe_last 1 @ROUNDS@
 vrft vrft_full_pcap 1 @ROUNDS@ --backend fentry @FULL@ udp dst port 9
 fi
@@ -520,16 +521,18 @@ fn report(out: &Outcome) -> Result<String, String> {
             m.insert(c.tag, x);
         }
     }
-    // VRFT_VM_BENCH_HITS=multi measured only the single-program backends.
-    let need: &[&str] = if m.contains_key("noprobe_full") || !m.contains_key("noprobe_fsession") {
+    // VRFT_VM_BENCH_HITS=multi, kprobe or fsession measured only those backends.
+    let need: &[&str] = if m.contains_key("noprobe_full") {
         &[
             "noprobe_full",
             "trivial_full",
             "vrft_full_pcap",
             "vrft_narrow_pcap",
         ]
-    } else {
+    } else if m.contains_key("noprobe_fsession") {
         &["trivial_fsession", "vrft_fsession_pcap"]
+    } else {
+        &["trivial_session_entry", "vrft_kprobe_pcap"]
     };
     for &need in need {
         if !m.contains_key(need) {

@@ -46,6 +46,12 @@ enum vrft_ctx {
 #define VRFT_PKT_CAP    256
 #define VRFT_MEMO_BYTES 128
 
+/* The kprobe backend's cookie table (vrft.bpf.c, kprobe_cookie): where an
+ * address's search starts, and how many slots it tries. */
+#define VRFT_KPROBE_GOLDEN 0x9E3779B97F4A7C15ULL
+#define VRFT_KPROBE_HASH(ip) ((__u32)(((__u64)(ip) * VRFT_KPROBE_GOLDEN) >> 32))
+#define VRFT_KPROBE_PROBES 4
+
 /* The most interfaces (and namespaces) one --iface/--netns filter holds. */
 #define VRFT_MAX_FILTER_DEVS 8
 

@@ -1637,23 +1637,43 @@ static __always_inline __u64 kprobe_arg(struct pt_regs *regs, __u32 n)
 	return n == 0 ? a0 : n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : n == 5 ? a5 : 0;
 }
 
-/* The kprobe backend's cookies by function address, filled by user space from
- * the link: bpf_get_attach_cookie() of a kprobe.multi link binary-searches
- * every address of the link through an indirect compare call, which cost as
- * much as the rest of a rejected hit (docs/BENCHMARKS.md). */
+/* The kprobe backend's cookies by function address, in an open-addressed table
+ * that user space fills from the link (tracer/src/backend/kprobe.rs): an
+ * address's slot is its hash masked by kprobe_slot_mask, or one of the next
+ * KPROBE_PROBES - 1 on a collision. An array lookup is inlined by the
+ * verifier: the hash map this replaced cost a call and a hash at every hit,
+ * and bpf_get_attach_cookie() of a kprobe.multi link (the fallback for an
+ * address left out) binary-searches every address of the link through an
+ * indirect compare call (docs/BENCHMARKS.md). */
+#define KPROBE_PROBES VRFT_KPROBE_PROBES
+struct kprobe_slot {
+	__u64 ip;
+	__u64 cookie;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1); /* resized by the kprobe backend */
-	__type(key, __u64);
-	__type(value, __u64);
-} kprobe_cookies SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* resized by the kprobe backend, a power of two */
+	__type(key, __u32);
+	__type(value, struct kprobe_slot);
+} kprobe_slots SEC(".maps");
+
+const volatile __u32 kprobe_slot_mask = 0;
 
 static __always_inline __u64 kprobe_cookie(struct pt_regs *regs)
 {
 	__u64 ip = bpf_get_func_ip(regs);
-	__u64 *c = bpf_map_lookup_elem(&kprobe_cookies, &ip);
+	__u32 home = VRFT_KPROBE_HASH(ip);
 
-	return c ? *c : bpf_get_attach_cookie(regs);
+#pragma unroll
+	for (__u32 i = 0; i < KPROBE_PROBES; i++) {
+		__u32 key = (home + i) & kprobe_slot_mask;
+		struct kprobe_slot *s = bpf_map_lookup_elem(&kprobe_slots, &key);
+
+		if (s && s->ip == ip)
+			return s->cookie;
+	}
+	return bpf_get_attach_cookie(regs);
 }
 
 /* kprobe session: returning non-zero at entry skips the return probe, so

@@ -20,10 +20,16 @@ pub struct Kprobe;
 impl Attach for Kprobe {
     fn prepare(&self, open: &mut OpenVrftSkel<'static>, targets: &[Target]) -> Result<()> {
         open.progs.vrft_kprobe.set_autoload(true);
+        let slots = table_slots(targets.len());
         open.maps
-            .kprobe_cookies
-            .set_max_entries(targets.len().max(1) as u32)
-            .map_err(Error::bpf("sizing the kprobe cookie map"))?;
+            .kprobe_slots
+            .set_max_entries(slots)
+            .map_err(Error::bpf("sizing the kprobe cookie table"))?;
+        open.maps
+            .rodata_data
+            .as_deref_mut()
+            .ok_or(Error::MissingSection(".rodata"))?
+            .kprobe_slot_mask = slots - 1;
         Ok(())
     }
 
@@ -63,7 +69,7 @@ impl Attach for Kprobe {
             )
         };
         let link = owned_fd("kprobe session link", fd)?;
-        fill_cookies(&ctx.skel.maps.kprobe_cookies, &link, syms.len())?;
+        fill_cookies(&ctx.skel.maps.kprobe_slots, &link, syms.len())?;
         let probes = (0u32..)
             .zip(ctx.targets)
             .map(|(i, t)| Probe {
@@ -82,8 +88,36 @@ impl Attach for Kprobe {
     }
 }
 
-/// Copies the link's (address, cookie) pairs into `kprobe_cookies`, so that a hit
-/// finds its cookie with one hash lookup instead of the kernel's binary search
+/// Slots of the cookie table for n addresses: a power of two, at least 4n, so that an
+/// address almost always sits in its home slot or the next few.
+fn table_slots(n: usize) -> u32 {
+    (n.max(1) * 4).next_power_of_two() as u32
+}
+
+/// Where the search for `ip` starts (`VRFT_KPROBE_HASH` of bpf/event.h).
+fn home_slot(ip: u64) -> u32 {
+    (ip.wrapping_mul(crate::contract::VRFT_KPROBE_GOLDEN as u64) >> 32) as u32
+}
+
+/// The cookie table's content: (ip, cookie) by slot, each address in the first free slot of
+/// the `VRFT_KPROBE_PROBES` from its home; one that finds none is left out (its hits fall
+/// back to the kernel's search).
+fn table(pairs: impl Iterator<Item = (u64, u64)>, slots: u32) -> Vec<(u64, u64)> {
+    let mut t = vec![(0u64, 0u64); slots as usize];
+    let probes = crate::contract::VRFT_KPROBE_PROBES;
+    for (ip, cookie) in pairs.filter(|&(ip, _)| ip != 0) {
+        let free = (0..probes)
+            .map(|i| (home_slot(ip).wrapping_add(i) & (slots - 1)) as usize)
+            .find(|&k| t[k].0 == 0);
+        if let Some(k) = free {
+            t[k] = (ip, cookie);
+        }
+    }
+    t
+}
+
+/// Copies the link's (address, cookie) pairs into the `kprobe_slots` table, so that a hit
+/// finds its cookie with an inlined array lookup instead of the kernel's binary search
 /// over every address of the link (see `kprobe_cookie()` in the BPF program).
 fn fill_cookies(map: &libbpf_rs::Map, link: &OwnedFd, n: usize) -> Result<()> {
     let (mut addrs, mut cookies) = (vec![0u64; n], vec![0u64; n]);
@@ -102,17 +136,51 @@ fn fill_cookies(map: &libbpf_rs::Map, link: &OwnedFd, n: usize) -> Result<()> {
     })?;
     // SAFETY: as above; the kernel wrote how many it copied.
     let count = (unsafe { info.__bindgen_anon_1.kprobe_multi.count } as usize).min(n);
-    if count == 0 {
-        return Ok(());
-    }
-    let bytes =
-        |v: &[u64]| -> Vec<u8> { v[..count].iter().flat_map(|x| x.to_ne_bytes()).collect() };
+    let slots = table_slots(n);
+    let t = table(
+        addrs[..count]
+            .iter()
+            .copied()
+            .zip(cookies[..count].iter().copied()),
+        slots,
+    );
+    let keys: Vec<u8> = (0..slots).flat_map(|k| k.to_ne_bytes()).collect();
+    let values: Vec<u8> = t
+        .iter()
+        .flat_map(|&(ip, c)| ip.to_ne_bytes().into_iter().chain(c.to_ne_bytes()))
+        .collect();
     map.update_batch(
-        &bytes(&addrs),
-        &bytes(&cookies),
-        count as u32,
+        &keys,
+        &values,
+        slots,
         libbpf_rs::MapFlags::ANY,
         libbpf_rs::MapFlags::ANY,
     )
-    .map_err(Error::bpf("filling the kprobe cookie map"))
+    .map_err(Error::bpf("filling the kprobe cookie table"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every address of a link is found within VRFT_KPROBE_PROBES slots of its home, as the
+    /// BPF lookup searches, for a link as large as a full trace (addresses 16-byte aligned).
+    #[test]
+    fn every_address_is_found_where_the_program_looks() {
+        let n = 2_000;
+        let pairs: Vec<(u64, u64)> = (0..n as u64)
+            .map(|i| (0xffff_ffff_8100_0000 + i * 16 * 37, i))
+            .collect();
+        let slots = table_slots(n);
+        let t = table(pairs.iter().copied(), slots);
+        let probes = crate::contract::VRFT_KPROBE_PROBES;
+        let found = pairs
+            .iter()
+            .filter(|&&(ip, c)| {
+                (0..probes)
+                    .any(|i| t[(home_slot(ip).wrapping_add(i) & (slots - 1)) as usize] == (ip, c))
+            })
+            .count();
+        assert_eq!(found, n);
+    }
 }
