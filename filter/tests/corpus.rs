@@ -76,18 +76,28 @@ const MARKS: Marks = Marks {
     at: 256,
     window: 128,
 };
+const MARKED: TranslateOptions = TranslateOptions {
+    cap: MARKS.at,
+    wire_len: WireLen::R3,
+    buffer: vrft_filter::Buffer::MapValue,
+    marks: Some(MARKS),
+};
+
+/// A sample packet's Ethernet frame, by name.
+fn sample(name: &str) -> Vec<u8> {
+    samples()
+        .into_iter()
+        .find(|s| s.name == name)
+        .expect("sample")
+        .l2
+}
 
 /// With marks, a run records every byte its verdict depends on: changing any byte it left
 /// unmarked (inside the window, when nothing was read past it) never changes the verdict. The
 /// tracer's rejection memo relies on this to compare only those bytes.
 #[test]
 fn marks_name_every_byte_a_verdict_reads() {
-    let opts = TranslateOptions {
-        cap: MARKS.at,
-        wire_len: WireLen::R3,
-        buffer: vrft_filter::Buffer::MapValue,
-        marks: Some(MARKS),
-    };
+    let opts = MARKED;
     let (mut runs, mut past) = (0usize, 0usize);
     for &expr in CORPUS {
         for start in [Start::L2, Start::L3] {
@@ -133,29 +143,16 @@ fn marks_name_every_byte_a_verdict_reads() {
 /// lengths and addresses stay unmarked, so a sender writing them does not re-run the filter.
 #[test]
 fn marks_of_a_port_filter() {
-    let opts = TranslateOptions {
-        cap: MARKS.at,
-        wire_len: WireLen::R3,
-        buffer: vrft_filter::Buffer::MapValue,
-        marks: Some(MARKS),
-    };
+    let opts = MARKED;
     let prog = translate(&compile_pcap("udp dst port 9", Start::L2).unwrap(), &opts).unwrap();
-    let pkt = samples()
-        .into_iter()
-        .find(|s| s.name == "udp4 7777")
-        .expect("sample")
-        .l2;
+    let pkt = sample("udp4 7777");
     let (verdict, marks) = ebpf_run_marked(&prog, &pkt, opts.cap, MARKS, pkt.len() as u32);
     assert_eq!(verdict, 0);
     let marked: Vec<usize> = (0..marks.len()).filter(|&i| marks[i] != 0).collect();
     assert_eq!(marked, [12, 13, 14, 20, 21, 23, 36, 37]);
     // A read past the window sets the byte after it: the verdict cannot be remembered.
     let far = translate(&compile_pcap("ether[200] = 1", Start::L2).unwrap(), &opts).unwrap();
-    let big = samples()
-        .into_iter()
-        .find(|s| s.name == "udp4 large")
-        .expect("sample")
-        .l2;
+    let big = sample("udp4 large");
     let (_, marks) = ebpf_run_marked(&far, &big, opts.cap, MARKS, big.len() as u32);
     assert_eq!(marks[usize::from(MARKS.window)], 1);
 }

@@ -39,24 +39,8 @@ pub fn libpcap_run(prog: &[CbpfInsn], pkt: &[u8], wire_len: u32) -> u32 {
 
 /// Runs a translated filter in rbpf's interpreter with r1 pointing at exactly `buf`
 /// (so any read outside it is an error), r2 = `valid`, r3 = `wire_len`.
-/// A test prologue loads r2 and r3 from an 8-byte header in front of the buffer.
 pub fn ebpf_run_raw(prog: &[EbpfInsn], buf: &[u8], valid: u32, wire_len: u32) -> u32 {
-    let mut code = vec![
-        EbpfInsn::ldx(e::BPF_W, R2, R1, 0),
-        EbpfInsn::ldx(e::BPF_W, R3, R1, 4),
-        EbpfInsn::alu64_imm(e::BPF_ADD, R1, 8),
-    ];
-    code.extend_from_slice(prog);
-    let bytes = program_bytes(&code);
-    let mut mem = Vec::with_capacity(8 + buf.len());
-    mem.extend_from_slice(&valid.to_ne_bytes());
-    mem.extend_from_slice(&wire_len.to_ne_bytes());
-    mem.extend_from_slice(buf);
-    let vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf accepts the program");
-    let r0 = vm
-        .execute_program(&mut mem)
-        .unwrap_or_else(|err| panic!("rbpf: {err}\nprogram: {prog:#?}"));
-    r0 as u32
+    ebpf_run_in(prog, buf, valid, wire_len, 0).0
 }
 
 /// Runs a filter translated with `marks` on the first `cap` bytes of `pkt` in a buffer of
@@ -70,6 +54,21 @@ pub fn ebpf_run_marked(
     wire_len: u32,
 ) -> (u32, Vec<u8>) {
     let valid = pkt.len().min(cap as usize);
+    let size = usize::from(marks.at + marks.window) + 1;
+    let (r0, buf) = ebpf_run_in(prog, &pkt[..valid], valid as u32, wire_len, size);
+    (r0, buf[usize::from(marks.at)..].to_vec())
+}
+
+/// Runs `prog` with r1 at a buffer of `buf` followed by zeroes up to `size` bytes (if larger);
+/// returns r0 and the buffer after the run. A test prologue loads r2 and r3 from an 8-byte
+/// header in front of the buffer.
+fn ebpf_run_in(
+    prog: &[EbpfInsn],
+    buf: &[u8],
+    valid: u32,
+    wire_len: u32,
+    size: usize,
+) -> (u32, Vec<u8>) {
     let mut code = vec![
         EbpfInsn::ldx(e::BPF_W, R2, R1, 0),
         EbpfInsn::ldx(e::BPF_W, R3, R1, 4),
@@ -77,16 +76,16 @@ pub fn ebpf_run_marked(
     ];
     code.extend_from_slice(prog);
     let bytes = program_bytes(&code);
-    let mut mem = Vec::new();
-    mem.extend_from_slice(&(valid as u32).to_ne_bytes());
+    let mut mem = Vec::with_capacity(8 + buf.len().max(size));
+    mem.extend_from_slice(&valid.to_ne_bytes());
     mem.extend_from_slice(&wire_len.to_ne_bytes());
-    mem.extend_from_slice(&pkt[..valid]);
-    mem.resize(8 + usize::from(marks.at + marks.window) + 1, 0);
+    mem.extend_from_slice(buf);
+    mem.resize(8 + buf.len().max(size), 0);
     let vm = rbpf::EbpfVmRaw::new(Some(&bytes)).expect("rbpf accepts the program");
     let r0 = vm
         .execute_program(&mut mem)
         .unwrap_or_else(|err| panic!("rbpf: {err}\nprogram: {prog:#?}"));
-    (r0 as u32, mem[8 + usize::from(marks.at)..].to_vec())
+    (r0 as u32, mem.split_off(8))
 }
 
 /// Runs a filter on the first `cap` bytes of `pkt` as the tracer would hand them over.
