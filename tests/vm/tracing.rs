@@ -398,11 +398,14 @@ fn check_automatic_choice(
     Ok(())
 }
 
-/// Per task, one recording's function calls are some of the other's, in order, each as deep
-/// or shallower (its lost callers no longer count): what a recursion miss makes of a tree. A
-/// single-program backend's miss loses every call of a softirq that ran while its program
-/// was interrupted, or of a task that ran while another was preempted inside it; the
-/// tracepoints there, their own programs, stay, only shallower, so they are left out.
+/// Per task, one recording's function calls are some of the other's, in order: what a
+/// recursion miss makes of a tree. A single-program backend's miss loses every call of a
+/// softirq that ran while its program was interrupted, or of a task that ran while another
+/// was preempted inside it. Depths are not compared: a lost entry makes its callees
+/// shallower, a lost exit makes the caller's later callees its children (7.2: consume_skb's
+/// skb_release_data and kfree_skbmem under a skb_release_head_state whose exit was lost).
+/// The tracepoints there, their own programs, stay, only at another depth, so they are left
+/// out.
 fn only_calls_lost(
     x: &BTreeMap<(u32, u16), Vec<(usize, String)>>,
     y: &BTreeMap<(u32, u16), Vec<(usize, String)>>,
@@ -415,7 +418,7 @@ fn only_calls_lost(
     };
     let within = |a: &[(usize, String)], b: &[(usize, String)]| {
         let mut rest = b.iter();
-        a.iter().all(|c| rest.any(|d| d.1 == c.1 && d.0 >= c.0))
+        a.iter().all(|c| rest.any(|d| d.1 == c.1))
     };
     x.iter().all(|(k, v)| {
         y.get(k).is_none_or(|w| {
