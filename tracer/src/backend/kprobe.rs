@@ -94,9 +94,12 @@ fn table_slots(n: usize) -> u32 {
     (n.max(1) * 4).next_power_of_two() as u32
 }
 
-/// Where the search for `ip` starts (`VRFT_KPROBE_HASH` of bpf/event.h).
-fn home_slot(ip: u64) -> u32 {
-    (ip.wrapping_mul(crate::contract::VRFT_KPROBE_GOLDEN as u64) >> 32) as u32
+/// The slots where `ip` may sit, in the order `kprobe_cookie()` tries them: its home
+/// (`VRFT_KPROBE_HASH` of bpf/event.h), then the next `VRFT_KPROBE_PROBES - 1`.
+fn candidate_slots(ip: u64, slots: u32) -> impl Iterator<Item = usize> {
+    let home = (ip.wrapping_mul(crate::contract::VRFT_KPROBE_GOLDEN as u64) >> 32) as u32;
+    (0..crate::contract::VRFT_KPROBE_PROBES)
+        .map(move |i| (home.wrapping_add(i) & (slots - 1)) as usize)
 }
 
 /// The cookie table's content: (ip, cookie) by slot, each address in the first free slot of
@@ -104,12 +107,8 @@ fn home_slot(ip: u64) -> u32 {
 /// back to the kernel's search).
 fn table(pairs: impl Iterator<Item = (u64, u64)>, slots: u32) -> Vec<(u64, u64)> {
     let mut t = vec![(0u64, 0u64); slots as usize];
-    let probes = crate::contract::VRFT_KPROBE_PROBES;
     for (ip, cookie) in pairs.filter(|&(ip, _)| ip != 0) {
-        let free = (0..probes)
-            .map(|i| (home_slot(ip).wrapping_add(i) & (slots - 1)) as usize)
-            .find(|&k| t[k].0 == 0);
-        if let Some(k) = free {
+        if let Some(k) = candidate_slots(ip, slots).find(|&k| t[k].0 == 0) {
             t[k] = (ip, cookie);
         }
     }
@@ -173,13 +172,9 @@ mod tests {
             .collect();
         let slots = table_slots(n);
         let t = table(pairs.iter().copied(), slots);
-        let probes = crate::contract::VRFT_KPROBE_PROBES;
         let found = pairs
             .iter()
-            .filter(|&&(ip, c)| {
-                (0..probes)
-                    .any(|i| t[(home_slot(ip).wrapping_add(i) & (slots - 1)) as usize] == (ip, c))
-            })
+            .filter(|&&(ip, c)| candidate_slots(ip, slots).any(|k| t[k] == (ip, c)))
             .count();
         assert_eq!(found, n);
     }
