@@ -449,22 +449,75 @@ static __always_inline __u16 frame_offset(__u16 mac, __u16 net, int *l2)
 	return net_set ? net : 0;
 }
 
+/* The skb fields that say where its frame is. On 6.2+ plain loads. Before,
+ * each field read is a helper call, the dearest part of a rejected hit in an
+ * fentry clone (docs/design.md, "Rejected packets"); the fields sit in two
+ * runs of struct sk_buff, the header offsets with head and data, and len
+ * with data_len, so one call reads each run. */
+struct skb_layout {
+	__u64 head, data;
+	__u32 len, data_len;
+	__u16 mac, net;
+};
+
+/* Bytes read from the network header's 8-byte word on: up to data's end on
+ * every kernel this tracer supports (5.10: 32). */
+#define SKB_RUN 40
+
+#define skb_off(field) bpf_core_field_offset(struct sk_buff, field)
+
+static __always_inline void skb_layout(struct sk_buff *skb, struct skb_layout *s)
+{
+	/* Offsets relocated to this kernel: the verifier knows them, so the
+	 * branch not taken below is never walked. */
+	__u32 base = skb_off(network_header) & ~7U, net = skb_off(network_header) - base,
+	      mac = skb_off(mac_header) - base, head = skb_off(head) - base,
+	      data = skb_off(data) - base;
+	__u64 run[SKB_RUN / 8] = {};
+	__u32 lens[2] = {};
+
+	if (bpf_ksym_exists(bpf_rdonly_cast) || mac + 2 > SKB_RUN || head + 8 > SKB_RUN ||
+	    data + 8 > SKB_RUN || skb_off(data_len) != skb_off(len) + 4) {
+		s->mac = skb_get(skb, mac_header);
+		s->net = skb_get(skb, network_header);
+		s->head = (__u64)skb_get(skb, head);
+		s->data = (__u64)skb_get(skb, data);
+		s->len = skb_get(skb, len);
+		s->data_len = skb_get(skb, data_len);
+		return;
+	}
+	/* Hidden from clang, which would otherwise turn "run + net" into "run |
+	 * net" (run is 8-aligned, net < 8): the verifier refuses bitwise
+	 * operations on pointers. */
+	asm volatile("" : "+r"(net), "+r"(mac), "+r"(head), "+r"(data));
+	/* A failed read leaves zeroes: no frame. */
+	bpf_probe_read_kernel(run, sizeof(run), (void *)skb + base);
+	bpf_probe_read_kernel(lens, sizeof(lens), (void *)skb + skb_off(len));
+	s->net = *(__u16 *)((void *)run + net);
+	s->mac = *(__u16 *)((void *)run + mac);
+	s->head = *(__u64 *)((void *)run + head);
+	s->data = *(__u64 *)((void *)run + data);
+	s->len = lens[0];
+	s->data_len = lens[1];
+}
+
 /* Finds the skb's frame; 0 before it has one: there is nothing to look at
  * yet, a later probe tries again. */
 static __always_inline int locate(struct sk_buff *skb, struct frame *fr)
 {
-	__u16 mac = skb_get(skb, mac_header), net = skb_get(skb, network_header);
-	__u32 data_off, len = skb_get(skb, len);
+	struct skb_layout s;
+	__u32 data_off;
 	int l2;
 
-	fr->off = frame_offset(mac, net, &l2);
+	skb_layout(skb, &s);
+	fr->off = frame_offset(s.mac, s.net, &l2);
 	if (!fr->off)
 		return 0;
 	fr->l2 = l2;
-	fr->head = skb_get(skb, head);
-	data_off = (__u64)skb_get(skb, data) - (__u64)fr->head;
-	fr->end = data_off + len - skb_get(skb, data_len);
-	fr->wire = len + data_off - fr->off;
+	fr->head = (unsigned char *)s.head;
+	data_off = s.data - s.head;
+	fr->end = data_off + s.len - s.data_len;
+	fr->wire = s.len + data_off - fr->off;
 	return 1;
 }
 
@@ -667,15 +720,17 @@ static __always_inline void skb_state(__u64 skb, struct vrft_skb_state *v)
 	 * frameless states are one (an skb being built changes its head and
 	 * length several times before it has a header). */
 	if (filter_reads_frame()) {
+		struct skb_layout s;
 		int l2;
 
-		v->frame = frame_offset(skb_get(skb, mac_header), skb_get(skb, network_header), &l2);
+		skb_layout((struct sk_buff *)skb, &s);
+		v->frame = frame_offset(s.mac, s.net, &l2);
 		if (!v->frame)
 			return;
 		v->l2 = l2;
-		v->head = (__u64)skb_get(skb, head);
-		v->end = (__u64)skb_get(skb, data) - v->head + skb_get(skb, len);
-		v->data_len = skb_get(skb, data_len);
+		v->head = s.head;
+		v->end = s.data - s.head + s.len;
+		v->data_len = s.data_len;
 	}
 }
 
@@ -1681,13 +1736,14 @@ static __always_inline __u64 kprobe_cookie(struct pt_regs *regs)
 SEC("kprobe.session")
 int vrft_kprobe(struct pt_regs *regs)
 {
-	__u64 *pushed = session_cookie(regs);
-	__u64 cookie, skb, src = 0;
+	__u64 cookie, skb, src = 0, pushed;
 
 	if (session_is_return(regs)) {
-		/* The cookie holds the skb of a pushed entry, as fexit's argument. */
-		if (*pushed)
-			on_exit(kprobe_cookie(regs), *pushed, (__s64)PT_REGS_RC(regs));
+		/* Only entries that pushed a frame get here: the cookie holds
+		 * their skb, as fexit's argument. */
+		pushed = *session_cookie(regs);
+		if (pushed)
+			on_exit(kprobe_cookie(regs), pushed, (__s64)PT_REGS_RC(regs));
 		return 0;
 	}
 	if (!armed)
@@ -1698,8 +1754,11 @@ int vrft_kprobe(struct pt_regs *regs)
 		return 1;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
 		src = kprobe_arg(regs, VRFT_COOKIE_SRC_ARG(cookie));
-	*pushed = on_entry(cookie, (struct sk_buff *)skb, src, 1) != ENTRY_SKIPPED ? skb : 0;
-	return *pushed ? 0 : 1;
+	if (on_entry(cookie, (struct sk_buff *)skb, src, 1) == ENTRY_SKIPPED)
+		return 1;
+	/* Asked for only here: a rejected hit makes one kfunc call fewer. */
+	*session_cookie(regs) = skb;
+	return 0;
 }
 
 /* fsession through the tracing multi-link (7.2+): one program per BTF object
@@ -1710,13 +1769,14 @@ int vrft_kprobe(struct pt_regs *regs)
 SEC("fsession")
 int vrft_fsession(__u64 *ctx)
 {
-	__u64 *pushed = bpf_session_cookie___ctx(ctx);
-	__u64 cookie, skb = 0, src = 0, ret = 0;
+	__u64 cookie, skb = 0, src = 0, ret = 0, pushed;
 
 	if (bpf_session_is_return___ctx(ctx)) {
-		if (*pushed) {
+		/* The cookie starts at 0 for every call. */
+		pushed = *bpf_session_cookie___ctx(ctx);
+		if (pushed) {
 			bpf_get_func_ret(ctx, &ret);
-			on_exit(bpf_get_attach_cookie(ctx), *pushed, (__s64)ret);
+			on_exit(bpf_get_attach_cookie(ctx), pushed, (__s64)ret);
 		}
 		return 0;
 	}
@@ -1727,8 +1787,9 @@ int vrft_fsession(__u64 *ctx)
 		return 0;
 	if (VRFT_COOKIE_ROLE(cookie) == VRFT_ROLE_COPY_INTO)
 		bpf_get_func_arg(ctx, VRFT_COOKIE_SRC_ARG(cookie), &src);
+	/* The cookie only for an entry that pushed, as in vrft_kprobe. */
 	if (on_entry(cookie, (struct sk_buff *)skb, src, 1) != ENTRY_SKIPPED)
-		*pushed = skb;
+		*bpf_session_cookie___ctx(ctx) = skb;
 	return 0;
 }
 
