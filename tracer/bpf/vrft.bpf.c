@@ -461,7 +461,7 @@ struct skb_layout {
 };
 
 /* Bytes read from the network header's 8-byte word on: up to data's end on
- * every kernel this tracer supports (5.10: 32). */
+ * every kernel this tracer supports (32 on 5.10 and 6.1). */
 #define SKB_RUN 40
 
 #define skb_off(field) bpf_core_field_offset(struct sk_buff, field)
