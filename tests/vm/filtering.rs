@@ -99,6 +99,14 @@ struct Traced {
 }
 
 impl Traced {
+    /// Calls the backend could not record because its program was already running on the CPU.
+    fn misses(&self) -> u64 {
+        self.rec
+            .trailer
+            .as_ref()
+            .map_or(0, |t| t.stats.recursion_misses)
+    }
+
     fn read(out: &Outcome, tag: &str) -> Result<Traced, String> {
         let rec =
             Recording::read(&out.path(&format!("{tag}.vrft"))).map_err(|e| format!("{e:#}"))?;
@@ -622,6 +630,11 @@ ip_finish_output2|skb_copy_datagram_iter)$'";
         };
         let want = reference.expect_payload_ids("ref", 20)?;
         let got = later.expect_payload_ids("later", 20)?;
+        // A recursion miss loses one call of one recording (7.2's fsession, preempted lazily or
+        // interrupted by a softirq inside its one program; counted, never silent): a packet may
+        // then differ from the other recording by calls lost, at most one packet per miss.
+        let misses = reference.misses() + later.misses();
+        let mut tolerated = 0;
         for (id, p) in &want {
             let all = names(&reference, p);
             let nat = all
@@ -632,7 +645,15 @@ ip_finish_output2|skb_copy_datagram_iter)$'";
             let seen = names(&later, got[id]);
             // `ref` stops first: `later` may also hold the end of the last datagrams' lives
             // (their free), never less and never a different start.
-            if !seen.starts_with(from_nat) {
+            let lost = |a: &[String], b: &[String]| {
+                let mut rest = b.iter();
+                a.iter().all(|c| rest.any(|d| d == c))
+            };
+            let calls_lost = seen.first() == from_nat.first()
+                && (lost(&seen, from_nat) || lost(from_nat, &seen));
+            if !seen.starts_with(from_nat) && calls_lost && tolerated < misses {
+                tolerated += 1;
+            } else if !seen.starts_with(from_nat) {
                 return Err(format!(
                     "packet {id}: after the rewrite, ref shows\n  {from_nat:?}\nlater followed\n  {seen:?}"
                 ));
@@ -659,7 +680,8 @@ ip_finish_output2|skb_copy_datagram_iter)$'";
             }
         }
         eprintln!(
-            "[{}] filter_match_later: 20 datagrams followed from {:?}",
+            "[{}] filter_match_later: 20 datagrams followed from {:?} ({tolerated} with calls lost \
+             to the {misses} recursion misses)",
             out.kernel,
             names(&later, got[&1]).first()
         );
