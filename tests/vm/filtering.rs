@@ -8,6 +8,7 @@ use vrft_events::record::Recording;
 use vrft_ui::model::node_flags::{NO_ENTRY, TRACEPOINT};
 use vrft_ui::model::{Model, Packet};
 
+use super::identity;
 use super::scenario::{Outcome, Scenario};
 use super::topology::{geneve, veth, vxlan, Flow};
 
@@ -645,12 +646,8 @@ ip_finish_output2|skb_copy_datagram_iter)$'";
             let seen = names(&later, got[id]);
             // `ref` stops first: `later` may also hold the end of the last datagrams' lives
             // (their free), never less and never a different start.
-            let lost = |a: &[String], b: &[String]| {
-                let mut rest = b.iter();
-                a.iter().all(|c| rest.any(|d| d == c))
-            };
             let calls_lost = seen.first() == from_nat.first()
-                && (lost(&seen, from_nat) || lost(from_nat, &seen));
+                && (identity::in_order(&seen, from_nat) || identity::in_order(from_nat, &seen));
             if !seen.starts_with(from_nat) && calls_lost && tolerated < misses {
                 tolerated += 1;
             } else if !seen.starts_with(from_nat) {

@@ -149,6 +149,13 @@ pub fn datagrams<'m>(
     Ok(found)
 }
 
+/// Every item of `a` appears in `b`, in the same order: `a` is `b` with items lost (the calls
+/// a recursion miss drops from one of two recordings of the same packets).
+pub fn in_order<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    let mut rest = b.iter();
+    a.iter().all(|x| rest.any(|y| y == x))
+}
+
 /// Some tracepoint hit has no traced caller in its own context: in a full trace only calls
 /// the backend missed (see [`Datagrams::misses`]) leave one, at the top of the tree or right
 /// under the interrupted task's calls when the softirq ran on its stack.

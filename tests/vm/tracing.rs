@@ -410,20 +410,16 @@ fn only_calls_lost(
     x: &BTreeMap<(u32, u16), Vec<(usize, String)>>,
     y: &BTreeMap<(u32, u16), Vec<(usize, String)>>,
 ) -> bool {
-    let calls = |v: &[(usize, String)]| -> Vec<(usize, String)> {
+    let calls = |v: &[(usize, String)]| -> Vec<String> {
         v.iter()
             .filter(|(_, f)| !f.contains(':'))
-            .cloned()
+            .map(|(_, f)| f.clone())
             .collect()
-    };
-    let within = |a: &[(usize, String)], b: &[(usize, String)]| {
-        let mut rest = b.iter();
-        a.iter().all(|c| rest.any(|d| d.1 == c.1))
     };
     x.iter().all(|(k, v)| {
         y.get(k).is_none_or(|w| {
             let (v, w) = (calls(v), calls(w));
-            within(&v, &w) || within(&w, &v)
+            identity::in_order(&v, &w) || identity::in_order(&w, &v)
         })
     })
 }
