@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use vrft_events::record::Recording;
 use vrft_events::session::SessionInfo;
 use vrft_ui::model::{node_flags, Model, Node, Packet, ROOT};
 
@@ -147,6 +148,12 @@ pub fn datagrams<'m>(
         }
     }
     Ok(found)
+}
+
+/// Calls a recording's backend could not record because its program was already running on
+/// the CPU (counted in the trailer; 0 without one).
+pub fn recursion_misses(rec: &Recording) -> u64 {
+    rec.trailer.as_ref().map_or(0, |t| t.stats.recursion_misses)
 }
 
 /// Every item of `a` appears in `b`, in the same order: `a` is `b` with items lost (the calls

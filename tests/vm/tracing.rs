@@ -321,10 +321,7 @@ fn check_automatic_choice(
             keep.len()
         ));
     }
-    let misses = [&a, &b]
-        .iter()
-        .map(|r| r.trailer.as_ref().map_or(0, |t| t.stats.recursion_misses))
-        .sum::<u64>();
+    let misses = identity::recursion_misses(&a) + identity::recursion_misses(&b);
     let (mut compared, mut tolerated) = (0, 0);
     for (from, to, port) in [
         (veth::A, veth::B, 7777),
